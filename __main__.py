@@ -1,0 +1,63 @@
+"""Entry point of the platform program: one stack per environment (sandbox, dev, staging, prod).
+
+Loads and validates the stack's configuration before any resource exists, builds the AWS provider with the base
+tags, then creates the layers in dependency order and exports what operators and later layers need.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.cluster import Cluster, ClusterArgs
+from components.data_services import DataServices, DataServicesArgs
+from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.network import Network, NetworkArgs
+from components.stack_config import load_stack_config
+from components.vault_aws import VaultAws, VaultAwsArgs
+
+cfg = load_stack_config()
+provider = aws.Provider("aws", region=cfg.region, default_tags={"tags": cfg.tags})
+ctx = AwsContext.lookup(provider, cfg.region)
+zones = cfg.availability_zones or tuple(
+    aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(provider=provider)).names[: cfg.az_count]
+)
+aws_opts = pulumi.ResourceOptions(providers=[provider])
+
+keys = EncryptionKeys("keys", EncryptionKeysArgs(ctx, cfg.name_prefix, cfg.protect_resources), aws_opts)
+network = Network("network", NetworkArgs(
+    cluster_name=cfg.cluster_name, vpc_cidr=cfg.vpc_cidr, availability_zones=zones,
+    public_subnet_cidrs=cfg.public_subnet_cidrs, private_subnet_cidrs=cfg.private_subnet_cidrs,
+    isolated_subnet_cidrs=cfg.isolated_subnet_cidrs, nat_per_az=cfg.nat_gateways == "perAz",
+    log_retention_days=cfg.log_retention_days, logs_key_arn=keys.logs.arn,
+), aws_opts)
+cluster = Cluster("cluster", ClusterArgs(
+    aws_context=ctx, network=network, keys=keys, cluster_name=cfg.cluster_name,
+    kubernetes_version=cfg.kubernetes_version, kubernetes_service_cidr=cfg.kubernetes_service_cidr,
+    endpoint_public_access=cfg.endpoint_public_access, public_access_cidrs=cfg.public_access_cidrs,
+    admin_principal_arns=cfg.admin_principal_arns, devops_principal_arns=cfg.devops_principal_arns,
+    system_pool=cfg.system_pool, spot_pool=cfg.spot_pool, log_retention_days=cfg.log_retention_days,
+    protect=cfg.protect_resources,
+), aws_opts)
+data = DataServices("data", DataServicesArgs(network=network, cluster=cluster, keys=keys, config=cfg), aws_opts)
+vault = VaultAws("vault", VaultAwsArgs(
+    cluster=cluster, keys=keys, name_prefix=cfg.name_prefix,
+    backup_retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources,
+), aws_opts)
+
+pulumi.export("environment", cfg.environment)
+pulumi.export("vpc_id", network.vpc_id)
+pulumi.export("cluster_name", cluster.cluster_name)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("oidc_provider_arn", cluster.oidc_provider_arn)
+pulumi.export("admin_role_arn", cluster.admin_role.arn)
+pulumi.export("devops_role_arn", cluster.devops_role.arn)
+pulumi.export("cluster_autoscaler_role_arn", cluster.autoscaler_role.arn)
+pulumi.export("vault_irsa", vault.role_arn)
+pulumi.export("vault_kms_key_id", vault.unseal_key_id)
+pulumi.export("vault_s3_bucket", vault.bucket_name)
+pulumi.export("postgres_endpoint", data.postgres_endpoint)
+pulumi.export("postgres_secret_arn", data.postgres_secret_arn)
+pulumi.export("broker_endpoint", data.broker_endpoint)
+pulumi.export("broker_secret_arn", data.broker_secret_arn)
+pulumi.export("cache_endpoint", data.cache_endpoint)
+pulumi.export("cache_secret_arn", data.cache_secret_arn)

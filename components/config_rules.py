@@ -1,0 +1,243 @@
+"""Cross-key rules over the merged stack configuration.
+
+Types and shapes are pydantic's job (`stack_config.RawConfig`); these rules hold what a type cannot: CIDRs that
+parse, fit and do not overlap, HA floors per environment, node counts that order, a Kubernetes version still in
+EKS standard support. Each rule returns problems naming the config key it is about; `check` runs them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+from itertools import combinations
+from typing import Final
+
+from components.stack_config import Problem, StackConfig, key
+from components.subnets import MAX_AZS
+from components.versions import EKS_STANDARD_SUPPORT_END
+
+Rule = Callable[[StackConfig], Iterator[Problem]]
+RULES: list[Rule] = []
+
+# Ref: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS: Final = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+_PRIVATE_RANGES: Final = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def check(cfg: StackConfig, set_keys: set[str]) -> list[Problem]:
+    """Every problem of every rule, in rule order."""
+    del set_keys  # reserved for rules that only apply to explicit overrides
+    return [p for r in RULES for p in r(cfg)]
+
+
+def _net(value: str) -> ipaddress.IPv4Network | None:
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError:
+        return None
+
+
+@rule
+def region_set(cfg: StackConfig) -> Iterator[Problem]:
+    if not _REGION.match(cfg.region):
+        yield Problem("aws:region", f"must be an AWS region such as us-east-1 (got {cfg.region!r})")
+
+
+@rule
+def vpc_cidr(cfg: StackConfig) -> Iterator[Problem]:
+    net = _net(cfg.vpc_cidr)
+    if net is None:
+        yield Problem(key("vpcCidr"), f"{cfg.vpc_cidr!r} is not a valid IPv4 network (e.g. 10.10.0.0/16)")
+    elif not any(net.subnet_of(r) for r in _PRIVATE_RANGES):
+        yield Problem(key("vpcCidr"), f"{net} must lie in an RFC 1918 private range")
+    elif not 16 <= net.prefixlen <= 20:
+        yield Problem(key("vpcCidr"), f"{net} must be between /16 and /20 (EKS gives every pod a VPC address)")
+
+
+@rule
+def availability_zones(cfg: StackConfig) -> Iterator[Problem]:
+    floor = 3 if cfg.is_ha else 2
+    if not floor <= cfg.az_count <= MAX_AZS:
+        yield Problem(
+            key("azCount"),
+            f"{cfg.environment} needs {floor if floor == MAX_AZS else f'{floor} to {MAX_AZS}'} availability zones "
+            f"(got {cfg.az_count}): EKS needs 2, HA environments one node and replica per zone of 3",
+        )
+    azs = cfg.availability_zones
+    if azs is None:
+        return
+    if len(set(azs)) != len(azs):
+        yield Problem(key("availabilityZones"), "must not repeat a zone")
+    if len(azs) != cfg.az_count:
+        yield Problem(key("availabilityZones"), f"lists {len(azs)} zones but azCount is {cfg.az_count}")
+    for az in azs:
+        if not (az.startswith(cfg.region) and len(az) == len(cfg.region) + 1):
+            yield Problem(key("availabilityZones"), f"{az!r} is not a zone of region {cfg.region!r}")
+
+
+@rule
+def subnets(cfg: StackConfig) -> Iterator[Problem]:
+    vpc = _net(cfg.vpc_cidr)
+    tiers = {"public": cfg.public_subnet_cidrs, "private": cfg.private_subnet_cidrs,
+             "isolated": cfg.isolated_subnet_cidrs}
+    parsed: list[tuple[str, ipaddress.IPv4Network]] = []
+    for tier, cidrs in tiers.items():
+        k = key(f"{tier}SubnetCidrs")
+        if vpc is not None and len(cidrs) != cfg.az_count:
+            yield Problem(k, f"needs one CIDR per availability zone ({cfg.az_count}), got {len(cidrs)}")
+        for cidr in cidrs:
+            net = _net(cidr)
+            if net is None:
+                yield Problem(k, f"{cidr!r} is not a valid IPv4 network")
+            elif vpc is not None and not net.subnet_of(vpc):
+                yield Problem(k, f"{net} is outside vpcCidr {vpc}")
+            elif tier == "private" and net.num_addresses < 1024:
+                yield Problem(k, f"{net} is smaller than /22: pods take VPC addresses, nodes would run out")
+            else:
+                parsed.append((k, net))
+    for (k1, a), (k2, b) in combinations(parsed, 2):
+        if a.overlaps(b):
+            yield Problem(k2, f"{b} overlaps {a} ({k1})")
+
+
+@rule
+def service_cidr(cfg: StackConfig) -> Iterator[Problem]:
+    k = key("kubernetesServiceCidr")
+    net, vpc = _net(cfg.kubernetes_service_cidr), _net(cfg.vpc_cidr)
+    # Ref: https://docs.aws.amazon.com/eks/latest/APIReference/API_KubernetesNetworkConfigRequest.html
+    if net is None:
+        yield Problem(k, f"{cfg.kubernetes_service_cidr!r} is not a valid IPv4 network")
+    elif not (any(net.subnet_of(r) for r in _PRIVATE_RANGES) and 12 <= net.prefixlen <= 24):
+        yield Problem(k, f"{net} must be an RFC 1918 block between /12 and /24 (EKS rule)")
+    elif vpc is not None and net.overlaps(vpc):
+        yield Problem(k, f"{net} overlaps vpcCidr {vpc}")
+
+
+@rule
+def nat(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.environment == "prod" and cfg.nat_gateways != "perAz":
+        yield Problem(key("natGateways"), "prod must use perAz: one NAT gateway is a single point of failure")
+
+
+@rule
+def log_retention(cfg: StackConfig) -> Iterator[Problem]:
+    k = key("logRetentionDays")
+    if cfg.log_retention_days not in LOG_RETENTION_DAYS:
+        yield Problem(k, f"{cfg.log_retention_days} is not a CloudWatch retention value (1, 3, 5, 7, 14, 30, ...)")
+    elif cfg.is_ha and cfg.log_retention_days < 365:
+        yield Problem(k, f"{cfg.environment} keeps logs at least 365 days (CKV_AWS_338)")
+
+
+@rule
+def kubernetes_version(cfg: StackConfig, today: date | None = None) -> Iterator[Problem]:
+    k = key("kubernetesVersion")
+    today = today or date.today()
+    end = EKS_STANDARD_SUPPORT_END.get(cfg.kubernetes_version)
+    known = ", ".join(v for v, until in EKS_STANDARD_SUPPORT_END.items() if until > today)
+    if end is None:
+        yield Problem(k, f"{cfg.kubernetes_version!r} is not in EKS standard support (supported: {known})")
+    elif end <= today:
+        yield Problem(k, f"{cfg.kubernetes_version} left EKS standard support on {end} (extended support costs 6x)")
+
+
+@rule
+def endpoint(cfg: StackConfig) -> Iterator[Problem]:
+    if not cfg.endpoint_public_access:
+        return
+    if cfg.is_ha:
+        yield Problem(key("endpointPublicAccess"), f"{cfg.environment} keeps the API endpoint private (CIS 5.4.2)")
+    k = key("publicAccessCidrs")
+    if not cfg.public_access_cidrs:
+        yield Problem(k, "a public endpoint needs the CIDRs allowed to reach it (CIS 5.4.1)")
+    for cidr in cfg.public_access_cidrs:
+        net = _net(cidr)
+        if net is None:
+            yield Problem(k, f"{cidr!r} is not a valid IPv4 network")
+        elif net.prefixlen < 8:
+            yield Problem(k, f"{net} opens the endpoint to a large part of the internet (use /8 or narrower)")
+
+
+@rule
+def principals(cfg: StackConfig) -> Iterator[Problem]:
+    for name, arns in (("adminPrincipalArns", cfg.admin_principal_arns),
+                       ("devopsPrincipalArns", cfg.devops_principal_arns)):
+        for arn in arns:
+            if not _ARN.match(arn):
+                yield Problem(key(name), f"{arn!r} is not an IAM role, user or account-root ARN")
+
+
+def _pool(prefix: str, types: tuple[str, ...], lo: int, want: int, hi: int) -> Iterator[Problem]:
+    if not types:
+        yield Problem(key(f"{prefix}InstanceTypes"), "must list at least one instance type")
+    for t in types:
+        if not _INSTANCE_TYPE.match(t):
+            yield Problem(key(f"{prefix}InstanceTypes"), f"{t!r} is not an EC2 instance type")
+    if lo < 0 or hi < 1:
+        yield Problem(key(f"{prefix}MaxSize"), f"sizes must satisfy 0 <= min and max >= 1 (min {lo}, max {hi})")
+    if lo > hi:
+        yield Problem(key(f"{prefix}MinSize"), f"min {lo} is greater than max {hi}")
+    elif not lo <= want <= hi:
+        yield Problem(key(f"{prefix}DesiredSize"), f"desired {want} must lie between min {lo} and max {hi}")
+
+
+@rule
+def node_pools(cfg: StackConfig) -> Iterator[Problem]:
+    yield from _pool("system", cfg.system_node_instance_types, cfg.system_node_min_size,
+                     cfg.system_node_desired_size, cfg.system_node_max_size)
+    if cfg.is_ha and cfg.system_node_min_size < cfg.az_count:
+        yield Problem(key("systemMinSize"),
+                      f"{cfg.environment} keeps at least one system node per zone ({cfg.az_count})")
+    if cfg.spot_nodes_enabled:
+        yield from _pool("spot", cfg.spot_node_instance_types, cfg.spot_node_min_size,
+                         cfg.spot_node_desired_size, cfg.spot_node_max_size)
+        if len(set(cfg.spot_node_instance_types)) < 2:
+            yield Problem(key("spotInstanceTypes"), "spot needs at least 2 instance types to survive reclaims")
+    if not 20 <= cfg.node_disk_size_gb <= 1000:
+        yield Problem(key("diskSizeGb"), f"{cfg.node_disk_size_gb} must be between 20 and 1000 GiB")
+
+
+@rule
+def data_services(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.data_services_mode == "serviceCatalog":
+        missing = sorted({"rds", "mq", "cache"} - set(cfg.service_catalog_products))
+        if missing:
+            yield Problem(key("serviceCatalogProducts"), f"serviceCatalog mode needs products for {missing}")
+    if not 20 <= cfg.rds_allocated_storage_gb <= 65536:
+        yield Problem(key("rdsAllocatedStorageGb"), "must be between 20 and 65536 GiB")
+    if cfg.rds_max_allocated_storage_gb < cfg.rds_allocated_storage_gb:
+        yield Problem(key("rdsMaxAllocatedStorageGb"), "must not be below rdsAllocatedStorageGb")
+    if not 1 <= cfg.rds_backup_retention_days <= 35:
+        yield Problem(key("rdsBackupRetentionDays"), "must be between 1 and 35 days")
+    if not 1 <= cfg.cache_nodes <= 6:
+        yield Problem(key("cacheNodes"), "must be between 1 and 6 (primary plus up to 5 replicas)")
+    if cfg.cache_multi_az and cfg.cache_nodes < 2:
+        yield Problem(key("cacheNodes"), "cacheMultiAz needs at least 2 nodes (a primary and a replica)")
+    if not 0 <= cfg.cache_snapshot_retention_days <= 35:
+        yield Problem(key("cacheSnapshotRetentionDays"), "must be between 0 and 35 days")
+    if cfg.mq_multi_az and cfg.mq_instance_type == "mq.t3.micro":
+        yield Problem(key("mqInstanceType"), "mq.t3.micro is single-instance only; active/standby needs mq.m5+")
+    if cfg.is_ha:
+        for name, on in (("rdsMultiAz", cfg.rds_multi_az), ("mqMultiAz", cfg.mq_multi_az),
+                         ("cacheMultiAz", cfg.cache_multi_az)):
+            if not on:
+                yield Problem(key(name), f"{cfg.environment} runs data services Multi-AZ (CKV_AWS_157, CKV2_AWS_50)")
+
+
+@rule
+def protection(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.is_ha and not cfg.protect_resources:
+        yield Problem(key("protectResources"), f"{cfg.environment} protects stateful resources from deletion")
+    if not 7 <= cfg.vault_backup_retention_days <= 3650:
+        yield Problem(key("vaultBackupRetentionDays"), "must be between 7 and 3650 days")

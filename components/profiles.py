@@ -1,0 +1,138 @@
+"""Per-environment size profiles: the defaults every stack starts from.
+
+A stack file (`Pulumi.<stack>.yaml`) holds only what differs from its environment's profile, plus secrets. Each field
+here has a config key of the same name in camelCase (see `Pulumi.yaml`); a key set in the stack file wins.
+Sizing rationale (the seed asked for 7 x t3.large in prod) is in the README, "Sizing".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Environment = Literal["sandbox", "dev", "staging", "prod"]
+ENVIRONMENTS: Final[tuple[Environment, ...]] = ("sandbox", "dev", "staging", "prod")
+# Environments that carry customer-like load: HA everywhere, private endpoint, protected data.
+HA_ENVIRONMENTS: Final[frozenset[str]] = frozenset({"staging", "prod"})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Defaults for one environment; field names are the snake_case form of the config keys."""
+
+    vpc_cidr: str
+    az_count: int
+    nat_gateways: Literal["single", "perAz"]
+    log_retention_days: int
+    endpoint_public_access: bool
+    system_node_instance_types: tuple[str, ...]
+    system_node_min_size: int
+    system_node_desired_size: int
+    system_node_max_size: int
+    spot_nodes_enabled: bool
+    spot_node_min_size: int
+    spot_node_desired_size: int
+    spot_node_max_size: int
+    rds_instance_class: str
+    rds_allocated_storage_gb: int
+    rds_max_allocated_storage_gb: int
+    rds_multi_az: bool
+    rds_backup_retention_days: int
+    mq_instance_type: str
+    mq_multi_az: bool
+    cache_node_type: str
+    cache_nodes: int
+    cache_multi_az: bool
+    cache_snapshot_retention_days: int
+    protect_resources: bool
+    # Fields below share one default across environments.
+    node_disk_size_gb: int = 50
+    # Spot capacity is diversified across interchangeable 2 vCPU / 8 GiB x86 types to survive pool reclaims.
+    spot_node_instance_types: tuple[str, ...] = ("t3.large", "t3a.large", "m5.large", "m6i.large")
+    kubernetes_service_cidr: str = "172.20.0.0/16"
+    vault_backup_retention_days: int = 30
+
+
+_SMALL = Profile(
+    vpc_cidr="10.40.0.0/16",
+    az_count=3,
+    nat_gateways="single",
+    log_retention_days=30,
+    endpoint_public_access=True,
+    system_node_instance_types=("t3.medium",),
+    system_node_min_size=2,
+    system_node_desired_size=2,
+    system_node_max_size=4,
+    spot_nodes_enabled=False,
+    spot_node_min_size=0,
+    spot_node_desired_size=0,
+    spot_node_max_size=2,
+    rds_instance_class="db.t4g.micro",
+    rds_allocated_storage_gb=20,
+    rds_max_allocated_storage_gb=50,
+    rds_multi_az=False,
+    rds_backup_retention_days=1,
+    mq_instance_type="mq.t3.micro",
+    mq_multi_az=False,
+    cache_node_type="cache.t4g.micro",
+    cache_nodes=1,
+    cache_multi_az=False,
+    cache_snapshot_retention_days=1,
+    protect_resources=False,
+)
+
+_HA = Profile(
+    vpc_cidr="10.20.0.0/16",
+    az_count=3,
+    nat_gateways="single",
+    log_retention_days=365,
+    endpoint_public_access=False,
+    system_node_instance_types=("t3.large",),
+    system_node_min_size=3,
+    system_node_desired_size=3,
+    system_node_max_size=6,
+    spot_nodes_enabled=True,
+    spot_node_min_size=0,
+    spot_node_desired_size=1,
+    spot_node_max_size=3,
+    rds_instance_class="db.t4g.medium",
+    rds_allocated_storage_gb=50,
+    rds_max_allocated_storage_gb=200,
+    rds_multi_az=True,
+    rds_backup_retention_days=7,
+    mq_instance_type="mq.m5.large",
+    mq_multi_az=True,
+    cache_node_type="cache.t4g.small",
+    cache_nodes=2,
+    cache_multi_az=True,
+    cache_snapshot_retention_days=7,
+    protect_resources=True,
+)
+
+PROFILES: Final[dict[str, Profile]] = {
+    "sandbox": _SMALL,
+    "dev": dataclasses.replace(
+        _SMALL,
+        vpc_cidr="10.30.0.0/16",
+        log_retention_days=90,
+        system_node_instance_types=("t3.large",),
+        rds_backup_retention_days=7,
+        cache_snapshot_retention_days=3,
+    ),
+    "staging": _HA,
+    "prod": dataclasses.replace(
+        _HA,
+        vpc_cidr="10.10.0.0/16",
+        nat_gateways="perAz",
+        system_node_desired_size=5,
+        system_node_max_size=9,
+        spot_node_desired_size=2,
+        spot_node_max_size=4,
+        rds_allocated_storage_gb=100,
+        rds_max_allocated_storage_gb=500,
+        rds_backup_retention_days=14,
+        cache_snapshot_retention_days=14,
+        vault_backup_retention_days=90,
+    ),
+}
