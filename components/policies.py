@@ -22,6 +22,13 @@ KEY_ADMIN_ACTIONS = ["kms:*"]
 AWSKMS_SEAL_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"]
 
 
+def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """Plain strings stay plain (so the builders are testable without an engine); Outputs are concatenated."""
+    if all(isinstance(p, str) for p in parts):
+        return "".join(str(p) for p in parts)
+    return pulumi.Output.concat(*parts)
+
+
 def document(*statements: Document) -> Document:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
@@ -67,7 +74,7 @@ def key_policy(
     service_statements: Sequence[Document] = (),
 ) -> Document:
     """Explicit key policy: the account root administers the key (so IAM policies apply); services get scoped use."""
-    root = pulumi.Output.format("arn:{0}:iam::{1}:root", partition, account_id)
+    root = _concat("arn:", partition, ":iam::", account_id, ":root")
     return document(
         {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
          "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
@@ -84,8 +91,8 @@ def logs_service_statement(region: str, account_id: pulumi.Input[str], partition
         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
         "Resource": "*",
-        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": pulumi.Output.format(
-            "arn:{0}:logs:{1}:{2}:log-group:*", partition, region, account_id)}},
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": _concat(
+            "arn:", partition, ":logs:", region, ":", account_id, ":log-group:*")}},
     }
 
 
@@ -98,7 +105,7 @@ def allow(actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: s
 
 def tls_only_bucket_policy(bucket_arn: pulumi.Input[str]) -> Document:
     """Deny every request that does not use TLS 1.2+ (CKV_AWS_70 / S3 security best practice)."""
-    objects = pulumi.Output.concat(bucket_arn, "/*")
+    objects = _concat(bucket_arn, "/*")
     return document(
         {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
          "Resource": [bucket_arn, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},

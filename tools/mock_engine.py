@@ -157,14 +157,18 @@ _TYPE_OUTPUTS: dict[str, _TypeOutputs] = {
         "masterUserSecrets": [{"secretArn": f"arn:aws:secretsmanager:{r}:{ACCOUNT}:secret:rds!{n}",
                                "kmsKeyId": i.get("masterUserSecretKmsKeyId", ""), "secretStatus": "active"}],
     },
-    "aws:mq/broker:Broker": lambda n, i, r: {"instances": [{"endpoints": [
-        f"ssl://b-{n}-1.mq.{r}.amazonaws.com:61617", f"amqp+ssl://b-{n}-1.mq.{r}.amazonaws.com:5671"]}]},
+    # One instance, or the active/standby pair (-1, -2) as Amazon MQ reports them.
+    "aws:mq/broker:Broker": lambda n, i, r: {"instances": [
+        {"endpoints": [f"ssl://b-{n}-{k}.mq.{r}.amazonaws.com:61617", f"amqp+ssl://b-{n}-{k}.mq.{r}.amazonaws.com:5671"]}
+        for k in range(1, 3 if i.get("deploymentMode") == "ACTIVE_STANDBY_MULTI_AZ" else 2)]},
     "aws:elasticache/replicationGroup:ReplicationGroup": lambda n, i, r: {
         "primaryEndpointAddress": f"master.{n}.abcdef.use1.cache.amazonaws.com",
         "readerEndpointAddress": f"replica.{n}.abcdef.use1.cache.amazonaws.com",
     },
     "aws:servicecatalog/provisionedProduct:ProvisionedProduct": lambda n, i, r: {
-        "outputs": [{"key": "Endpoint", "value": f"{n}.catalog.internal", "description": "mock"}],
+        "outputs": [{"key": "Endpoint", "value": f"{n}.catalog.internal", "description": "mock"},
+                    {"key": "SecretArn", "value": f"arn:aws:secretsmanager:{r}:{ACCOUNT}:secret:{n}-credentials",
+                     "description": "mock"}],
     },
     "random:index/randomPassword:RandomPassword": lambda n, i, r: {"result": f"{SECRET_PLACEHOLDER}-{n}"},
 }
@@ -243,11 +247,14 @@ def list_stacks(root: Path = ROOT) -> list[str]:
 
 
 def run_stack(stack: str, config: Mapping[str, str] | None = None, program: Path = ROOT / "__main__.py",
-              project: str = "mtls-platform") -> Plan:
-    """Run `program` for `stack` on the mock engine; `config` replaces the stack files' settings when given."""
+              project: str = "mtls-platform", monitor: RecordingMonitor | None = None) -> Plan:
+    """Run `program` for `stack` on the mock engine; `config` replaces the stack files' settings when given.
+
+    Pass your own `monitor` to inspect what was registered even when the program fails.
+    """
     settings_ = dict(config) if config is not None else load_stack_settings(stack)
     region = settings_.get("aws:region", "us-east-1")
-    monitor = RecordingMonitor(PlanMocks(region))
+    monitor = monitor or RecordingMonitor(PlanMocks(region))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -262,7 +269,8 @@ def run_stack(stack: str, config: Mapping[str, str] | None = None, program: Path
     finally:
         settings.reset_options()
         loop.close()
-        asyncio.set_event_loop(None)
+        # Leave a fresh default loop behind, as a new main thread would have, for code that runs after us.
+        asyncio.set_event_loop(asyncio.new_event_loop())
     return Plan(stack, monitor.registrations, outputs, secret)
 
 

@@ -1,0 +1,36 @@
+"""Stack outputs: the seed's Terraform outputs plus what operators and later layers read, per stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import STACKS, plan_of
+
+EXPECTED = {
+    "environment", "vpc_id", "cluster_name", "kubeconfig", "oidc_provider_arn", "admin_role_arn", "devops_role_arn",
+    "cluster_autoscaler_role_arn", "vault_irsa", "vault_kms_key_id", "vault_s3_bucket",
+    "postgres_endpoint", "postgres_secret_arn", "broker_endpoint", "broker_secret_arn", "cache_endpoint",
+    "cache_secret_arn",
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs_present_and_kubeconfig_secret(stack: str) -> None:
+    plan = plan_of(stack)
+    assert set(plan.outputs) == EXPECTED
+    assert plan.secret_outputs == {"kubeconfig"}
+    assert plan.outputs["environment"] == stack
+    assert plan.outputs["cluster_name"] == f"mtls-platform-{stack}"
+    assert plan.outputs["vault_irsa"] == plan.one("aws:iam/role:Role", "vault-irsa").outputs["arn"]
+    assert plan.outputs["vault_s3_bucket"] == plan.one("aws:s3/bucket:Bucket").outputs["bucket"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_taggable_resource_gets_the_base_tags_from_the_provider(stack: str) -> None:
+    (provider,) = plan_of(stack).of_type("pulumi:providers:aws")
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert tags == {"project": "mtls-platform", "stack": stack, "environment": stack, "owner": "platform-team",
+                    "managed-by": "pulumi"}
+    assert provider.inputs["region"] == "us-east-1"
