@@ -7,6 +7,7 @@ tags, then creates the layers in dependency order and exports what operators and
 import pulumi
 import pulumi_aws as aws
 
+from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
 from components.aws_context import AwsContext
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
@@ -38,10 +39,13 @@ cluster = Cluster("cluster", ClusterArgs(
     system_pool=cfg.system_pool, spot_pool=cfg.spot_pool, log_retention_days=cfg.log_retention_days,
     protect=cfg.protect_resources,
 ), aws_opts)
+access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
+    account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days), aws_opts)
 data = DataServices("data", DataServicesArgs(network=network, cluster=cluster, keys=keys, config=cfg), aws_opts)
 vault = VaultAws("vault", VaultAwsArgs(
     cluster=cluster, keys=keys, name_prefix=cfg.name_prefix,
     backup_retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources,
+    access_log_bucket=access_logs.name,
 ), aws_opts)
 
 pulumi.export("environment", cfg.environment)

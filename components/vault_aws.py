@@ -28,6 +28,7 @@ class VaultAwsArgs:
     name_prefix: str
     backup_retention_days: int  # noncurrent snapshot versions expire after this many days
     protect: bool
+    access_log_bucket: pulumi.Input[str] | None = None  # where the bucket's S3 server access logs go (CKV_AWS_18)
 
 
 class VaultAws(pulumi.ComponentResource):
@@ -54,6 +55,8 @@ class VaultAws(pulumi.ComponentResource):
             kms_key_arn=args.keys.data.arn,
             protect=args.protect,
             noncurrent_version_expiration_days=args.backup_retention_days,
+            access_log_bucket=args.access_log_bucket,
+            log_prefix="vault-snapshots/",
         ), child)
 
         # Published only once the policy is attached: a pod using the role earlier would fail to unseal.

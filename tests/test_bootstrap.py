@@ -26,13 +26,8 @@ def plan() -> Plan:
                      project="mtls-platform-state")
 
 
-def child(plan: Plan, component_type: str, component: str, type_: str) -> Registration:
-    (found,) = [r for r in plan.children(plan.one(component_type, component).urn) if r.type == type_]
-    return found
-
-
 def state(plan: Plan, type_: str) -> Registration:
-    return child(plan, "mtls-platform:storage:SecureBucket", "state", type_)
+    return plan.child("mtls-platform:storage:SecureBucket", "state", type_)
 
 
 def test_both_keys_rotate_and_survive_a_destroy(plan: Plan) -> None:
@@ -91,11 +86,11 @@ def test_state_access_is_logged_to_the_protected_sse_s3_log_bucket(plan: Plan) -
     assert logging["targetBucket"] == plan.outputs["access_log_bucket"]
     assert logging["targetPrefix"] == "state/"
     logs = "mtls-platform:storage:AccessLogBucket"
-    assert child(plan, logs, "state-access-logs", "aws:s3/bucket:Bucket").protect
-    (rule,) = child(plan, logs, "state-access-logs", "aws:s3/bucketServerSideEncryptionConfiguration:"
+    assert plan.child(logs, "state-access-logs", "aws:s3/bucket:Bucket").protect
+    (rule,) = plan.child(logs, "state-access-logs", "aws:s3/bucketServerSideEncryptionConfiguration:"
                     "BucketServerSideEncryptionConfiguration").inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    lifecycle = child(plan, logs, "state-access-logs",
+    lifecycle = plan.child(logs, "state-access-logs",
                       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
     assert lifecycle[0]["expiration"] == {"days": 365}
 

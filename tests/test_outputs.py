@@ -24,7 +24,8 @@ def test_outputs_present_and_kubeconfig_secret(stack: str) -> None:
     assert plan.outputs["environment"] == stack
     assert plan.outputs["cluster_name"] == f"mtls-platform-{stack}"
     assert plan.outputs["vault_irsa"] == plan.one("aws:iam/role:Role", "vault-irsa").outputs["arn"]
-    assert plan.outputs["vault_s3_bucket"] == plan.one("aws:s3/bucket:Bucket").outputs["bucket"]
+    bucket = plan.child("mtls-platform:storage:SecureBucket", "vault-snapshots", "aws:s3/bucket:Bucket")
+    assert plan.outputs["vault_s3_bucket"] == bucket.outputs["bucket"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

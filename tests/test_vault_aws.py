@@ -8,7 +8,7 @@ import pytest
 
 from components.policies import AWSKMS_SEAL_ACTIONS
 from tests.conftest import HA, STACKS, plan_of
-from tools.mock_engine import Plan
+from tools.mock_engine import Plan, Registration
 
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 
@@ -46,24 +46,37 @@ def test_irsa_role_may_only_run_the_seal_on_that_one_key(prod: Plan) -> None:
     assert attached == []  # nothing else grants it anything
 
 
+def snapshots(plan: Plan, type_: str) -> Registration:
+    return plan.child("mtls-platform:storage:SecureBucket", "vault-snapshots", type_)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_snapshot_bucket_is_private_versioned_and_kms_encrypted(stack: str) -> None:
     plan = plan_of(stack)
-    bucket = plan.one("aws:s3/bucket:Bucket")
+    bucket = snapshots(plan, "aws:s3/bucket:Bucket")
     assert bucket.protect is (stack in HA)
-    pab = plan.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    pab = snapshots(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
     assert all(pab[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                         "restrictPublicBuckets"))
-    assert plan.one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == (
+    assert snapshots(plan, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == (
         "Enabled")
-    (rule,) = plan.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-                       ).inputs["rules"]
+    (rule,) = snapshots(plan, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                              "BucketServerSideEncryptionConfiguration").inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {
         "sseAlgorithm": "aws:kms", "kmsMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key/keys-data"}
     assert rule["bucketKeyEnabled"] is True
-    policy = json.loads(plan.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    policy = json.loads(snapshots(plan, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in policy["Statement"])
-    lifecycle = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    lifecycle = snapshots(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
     days = {"prod": 90}.get(stack, 30)
     assert any(r.get("noncurrentVersionExpiration", {}).get("noncurrentDays") == days for r in lifecycle)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_snapshot_bucket_access_is_logged(stack: str) -> None:
+    plan = plan_of(stack)
+    logging = snapshots(plan, "aws:s3/bucketLogging:BucketLogging").inputs
+    log_bucket = plan.child("mtls-platform:storage:AccessLogBucket", "access-logs", "aws:s3/bucket:Bucket")
+    assert logging["targetBucket"] == log_bucket.outputs["bucket"]  # CKV_AWS_18
+    assert logging["targetPrefix"] == "vault-snapshots/"

@@ -77,6 +77,13 @@ class Plan:
     def children(self, parent_urn: str) -> Iterator[Registration]:
         return (r for r in self.resources if r.parent == parent_urn)
 
+    def child(self, component_type: str, component: str, type_: str) -> Registration:
+        """The one resource of `type_` directly inside the named component."""
+        found = [r for r in self.children(self.one(component_type, component).urn) if r.type == type_]
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_} in {component_type} {component!r}, found {len(found)}")
+        return found[0]
+
     def type_counts(self) -> Counter[str]:
         return Counter(r.type for r in self.resources)
 
