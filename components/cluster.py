@@ -146,6 +146,17 @@ class Cluster(pulumi.ComponentResource):
                                      policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/"
                                                 "AmazonEBSCSIDriverPolicy",
                                      opts=pulumi.ResourceOptions(parent=self.ebs_csi_role))
+        # Volumes are encrypted with the customer data key: the driver creates grants for EC2 to use it.
+        # Ref: https://docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html (KMS key for encryption)
+        aws.iam.RolePolicy(f"{name}-ebs-csi-kms", role=self.ebs_csi_role.id,
+                           policy=pulumi.Output.json_dumps(policies.document(
+                               policies.allow(["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                                              [args.keys.data.arn], sid="GrantsForAwsResources")
+                               | {"Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+                               policies.allow(["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",
+                                               "kms:GenerateDataKey*", "kms:DescribeKey"],
+                                              [args.keys.data.arn], sid="UseDataKey"))),
+                           opts=pulumi.ResourceOptions(parent=self.ebs_csi_role))
         # Vault's raft volumes (mesh layer) are EBS gp3: the CSI driver is an AWS-side prerequisite.
         aws.eks.Addon(f"{name}-ebs-csi", cluster_name=self.cluster_name, addon_name="aws-ebs-csi-driver",
                       service_account_role_arn=self.ebs_csi_role.arn, resolve_conflicts_on_create="OVERWRITE",

@@ -241,3 +241,39 @@ def protection(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(key("protectResources"), f"{cfg.environment} protects stateful resources from deletion")
     if not 7 <= cfg.vault_backup_retention_days <= 3650:
         yield Problem(key("vaultBackupRetentionDays"), "must be between 7 and 3650 days")
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+SYSTEM_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "linkerd",
+                                      "linkerd-cni", "cert-manager", "vault", "monitoring"})
+LINKERD_CHECK_WARNING_HOURS: Final = 60 * 24  # `linkerd check` warns below 60 days of issuer/anchor validity
+
+
+@rule
+def mesh(cfg: StackConfig) -> Iterator[Problem]:
+    ns = cfg.app_namespace_name
+    if not _DNS_LABEL.match(ns) or ns in SYSTEM_NAMESPACES:
+        yield Problem(key("appNamespace"), f"{ns!r} must be a DNS label and not a system namespace")
+    duration, renew = cfg.identity_issuer_duration_hours, cfg.identity_issuer_renew_before_hours
+    if duration < 48:
+        yield Problem(key("identityIssuerDurationHours"),
+                      f"{duration}h is shorter than two 24h proxy certificate lifetimes")
+    if not 1 <= renew < duration:
+        yield Problem(key("identityIssuerRenewBeforeHours"),
+                      f"{renew}h must be at least 1 and below identityIssuerDurationHours ({duration}h)")
+    if cfg.trust_anchor_ttl_hours <= max(duration, LINKERD_CHECK_WARNING_HOURS):
+        yield Problem(key("trustAnchorTtlHours"),
+                      f"{cfg.trust_anchor_ttl_hours}h must outlive the identity issuer and `linkerd check`'s 60 days")
+    pem = cfg.previous_trust_anchor_pem
+    if pem is not None and not _is_certificate(pem):
+        yield Problem(key("previousTrustAnchorPem"), "must be one PEM certificate (-----BEGIN CERTIFICATE-----)")
+
+
+def _is_certificate(pem: str) -> bool:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return False
+    return True

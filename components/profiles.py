@@ -52,6 +52,14 @@ class Profile:
     spot_node_instance_types: tuple[str, ...] = ("t3.large", "t3a.large", "m5.large", "m6i.large")
     kubernetes_service_cidr: str = "172.20.0.0/16"
     vault_backup_retention_days: int = 30
+    # Mesh: never "all-unauthenticated"; the app namespace itself defaults to deny (its own annotation).
+    default_inbound_policy: Literal["all-authenticated", "cluster-authenticated", "deny"] = "all-authenticated"
+    # 90-day identity issuer (the seed's certificate lifetime), renewed when 61 days remain: `linkerd check` warns
+    # once an issuer has less than 60 days left, so renewing earlier keeps it quiet in steady state.
+    identity_issuer_duration_hours: int = 2160
+    identity_issuer_renew_before_hours: int = 1464
+    # Trust anchor (Vault root CA): 10 years; rotation is a runbook (README), not an expiry.
+    trust_anchor_ttl_hours: int = 87600
 
 
 _SMALL = Profile(

@@ -105,6 +105,16 @@ class DataConfig(_Group):
     cache_snapshot_retention_days: int | None = Field(None, alias="cacheSnapshotRetentionDays")
 
 
+class MeshConfig(_Group):
+    app_namespace: str | None = Field(None, alias="appNamespace")
+    default_inbound_policy: Literal["all-authenticated", "cluster-authenticated", "deny"] | None = Field(
+        None, alias="defaultInboundPolicy")
+    identity_issuer_duration_hours: int | None = Field(None, alias="identityIssuerDurationHours")
+    identity_issuer_renew_before_hours: int | None = Field(None, alias="identityIssuerRenewBeforeHours")
+    trust_anchor_ttl_hours: int | None = Field(None, alias="trustAnchorTtlHours")
+    previous_trust_anchor_pem: str | None = Field(None, alias="previousTrustAnchorPem")
+
+
 class ProtectionConfig(_Group):
     protect_resources: bool | None = Field(None, alias="protectResources")
     vault_backup_retention_days: int | None = Field(None, alias="vaultBackupRetentionDays")
@@ -116,6 +126,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "cluster": ClusterConfig,
     "nodes": NodesConfig,
     "data": DataConfig,
+    "mesh": MeshConfig,
     "protection": ProtectionConfig,
 }
 
@@ -123,7 +134,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
 class RawConfig(BaseModel):
     """Every config key the program reads, as typed in the stack file. Unset keys fall back to the profile.
 
-    Size settings sit in a few object keys (`network`, `cluster`, `nodes`, `data`, `protection`) because Pulumi
+    Size settings sit in a few object keys (`network`, `cluster`, `nodes`, `data`, `mesh`, `protection`) because Pulumi
     requires every *declared* scalar key without a default in every stack file, which would defeat the profiles.
     Aliases are the config keys (camelCase); `Pulumi.yaml` declares and describes the same keys, a test keeps the
     two in step.
@@ -137,6 +148,7 @@ class RawConfig(BaseModel):
     cluster: ClusterConfig = ClusterConfig()
     nodes: NodesConfig = NodesConfig()
     data: DataConfig = DataConfig()
+    mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
 
     def overrides(self) -> dict[str, Any]:
@@ -190,6 +202,8 @@ class StackConfig(Profile):
     admin_principal_arns: tuple[str, ...] = ()
     devops_principal_arns: tuple[str, ...] = ()
     data_services_mode: Literal["direct", "serviceCatalog"] = "direct"
+    app_namespace: str = ""  # "" = "<environment>-app"
+    previous_trust_anchor_pem: str | None = None
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
 
     @property
@@ -200,6 +214,10 @@ class StackConfig(Profile):
     def name_prefix(self) -> str:
         """Prefix for the few physical names people or charts need (cluster, KMS aliases, log groups)."""
         return f"{self.project}-{self.stack}"
+
+    @property
+    def app_namespace_name(self) -> str:
+        return self.app_namespace or f"{self.environment}-app"
 
     @property
     def cluster_name(self) -> str:

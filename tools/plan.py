@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    print(VIEWS["json" if args.json else args.view](plan))
+    try:
+        print(VIEWS["json" if args.json else args.view](plan))
+    except BrokenPipeError:  # `make plan | head`: the reader left, nothing is wrong
+        sys.stderr.close()
     return 0
 
 
