@@ -12,6 +12,7 @@ from components.aws_context import AwsContext
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.mesh import Mesh, MeshArgs
 from components.network import Network, NetworkArgs
 from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
@@ -47,6 +48,8 @@ vault = VaultAws("vault", VaultAwsArgs(
     backup_retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources,
     access_log_bucket=access_logs.name,
 ), aws_opts)
+mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys),
+            pulumi.ResourceOptions(providers=[provider, cluster.provider]))
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
@@ -65,3 +68,5 @@ pulumi.export("broker_endpoint", data.broker_endpoint)
 pulumi.export("broker_secret_arn", data.broker_secret_arn)
 pulumi.export("cache_endpoint", data.cache_endpoint)
 pulumi.export("cache_secret_arn", data.cache_secret_arn)
+pulumi.export("trust_anchor_pem", mesh.vault.root_ca_pem)
+pulumi.export("vault_recovery_secret_arn", mesh.vault.recovery_secret.arn)

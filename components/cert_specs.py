@@ -27,12 +27,6 @@ CLUSTER_ISSUER: Final = "vault-issuer"
 ISSUER_SERVICE_ACCOUNT: Final = "vault-issuer"  # whose bound tokens cert-manager presents to Vault
 IDENTITY_ISSUER_SECRET: Final = "linkerd-identity-issuer"  # the name Linkerd's identity reads
 TRUST_ROOTS_CONFIGMAP: Final = "linkerd-identity-trust-roots"  # read by Linkerd when identity.externalCA is true
-# Ref: https://linkerd.io/2-edge/tasks/automatically-rotating-webhook-tls-credentials/ (Secret and Service names)
-LINKERD_WEBHOOKS: Final = {
-    "linkerd-proxy-injector": "linkerd-proxy-injector-k8s-tls",
-    "linkerd-sp-validator": "linkerd-sp-validator-k8s-tls",
-    "linkerd-policy-validator": "linkerd-policy-validator-k8s-tls",
-}
 WEBHOOK_ISSUER: Final = "linkerd-webhook-issuer"
 
 
@@ -86,10 +80,10 @@ def webhook_ca_certificate() -> Spec:
     }
 
 
-def webhook_certificate(service: str, namespace: str) -> Spec:
+def webhook_certificate(secret: str, service: str, namespace: str) -> Spec:
     """A webhook's serving certificate: 1 year, renewed after 8 months; the API server trusts the injected CA."""
     return {
-        "secretName": LINKERD_WEBHOOKS[service],
+        "secretName": secret,
         "commonName": f"{service}.{namespace}.svc",
         "dnsNames": [f"{service}.{namespace}.svc"],
         "isCA": False,

@@ -23,6 +23,14 @@ POD_SECURITY: Final[dict[str, tuple[Level, str]]] = {
     "vault": ("restricted", ""),
     "monitoring": ("privileged", "node-exporter reads host metrics (hostNetwork, hostPID, hostPath)"),
 }
+# Labels a namespace needs beyond Pod Security. Linkerd's CLI install writes these on its namespace; a Helm install
+# does not, so we do: the control plane must never be injected or validated by its own webhooks.
+# Ref: linkerd-control-plane 2026.8.3 templates/namespace.yaml
+EXTRA_LABELS: Final[dict[str, dict[str, str]]] = {
+    "linkerd": {"linkerd.io/is-control-plane": "true", "config.linkerd.io/admission-webhooks": "disabled",
+                "linkerd.io/control-plane-ns": "linkerd"},
+    "linkerd-cni": {"config.linkerd.io/admission-webhooks": "disabled"},
+}
 DNS_PORTS: Final = ({"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53})
 # Ports of the Linkerd control plane every meshed proxy talks to, and its webhooks (called by the API server).
 # Ref: https://linkerd.io/2-edge/reference/architecture/ (destination 8086, identity 8080, policy 8090)

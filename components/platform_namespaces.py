@@ -42,7 +42,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         for ns in SYSTEM_NAMESPACES:
             level, _why = np.POD_SECURITY[ns]
-            namespace = self._namespace(ns, np.pod_security_labels(level), {})
+            namespace = self._namespace(ns, {**np.pod_security_labels(level), **np.EXTRA_LABELS.get(ns, {})}, {})
             for policy, spec in np.policies_for(ns, args.networks).items():
                 network_policy(ns, policy, spec, namespace)
             k8s.rbac.v1.RoleBinding(

@@ -16,26 +16,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.values_vault import VaultTlsNames
+
 SECRET_NAME: Final = "vault-server-tls"
 CA_VALIDITY_HOURS: Final = 87600  # 10 years
 SERVER_VALIDITY_HOURS: Final = 17520  # 2 years
 SERVER_EARLY_RENEWAL_HOURS: Final = 2160  # 90 days
 
 
-def server_names(namespace: str, replicas: int) -> list[str]:
-    """Every name Vault is reached by: the services, the headless raft peers (vault-N.vault-internal)."""
-    services = ["vault", "vault-active", "vault-standby", "vault-internal"]
-    names = [n for s in services for n in (s, f"{s}.{namespace}", f"{s}.{namespace}.svc",
-                                            f"{s}.{namespace}.svc.cluster.local")]
-    peers = [f"vault-{i}.vault-internal" for i in range(replicas)]
-    return names + peers + [f"{p}.{namespace}.svc.cluster.local" for p in peers]
-
-
 @dataclass(frozen=True)
 class VaultTlsArgs:
     namespace: pulumi.Input[str]  # resolves once the namespace exists
     namespace_name: str
-    replicas: int
+    names: VaultTlsNames  # every name and address Vault is reached by (values_vault.vault_tls_names)
 
 
 class VaultTls(pulumi.ComponentResource):
@@ -59,9 +52,9 @@ class VaultTls(pulumi.ComponentResource):
             f"{name}-server",
             private_key_pem=server_key.private_key_pem,
             subject={"common_name": f"vault.{args.namespace_name}.svc"},
-            dns_names=server_names(args.namespace_name, args.replicas),
-            # 127.0.0.1: the deployer reaches Vault through a port-forward to localhost (VaultBootstrap).
-            ip_addresses=["127.0.0.1"],
+            dns_names=list(args.names.dns_names),
+            # Includes 127.0.0.1: the deployer reaches Vault through a port-forward to localhost (VaultBootstrap).
+            ip_addresses=list(args.names.ip_addresses),
             opts=child,
         )
         server = tls.LocallySignedCert(

@@ -43,3 +43,27 @@ VALKEY_PARAMETER_FAMILY: Final = "valkey8"
 # Current RDS certificate authority (rds-ca-2019 expired 2024-08).
 # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
 RDS_CA_IDENTIFIER: Final = "rds-ca-rsa2048-g1"
+
+# --- Helm charts ------------------------------------------------------------------------------------------------
+# Every key the values builders set is checked against these exact versions (tests/chart_keys/, tools/chart_keys.py):
+# bump a pin, regenerate its key list, and the tests show what moved.
+# cert-manager's chart version is its release tag, leading "v" included.
+# Ref: https://cert-manager.io/docs/installation/helm/ ; https://github.com/cert-manager/cert-manager/releases/tag/v1.21.1
+# renovate: datasource=helm registryUrl=https://charts.jetstack.io depName=cert-manager
+CERT_MANAGER_CHART: Final = "v1.21.1"
+CERT_MANAGER_REPOSITORY: Final = "https://charts.jetstack.io"
+# Ref: https://github.com/hashicorp/vault-helm/blob/v0.34.1/Chart.yaml (version 0.34.1, appVersion 2.0.4)
+# renovate: datasource=helm registryUrl=https://helm.releases.hashicorp.com depName=vault
+VAULT_CHART: Final = "0.34.1"
+VAULT_REPOSITORY: Final = "https://helm.releases.hashicorp.com"
+# The Vault server image tag; equals the chart's default (values.yaml server.image.tag), set explicitly so a chart
+# bump cannot move the server version unnoticed.
+# Ref: https://github.com/hashicorp/vault-helm/blob/v0.34.1/values.yaml (server.image.tag "2.0.4")
+# renovate: datasource=docker depName=hashicorp/vault
+VAULT_VERSION: Final = "2.0.4"
+# Linkerd open source publishes edge releases only (the stable chart repository stopped at stable-2.14.10);
+# edge-26.8.3 is chart version 2026.8.3 of linkerd-crds, linkerd-control-plane, linkerd2-cni and linkerd-viz alike.
+# Ref: https://linkerd.io/2-edge/tasks/install-helm/ ; https://github.com/linkerd/linkerd2/releases/tag/edge-26.8.3
+# renovate: datasource=helm registryUrl=https://helm.linkerd.io/edge depName=linkerd-control-plane
+LINKERD_CHART: Final = "2026.8.3"
+LINKERD_REPOSITORY: Final = "https://helm.linkerd.io/edge"

@@ -7,6 +7,7 @@ import base64
 import yaml
 
 from components import cert_specs
+from components.values_linkerd import WEBHOOKS
 
 
 def test_identity_issuer_is_an_ecdsa_p256_ca_issued_by_the_vault_cluster_issuer() -> None:
@@ -35,8 +36,8 @@ def test_cluster_issuer_uses_kubernetes_auth_with_a_bound_token_and_the_ca_bundl
 
 
 def test_webhook_certificates_use_the_names_linkerd_reads() -> None:
-    for service, secret in cert_specs.LINKERD_WEBHOOKS.items():
-        spec = cert_specs.webhook_certificate(service, "linkerd")
+    for _certificate, secret, service in WEBHOOKS.values():
+        spec = cert_specs.webhook_certificate(secret, service, "linkerd")
         assert spec["secretName"] == secret and spec["dnsNames"] == [f"{service}.linkerd.svc"]
         assert spec["issuerRef"]["name"] == cert_specs.WEBHOOK_ISSUER
         assert spec["renewBefore"] < spec["duration"]

@@ -344,7 +344,7 @@ def test_catalog_mode_launches_three_products_and_nothing_direct(catalog: Plan) 
         assert params["MultiAZ"] == "false" and params["DeletionProtection"] == "false"  # dev
         assert set(params["SubnetIds"].split(",")) <= set(isolated_subnet_ids(catalog))
     for type_ in (INSTANCE, BROKER, CACHE, SECRET, PASSWORD, "aws:rds/parameterGroup:ParameterGroup"):
-        assert not catalog.of_type(type_), type_
+        assert not ours(catalog, type_), type_
     assert len(ours(catalog, GROUP)) == 3  # the security groups stay ours
 
 

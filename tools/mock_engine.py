@@ -177,6 +177,15 @@ _TYPE_OUTPUTS: dict[str, _TypeOutputs] = {
                     {"key": "SecretArn", "value": f"arn:aws:secretsmanager:{r}:{ACCOUNT}:secret:{n}-credentials",
                      "description": "mock"}],
     },
+    "tls:index/privateKey:PrivateKey": lambda n, i, r: {"privateKeyPem": f"{SECRET_PLACEHOLDER}-{n}-key",
+                                                         "publicKeyPem": _pem("PUBLIC KEY", n)},
+    "tls:index/selfSignedCert:SelfSignedCert": lambda n, i, r: {"certPem": _pem("CERTIFICATE", n)},
+    "tls:index/certRequest:CertRequest": lambda n, i, r: {"certRequestPem": _pem("CERTIFICATE REQUEST", n)},
+    "tls:index/locallySignedCert:LocallySignedCert": lambda n, i, r: {"certPem": _pem("CERTIFICATE", n)},
+    "kubernetes:helm.sh/v3:Release": lambda n, i, r: {"status": {"status": "deployed", "name": i.get("name", n)}},
+    # The Vault bootstrap's dynamic resource: the trust anchor it would read from Vault.
+    "pulumi-python:dynamic:Resource": lambda n, i, r: {"root_ca_pem": _pem("CERTIFICATE", f"{n}-trust-anchor"),
+                                                       "spec_hash": "mock"} if "vault_ca_pem" in i else {},
     "random:index/randomPassword:RandomPassword": lambda n, i, r: {"result": f"{SECRET_PLACEHOLDER}-{n}"},
 }
 
@@ -193,6 +202,11 @@ _INVOKES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a, r: {
         "names": [f"{r}{z}" for z in "abcdef"], "zoneIds": [f"use1-az{i}" for i in range(1, 7)], "id": r},
 }
+
+
+def _pem(kind: str, name: str) -> str:
+    """A recognisable stand-in for PEM material (the offline plan generates no real keys)."""
+    return f"-----BEGIN {kind}-----\noffline-plan:{name}\n-----END {kind}-----\n"
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
