@@ -2,6 +2,10 @@
 #   make plan STACK=prod      offline plan of a stack (mock engine: no Pulumi CLI, no AWS credentials)
 #   make plan STACK=prod ARGS=--json
 #   make test                 lint + types + the whole test suite (what .ci/run and CI run)
+#   make audit STACK=prod     audit rules on the offline plan; exit 1 on a mandatory failure (ARGS=--json)
+#   make cost STACK=prod      monthly estimate from pricing/prices.yaml (ARGS="--json|--budget 900 --fail-over-budget")
+#   make deploy-time STACK=prod  modelled wall time of a fresh `pulumi up`, critical path, ordering findings
+#   make diagram STACK=prod   writes docs/diagram-$(STACK).png (ARGS="--format svg")
 #   make bench                offline plan time per stack vs. bare registrations on the mock engine
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,9 +13,9 @@ PY := $(VENV)/bin/python
 STACK ?= sandbox
 ARGS ?=
 
-.PHONY: plan test lint typecheck pytest bench clean
+.PHONY: plan test lint typecheck pytest bench clean audit cost deploy-time diagram
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -29,6 +33,18 @@ pytest: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 test: lint typecheck pytest
+
+audit: $(VENV)/.installed
+	$(PY) -m tools.audit --stack $(STACK) $(ARGS)
+
+cost: $(VENV)/.installed
+	$(PY) -m tools.cost --stack $(STACK) $(ARGS)
+
+deploy-time: $(VENV)/.installed
+	$(PY) -m tools.deploy_time --stack $(STACK) $(ARGS)
+
+diagram: $(VENV)/.installed
+	$(PY) -m tools.diagram --stack $(STACK) $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench

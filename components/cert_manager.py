@@ -7,6 +7,7 @@ answer before a ClusterIssuer or Certificate can be admitted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -24,6 +25,7 @@ CONTROLLER_SERVICE_ACCOUNT = "cert-manager"
 class CertManagerArgs:
     namespace: pulumi.Input[str]
     ha: bool
+    depends_on: Sequence[pulumi.Resource] = ()  # nodes for its pods: the release waits for them to be ready
 
 
 class CertManager(pulumi.ComponentResource):
@@ -33,5 +35,5 @@ class CertManager(pulumi.ComponentResource):
         super().__init__("mtls-platform:mesh:CertManager", name, None, opts)
         self.release = release("cert-manager", "cert-manager", versions.CERT_MANAGER_CHART,
                                versions.CERT_MANAGER_REPOSITORY, args.namespace, cert_manager_values(args.ha),
-                               pulumi.ResourceOptions(parent=self))
+                               pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)))
         self.register_outputs({"status": self.release.status})

@@ -137,7 +137,8 @@ class Cluster(pulumi.ComponentResource):
                 cluster_name=self.cluster_name, cluster_name_literal=args.cluster_name,
                 node_role_arn=self.node_role.arn, subnet_ids=args.network.private_subnet_ids, shape=shape,
                 kubernetes_version=args.kubernetes_version, labels={"platform/pool": pool},
-            ), pulumi.ResourceOptions(parent=self, depends_on=attachments))
+                node_group_depends_on=attachments,
+            ), pulumi.ResourceOptions(parent=self))
             for pool, shape in pools.items()
         ]
         self.autoscaler_role = self._autoscaler_role(name)
@@ -158,11 +159,14 @@ class Cluster(pulumi.ComponentResource):
                                               [args.keys.data.arn], sid="UseDataKey"))),
                            opts=pulumi.ResourceOptions(parent=self.ebs_csi_role))
         # Vault's raft volumes (mesh layer) are EBS gp3: the CSI driver is an AWS-side prerequisite.
-        aws.eks.Addon(f"{name}-ebs-csi", cluster_name=self.cluster_name, addon_name="aws-ebs-csi-driver",
-                      service_account_role_arn=self.ebs_csi_role.arn, resolve_conflicts_on_create="OVERWRITE",
-                      resolve_conflicts_on_update="PRESERVE",
-                      opts=pulumi.ResourceOptions(parent=self, depends_on=[p.node_group for p in self.node_pools]))
+        self.ebs_csi_addon = aws.eks.Addon(
+            f"{name}-ebs-csi", cluster_name=self.cluster_name, addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=self.ebs_csi_role.arn, resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="PRESERVE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[p.node_group for p in self.node_pools]))
 
+        # What a chart's pods need before they can schedule (releases wait for ready pods).
+        self.nodes_ready: list[pulumi.Resource] = [p.node_group for p in self.node_pools]
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(self.eks.kubeconfig_json)
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                      delete_unreachable=False, opts=child)

@@ -36,6 +36,7 @@ class LinkerdArgs:
     # Certificate (TrustChain), and cert-manager itself for the webhook certificates.
     control_plane_depends_on: Sequence[pulumi.Resource]
     cert_manager: pulumi.Resource
+    nodes_ready: Sequence[pulumi.Resource] = ()  # the CNI DaemonSet and control plane pods need nodes
 
 
 class Linkerd(pulumi.ComponentResource):
@@ -47,10 +48,10 @@ class Linkerd(pulumi.ComponentResource):
         chart = versions.LINKERD_CHART
         repo = versions.LINKERD_REPOSITORY
         self.crds = release("linkerd-crds", "linkerd-crds", chart, repo, args.namespace, linkerd_crds_values(), child)
-        before_control_plane: list[pulumi.Resource] = [self.crds, *args.control_plane_depends_on]
+        before_control_plane: list[pulumi.Resource] = [self.crds, *args.control_plane_depends_on, *args.nodes_ready]
         if args.values.cni_enabled:
             self.cni = release("linkerd2-cni", "linkerd2-cni", chart, repo, args.cni_namespace, linkerd_cni_values(),
-                               child)
+                               pulumi.ResourceOptions(parent=self, depends_on=list(args.nodes_ready)))
             before_control_plane.append(self.cni)
         before_control_plane += self._webhook_certificates(name, args)
         self.control_plane = release(

@@ -47,12 +47,13 @@ class Mesh(pulumi.ComponentResource):
             networks=namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
         ), child)
         ns = self.namespaces.name_of
-        self.cert_manager = CertManager("cert-manager", CertManagerArgs(ns("cert-manager"), cfg.is_ha), child)
+        nodes = args.cluster.nodes_ready
+        self.cert_manager = CertManager("cert-manager", CertManagerArgs(ns("cert-manager"), cfg.is_ha, nodes), child)
         self.vault = Vault("vault", VaultArgs(
             namespace=ns("vault"), namespace_name="vault", ha=cfg.is_ha, region=cfg.region,
             name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
             kubeconfig=args.cluster.kubeconfig, trust_anchor_ttl_hours=cfg.trust_anchor_ttl_hours,
-            protect=cfg.protect_resources,
+            protect=cfg.protect_resources, depends_on=[*nodes, args.cluster.ebs_csi_addon],
         ), child)
         spec = self.vault.spec
         self.trust_chain = TrustChain("trust-chain", TrustChainArgs(
@@ -69,6 +70,6 @@ class Mesh(pulumi.ComponentResource):
             namespace=ns("linkerd"), namespace_name="linkerd", cni_namespace=ns("linkerd-cni"),
             values=LinkerdValuesArgs(ha=cfg.is_ha, default_inbound_policy=cfg.default_inbound_policy),
             control_plane_depends_on=[self.trust_chain.trust_roots, self.trust_chain.identity_issuer],
-            cert_manager=self.cert_manager.release,
+            cert_manager=self.cert_manager.release, nodes_ready=nodes,
         ), child)
         self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})

@@ -7,6 +7,7 @@ instead). Nodes sit in the private subnets, so no public IP exists to assign.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -27,6 +28,9 @@ class NodePoolArgs:
     shape: NodePoolShape
     kubernetes_version: str
     labels: dict[str, str]
+    # The node role's policy attachments: a node that joins without them never becomes Ready. Only the node group
+    # waits for them (the launch template need not).
+    node_group_depends_on: Sequence[pulumi.Resource] = ()
 
 
 class NodePool(pulumi.ComponentResource):
@@ -80,7 +84,8 @@ class NodePool(pulumi.ComponentResource):
             tags={**template_tags, f"k8s.io/cluster-autoscaler/{args.cluster_name_literal}": "owned",
                   "k8s.io/cluster-autoscaler/enabled": "true"},
             # The autoscaler owns the live size once running; Pulumi keeps min/max.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"],
+                                        depends_on=list(args.node_group_depends_on)),
         )
         self.name = self.node_group.node_group_name
         self.register_outputs({"node_group": self.node_group.node_group_name})

@@ -9,6 +9,7 @@ only the deployer writes (README: "Vault recovery material").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -39,6 +40,7 @@ class VaultArgs:
     kubeconfig: pulumi.Input[str]
     trust_anchor_ttl_hours: int
     protect: bool
+    depends_on: Sequence[pulumi.Resource] = ()  # nodes and the EBS CSI driver its volumes need
 
 
 class Vault(pulumi.ComponentResource):
@@ -74,7 +76,8 @@ class Vault(pulumi.ComponentResource):
         )
         self.release = release("vault", "vault", versions.VAULT_CHART, versions.VAULT_REPOSITORY, args.namespace,
                                vault_values(values_args),
-                               pulumi.ResourceOptions(parent=self, depends_on=[storage, self.tls]), wait=False)
+                               pulumi.ResourceOptions(parent=self, depends_on=[storage, self.tls, *args.depends_on]),
+                               wait=False)
         spec = BootstrapSpec(
             root_common_name=f"{args.name_prefix} trust anchor",
             audience=audience(args.name_prefix),

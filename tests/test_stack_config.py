@@ -96,6 +96,14 @@ def test_config_is_frozen() -> None:
     ("prod", {"data": {"rdsMaxAllocatedStorageGb": 50}}, "data.rdsMaxAllocatedStorageGb: must not be below"),
     ("prod", {"data": {"mode": "serviceCatalog"}}, "data.serviceCatalogProducts: serviceCatalog mode needs products"),
     ("prod", {"protection": {"protectResources": False}}, "protection.protectResources: prod protects stateful"),
+    ("prod", {"mesh": {"appNamespace": "vault"}}, "mesh.appNamespace: 'vault' must be a DNS label and not a system"),
+    ("prod", {"mesh": {"identityIssuerRenewBeforeHours": 2160}},
+     "mesh.identityIssuerRenewBeforeHours: 2160h must be at least 1 and below identityIssuerDurationHours"),
+    ("prod", {"mesh": {"identityIssuerDurationHours": 24, "identityIssuerRenewBeforeHours": 12}},
+     "mesh.identityIssuerDurationHours: 24h is shorter than two 24h proxy certificate lifetimes"),
+    ("prod", {"mesh": {"trustAnchorTtlHours": 1000}}, "mesh.trustAnchorTtlHours: 1000h must outlive"),
+    ("prod", {"mesh": {"previousTrustAnchorPem": "not a pem"}}, "mesh.previousTrustAnchorPem: must be one PEM"),
+    ("prod", {"mesh": {"defaultInboundPolicy": "all-unauthenticated"}}, "mesh.defaultInboundPolicy: must be"),
 ])
 def test_each_rule_names_its_key(env: str, groups: dict[str, Any], expected: str) -> None:
     found = problems(env, settings(env, **groups))

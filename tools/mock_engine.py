@@ -110,6 +110,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         name, t = args.name, args.typ
         physical = out.get("name") or name
         out.setdefault("arn", _arn(t, physical, self.region))
+        if t.startswith("aws:"):
+            out.setdefault("name", physical)  # auto-named resources: what a reference by name would read
         extra = _TYPE_OUTPUTS.get(t)
         if extra is not None:
             out.update(extra(name, out, self.region))

@@ -4,8 +4,9 @@
     python -m tools.plan --stack prod --json     # one JSON record per resource (JSON Lines)
 
 No Pulumi CLI and no cloud credentials are involved; `secure:` config values are replaced by a placeholder.
-Each view is a function from a `Plan` to text, registered in `VIEWS`, so later views (audit, cost, diagram) plug in
-without touching the runner. Exit codes: 0 ok, 2 invalid stack configuration.
+Each view is a function from a `Plan` to text (`_views`): the tree, JSON records, and the audit, cost and
+deploy-time reports, which also have their own commands (`make audit|cost|deploy-time`).
+Exit codes: 0 ok, 2 invalid stack configuration.
 """
 
 from __future__ import annotations
@@ -96,14 +97,22 @@ def _short(type_: str) -> str:
     return f"{pkg}:{module.split('/')[0]}:{name}" if name else type_
 
 
-VIEWS: dict[str, View] = {"tree": render_tree, "json": render_json}
+def _views() -> dict[str, View]:
+    """Every view of a plan; the report modules import this one, so they are imported lazily here."""
+    from tools.audit import render_audit
+    from tools.cost import render_cost
+    from tools.deploy_time import render_deploy_time
+
+    return {"tree": render_tree, "json": render_json, "audit": render_audit, "cost": render_cost,
+            "deploy-time": render_deploy_time}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, choices=list_stacks())
     parser.add_argument("--json", action="store_true", help="one JSON record per resource")
-    parser.add_argument("--view", choices=sorted(VIEWS), default="tree")
+    views = _views()
+    parser.add_argument("--view", choices=sorted(views), default="tree")
     args = parser.parse_args(argv)
     try:
         plan = run_stack(args.stack)
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     try:
-        print(VIEWS["json" if args.json else args.view](plan))
+        print(views["json" if args.json else args.view](plan))
     except BrokenPipeError:  # `make plan | head`: the reader left, nothing is wrong
         sys.stderr.close()
     return 0
