@@ -144,6 +144,8 @@ class RawConfig(BaseModel):
 
     environment: Environment
     owner: str = "platform-team"
+    # Monthly budget in USD the cost estimate (`make cost`) checks against; no resource depends on it.
+    budget: int = Field(600, gt=0)
     network: NetworkConfig = NetworkConfig()
     cluster: ClusterConfig = ClusterConfig()
     nodes: NodesConfig = NodesConfig()
@@ -169,7 +171,8 @@ KEY_PATHS: Final[dict[str, str]] = {
     for group, model in GROUPS.items()
     for name, f in model.model_fields.items()
 }
-CONFIG_KEYS: Final = frozenset({"environment", "owner", *GROUPS})
+CONFIG_KEYS: Final = frozenset({"environment", "owner", "budget", *GROUPS})
+_JSON_KEYS: Final = frozenset({"budget", *GROUPS})  # values Pulumi hands over JSON-encoded
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ def key(name: str) -> str:
 
 def _decode(alias: str, raw: Any) -> Any:
     """Pulumi hands every config value over as a string; objects and lists arrive JSON-encoded."""
-    if alias not in GROUPS or not isinstance(raw, str):
+    if alias not in _JSON_KEYS or not isinstance(raw, str):
         return raw
     try:
         return json.loads(raw)

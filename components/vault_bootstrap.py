@@ -266,9 +266,7 @@ def bootstrap(
     """Bring Vault to `spec`, idempotently. See the module docstring."""
     client.token = None  # never an ambient VAULT_TOKEN or ~/.vault-token (hvac falls back to both)
     changed: list[str] = []
-    with _step("read seal status", client.url):
-        # Ref: https://developer.hashicorp.com/vault/api-docs/system/seal-status (unauthenticated)
-        status = _data(client.sys.read_seal_status())
+    status = _seal_status(client, ready_timeout_s, sleep)
     if status.get("type") != spec.seal_type or not status.get("recovery_seal"):
         raise VaultBootstrapError(
             f"Vault reports seal type {status.get('type')!r} (recovery_seal={status.get('recovery_seal')}); this "
@@ -295,6 +293,20 @@ def bootstrap(
         _release_token(client, store, material, token, log)
     log.info("Vault bootstrap done: %s", ", ".join(changed) if changed else "nothing to change")
     return BootstrapResult(root_ca_pem=root_ca_pem, initialized_now=fresh is not None, changed=changed)
+
+
+def _seal_status(client: hvac.Client, timeout_s: float, sleep: Callable[[float], None]) -> dict[str, Any]:
+    """Seal status, retried while the pod is still starting (connection refused, port-forward not yet possible)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with _step("read seal status", client.url):
+                # Ref: https://developer.hashicorp.com/vault/api-docs/system/seal-status (unauthenticated)
+                return _data(client.sys.read_seal_status())
+        except VaultBootstrapError:
+            if time.monotonic() >= deadline:
+                raise
+            sleep(2.0)
 
 
 def _initialise(

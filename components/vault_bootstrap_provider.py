@@ -7,8 +7,12 @@ https://127.0.0.1:<port>, verifying Vault's listener certificate against the CA 
 of the bootstrap spec, so a `pulumi up` with unchanged inputs does not even contact Vault; when it does run, the
 bootstrap itself is idempotent. Outputs: `root_ca_pem` (the trust anchor certificate, public) and `spec_hash`.
 
-Heavy or untyped libraries (kubernetes, boto3, hvac, yaml) are imported inside the functions that use them: the
-provider is pickled into the state by dill, and must load in the provider process without side effects.
+The provider is pickled into the state by dill. Its class lives in an importable module, so dill stores a reference
+(`components.vault_bootstrap_provider.VaultBootstrapProvider`, ~100 bytes, no bytecode), which the provider process
+resolves by importing this module: `pulumi-resource-pulumi-python` runs `python -m pulumi.dynamic` in the project
+directory (it resolves the relative `virtualenv: .venv` against $PWD; pulumi/pulumi sdk/python/dist), so the project
+root is on sys.path. Importing this module has no side effects; heavy or untyped libraries (kubernetes, boto3, hvac,
+yaml) are imported inside the functions that use them.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ class VaultBootstrapArgs:
     region: pulumi.Input[str]  # region of that secret
     spec: BootstrapSpec  # what Vault must hold; plain values, validated when built
     namespace: pulumi.Input[str] = "vault"
-    pod_name: pulumi.Input[str] = "vault-0"  # any unsealed pod will do: standbys forward requests to the leader
+    # The first raft node: initialised here, the others join it (retry_join). Later runs could use any unsealed pod,
+    # as standbys forward requests to the active node.
+    pod_name: pulumi.Input[str] = "vault-0"
     port: pulumi.Input[int] = 8200
 
 

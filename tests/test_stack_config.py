@@ -118,6 +118,8 @@ def test_each_rule_names_its_key(env: str, groups: dict[str, Any], expected: str
      "mtls-platform:nodes.systemMax: unknown setting"),
     ({"mtls-platform:environment": "prod", "mtls-platform:nodes": '{"systemMaxSize": "many"}'},
      "mtls-platform:nodes.systemMaxSize: must be a valid integer"),
+    ({"mtls-platform:environment": "prod", "mtls-platform:budget": "-5"},
+     "mtls-platform:budget: must be greater than 0"),
     ({"mtls-platform:environment": "prod", "mtls-platform:data": "not json"},
      "mtls-platform:data: must be a valid dictionary"),
 ])
@@ -158,9 +160,9 @@ def test_bad_config_registers_no_resource() -> None:
 
 def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert set(declared) == {"environment", "owner", *GROUPS}
+    assert set(declared) == {"environment", "owner", "budget", *GROUPS}
     for name, decl in declared.items():
-        assert decl["description"] and decl["type"] in {"string", "object"}, name
+        assert decl["description"] and decl["type"] in {"string", "object", "integer"}, name
         # Pulumi demands a value in every stack file for a declared key without a default: only `environment`.
         assert ("default" in decl) == (name != "environment"), name
     for alias, path in KEY_PATHS.items():  # every setting is documented in its group's description
