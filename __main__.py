@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
+from components.application import Application, ApplicationArgs
 from components.aws_context import AwsContext
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
@@ -50,6 +51,8 @@ vault = VaultAws("vault", VaultAwsArgs(
 ), aws_opts)
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys),
             pulumi.ResourceOptions(providers=[provider, cluster.provider]))
+app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys),
+                  pulumi.ResourceOptions(providers=[provider, cluster.provider]))
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
@@ -71,3 +74,4 @@ pulumi.export("cache_secret_arn", data.cache_secret_arn)
 pulumi.export("trust_anchor_pem", mesh.vault.root_ca_pem)
 pulumi.export("vault_recovery_secret_arn", mesh.vault.recovery_secret.arn)
 pulumi.export("vault_listener_ca_pem", mesh.vault.ca_pem)
+pulumi.export("ecr_repository_urls", app.repository_urls)

@@ -52,8 +52,9 @@ class PlatformNamespaces(pulumi.ComponentResource):
                 subjects=[{"api_group": "rbac.authorization.k8s.io", "kind": "Group", "name": DEVOPS_GROUP}],
                 opts=pulumi.ResourceOptions(parent=namespace))
         # The application namespace: restricted, meshed. Its policies mirror the service graph (app layer).
+        # Inbound default `deny`: a port is reachable only through a Server + AuthorizationPolicy (app layer).
         self.app = self._namespace(args.app_namespace, np.pod_security_labels("restricted"),
-                                   {"linkerd.io/inject": "enabled"})
+                                   {"linkerd.io/inject": "enabled", "config.linkerd.io/default-inbound-policy": "deny"})
         for policy, spec in {"default-deny": np.default_deny(), "allow-dns": np.allow_dns(),
                              "allow-linkerd": np.allow_egress_to("linkerd", (*np.LINKERD_CONTROL_PORTS,
                                                                              np.LINKERD_PROXY_INBOUND))}.items():

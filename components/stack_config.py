@@ -18,7 +18,9 @@ import pulumi
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from components import service_catalog
 from components.profiles import HA_ENVIRONMENTS, PROFILES, Environment, Profile
+from components.service_catalog import Catalog
 
 PROJECT: Final = "mtls-platform"
 
@@ -152,6 +154,9 @@ class RawConfig(BaseModel):
     data: DataConfig = DataConfig()
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
+    # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
+    # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
+    services: dict[str, Any] = {}
 
     def overrides(self) -> dict[str, Any]:
         """Flat snake_case field -> value for every setting the stack file gave (lists become tuples)."""
@@ -171,8 +176,8 @@ KEY_PATHS: Final[dict[str, str]] = {
     for group, model in GROUPS.items()
     for name, f in model.model_fields.items()
 }
-CONFIG_KEYS: Final = frozenset({"environment", "owner", "budget", *GROUPS})
-_JSON_KEYS: Final = frozenset({"budget", *GROUPS})  # values Pulumi hands over JSON-encoded
+CONFIG_KEYS: Final = frozenset({"environment", "owner", "budget", "services", *GROUPS})
+_JSON_KEYS: Final = frozenset({"budget", "services", *GROUPS})  # values Pulumi hands over JSON-encoded
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ class StackConfig(Profile):
     app_namespace: str = ""  # "" = "<environment>-app"
     previous_trust_anchor_pem: str | None = None
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
+    services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
 
     @property
     def is_ha(self) -> bool:
@@ -324,7 +330,11 @@ def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
             raise ConfigError(stack, problems) from None
         raw = RawConfig.model_validate(_without(values, failed))
 
-    cfg = merge(stack, region, raw, PROFILES[raw.environment])
+    catalog, catalog_problems = service_catalog.parse(
+        f"{PROJECT}:services", raw.services, raw.environment,
+        service_catalog.duplicate_names(config.get(f"{PROJECT}:services")))
+    problems += [Problem(k, rule) for k, rule in catalog_problems]
+    cfg = dataclasses.replace(merge(stack, region, raw, PROFILES[raw.environment]), services=catalog)
     problems += [p for p in config_rules.check(cfg, set(values)) if not _involves(p, failed)]
     if problems:
         raise ConfigError(stack, problems)

@@ -21,8 +21,8 @@ from components.encryption_keys import EncryptionKeys
 from components.helm import release
 from components.values_vault import VaultValuesArgs, vault_tls_names, vault_values
 from components.vault_aws import VaultAws
-from components.vault_bootstrap import BootstrapSpec
 from components.vault_bootstrap_provider import VaultBootstrap, VaultBootstrapArgs
+from components.vault_bootstrap_spec import BootstrapSpec
 from components.vault_tls import SECRET_NAME, VaultTls, VaultTlsArgs
 
 STORAGE_CLASS = "gp3-encrypted"

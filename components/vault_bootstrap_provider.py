@@ -33,7 +33,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.vault_bootstrap import BootstrapSpec, spec_from_props, spec_hash, spec_to_props
+from components.vault_bootstrap_spec import BootstrapSpec, spec_from_props, spec_hash, spec_to_props
 
 LOG = logging.getLogger("mtls_platform.vault_bootstrap")
 

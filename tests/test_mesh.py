@@ -136,7 +136,8 @@ def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> No
         labels = namespaces[name].inputs["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == level
         assert labels["pod-security.kubernetes.io/warn"] == "restricted"
-    assert namespaces[f"{stack}-app"].inputs["metadata"]["annotations"] == {"linkerd.io/inject": "enabled"}
+    assert namespaces[f"{stack}-app"].inputs["metadata"]["annotations"] == {
+        "linkerd.io/inject": "enabled", "config.linkerd.io/default-inbound-policy": "deny"}
     assert namespaces["linkerd"].inputs["metadata"]["labels"]["config.linkerd.io/admission-webhooks"] == "disabled"
     policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
                 for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}

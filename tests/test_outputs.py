@@ -13,7 +13,7 @@ EXPECTED = {
     "cluster_autoscaler_role_arn", "vault_irsa", "vault_kms_key_id", "vault_s3_bucket",
     "postgres_endpoint", "postgres_secret_arn", "broker_endpoint", "broker_secret_arn", "cache_endpoint",
     "cache_secret_arn", "trust_anchor_pem", "vault_recovery_secret_arn",
-    "vault_listener_ca_pem",
+    "vault_listener_ca_pem", "ecr_repository_urls",
 }
 
 

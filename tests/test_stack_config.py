@@ -160,7 +160,7 @@ def test_bad_config_registers_no_resource() -> None:
 
 def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert set(declared) == {"environment", "owner", "budget", *GROUPS}
+    assert set(declared) == {"environment", "owner", "budget", "services", *GROUPS}
     for name, decl in declared.items():
         assert decl["description"] and decl["type"] in {"string", "object", "integer"}, name
         # Pulumi demands a value in every stack file for a declared key without a default: only `environment`.

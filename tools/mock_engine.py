@@ -160,6 +160,8 @@ _TYPE_OUTPUTS: dict[str, _TypeOutputs] = {
                                              "arn": f"arn:aws:s3:::{i.get('bucket', f'{n}-bucket')}"},
     "aws:iam/role:Role": lambda n, i, r: {"name": i.get("name", n), "arn": f"arn:aws:iam::{ACCOUNT}:role/{n}"},
     "aws:ec2/vpc:Vpc": lambda n, i, r: {"defaultSecurityGroupId": f"sg-{n}-default"},
+    "aws:ecr/repository:Repository": lambda n, i, r: {
+        "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{r}.amazonaws.com/{i.get('name', n)}"},
     "aws:rds/instance:Instance": lambda n, i, r: {
         "address": f"{n}.abcdefghijkl.{r}.rds.amazonaws.com",
         "endpoint": f"{n}.abcdefghijkl.{r}.rds.amazonaws.com:5432",
@@ -291,6 +293,7 @@ def run_stack(stack: str, config: Mapping[str, str] | None = None, program: Path
         outputs, secret = _sync_await(_resolve_outputs())
     finally:
         settings.reset_options()
+        pulumi.runtime.set_all_config({}, [])  # the stack's config must not leak into code that runs after us
         loop.close()
         # Leave a fresh default loop behind, as a new main thread would have, for code that runs after us.
         asyncio.set_event_loop(asyncio.new_event_loop())
