@@ -19,8 +19,8 @@ from pathlib import Path
 
 from tools.mock_engine import ROOT, list_stacks
 
-# The provider SDKs load their subpackages lazily, on first attribute access. The real run reports the (sub)packages
-# it actually loaded; the floor imports exactly those and touches an attribute of each to force the same loads.
+# The floor imports every third-party module the real run loaded (provider SDKs, pydantic, yaml, ...; not the
+# project's own code) and touches an attribute of each, because the provider SDKs load subpackages lazily.
 _BARE_PROGRAM = '''
 import importlib
 import pulumi
@@ -37,8 +37,9 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from tools.mock_engine import run_stack
 plan = run_stack({stack!r}, program=Path({program!r})) if {program!r} else run_stack({stack!r})
-sdks = {{"pulumi_aws", "pulumi_eks", "pulumi_kubernetes", "pulumi_random", "pydantic", "yaml"}}
-print(sorted(name for name, mod in sys.modules.items() if name.split(".")[0] in sdks and name.count(".") <= 1
+own = {{"components", "tools", "tests", "__main__", "audit"}}
+print(sorted(name for name, mod in sys.modules.items() if name.split(".")[0] not in own
+             and name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("_")
              and type(mod).__name__ != "_LazyModule"))
 print(len(plan.resources))
 '''
