@@ -49,10 +49,9 @@ vault = VaultAws("vault", VaultAwsArgs(
     backup_retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources,
     access_log_bucket=access_logs.name,
 ), aws_opts)
-mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys),
-            pulumi.ResourceOptions(providers=[provider, cluster.provider]))
-app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys),
-                  pulumi.ResourceOptions(providers=[provider, cluster.provider]))
+k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
+mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
+app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
