@@ -21,7 +21,7 @@ product-catalog cache, recommendation cache, analytics mq. Non-critical (may run
 recommendation, analytics. The graph is acyclic, which the sandbox's test image needs (below).
 
 Images: staging/prod/dev run the company's images from the ECR repository the application layer creates per service
-(`<account>.dkr.ecr.<region>.amazonaws.com/mtls-platform/<service>`, tag `DEFAULT_TAG` unless the catalog says
+(`<account>.dkr.ecr.<region>.amazonaws.com/mtls-platform-<stack>/<service>`, tag `DEFAULT_TAG` unless the catalog says
 otherwise). The sandbox runs Linkerd's building-blocks test image `buoyantio/bb` (a pinned tag): every service
 serves gRPC and HTTP/1.1 and, on each request, calls its callees over gRPC with `--fire-and-forget` (so a
 readiness probe never fails because a callee is down), which reproduces the catalog's call graph through the mesh.
@@ -42,7 +42,6 @@ DataService = Literal["rds", "mq", "cache"]
 Protocol = Literal["grpc", "http"]
 
 DEFAULT_TAG: Final = "v1.0.0"
-ECR_PREFIX: Final = "mtls-platform"  # ECR repository name: <prefix>/<service>
 # Ref: linkerd2 test and docs manifests (edge-26.x) pin buoyantio/bb:v0.0.6; scratch image, no USER (see app_specs).
 TEST_IMAGE: Final = "docker.io/buoyantio/bb"
 TEST_IMAGE_TAG: Final = "v0.0.6"
