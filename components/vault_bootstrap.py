@@ -67,7 +67,8 @@ def bootstrap(
     store: SecretStore,
     log: logging.Logger,
     *,
-    ready_timeout_s: float = 120.0,
+    # A first deployment waits for the StatefulSet's EBS volumes, the image pull and scheduling: allow 10 minutes.
+    ready_timeout_s: float = 600.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BootstrapResult:
     """Bring Vault to `spec`, idempotently. See the module docstring."""
