@@ -36,9 +36,8 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def check(cfg: StackConfig, set_keys: set[str]) -> list[Problem]:
+def check(cfg: StackConfig) -> list[Problem]:
     """Every problem of every rule, in rule order."""
-    del set_keys  # reserved for rules that only apply to explicit overrides
     return [p for r in RULES for p in r(cfg)]
 
 

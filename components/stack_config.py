@@ -335,7 +335,7 @@ def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
         service_catalog.duplicate_names(config.get(f"{PROJECT}:services")))
     problems += [Problem(k, rule) for k, rule in catalog_problems]
     cfg = dataclasses.replace(merge(stack, region, raw, PROFILES[raw.environment]), services=catalog)
-    problems += [p for p in config_rules.check(cfg, set(values)) if not _involves(p, failed)]
+    problems += [p for p in config_rules.check(cfg) if not _involves(p, failed)]
     if problems:
         raise ConfigError(stack, problems)
     return cfg
