@@ -22,15 +22,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 Obj = dict[str, Any]
 
 # `linkerd check` warns when the trust anchor or the identity issuer has less than this many days left
-# (linkerd2 pkg/issuercerts: expirationWarningThresholdInDays = 60). The issuer renews at 61 days left
+# (linkerd2 edge-26.8.3 pkg/issuercerts: expirationWarningThresholdInDays = 60). The issuer renews at 61 days left
 # (mesh.identityIssuerRenewBeforeHours), so a warning here means its renewal is stuck.
 EXPIRY_WARN_DAYS = 60
 LINKERD_NAMESPACE = "linkerd"
 VAULT_NAMESPACE = "vault"
 IDENTITY_ISSUER = "linkerd-identity-issuer"  # Certificate and Secret (components/cert_specs.py)
 TRUST_ROOTS_KEY = "ca-bundle.crt"  # key of the linkerd-identity-trust-roots ConfigMap (components/trust_chain.py)
-# Ref: linkerd2 charts/partials/templates/_proxy.tpl (`name: linkerd-proxy`); linkerd-control-plane 2026.8.3
-# values.yaml `proxy.nativeSidecar: true` injects it as an init container with `restartPolicy: Always`.
+# Ref: linkerd2 edge-26.8.3 charts/partials/templates/_proxy.tpl (container name linkerd-proxy; `restartPolicy: Always`
+# when proxy.nativeSidecar); linkerd-control-plane 2026.8.3 values.yaml `proxy.nativeSidecar: true` (the default).
 PROXY_CONTAINER = "linkerd-proxy"
 INJECT_ANNOTATION = "linkerd.io/inject"
 # Ref: https://developer.hashicorp.com/vault/docs/configuration/service-registration/kubernetes (label definitions;

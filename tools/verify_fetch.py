@@ -33,7 +33,8 @@ from tools.verify_checks import (
 from tools.verify_metrics import denial_queries, edge_queries
 
 TRUST_ROOTS_CONFIGMAP = "linkerd-identity-trust-roots"
-# vault-helm 0.34.1 templates/server-statefulset.yaml pod labels (fullnameOverride does not change vault.name).
+# vault-helm 0.34.1 server pod labels (values.yaml server.affinity selects them the same way; fullnameOverride does
+# not change `vault.name`, and components/values_vault.py sets no nameOverride).
 VAULT_POD_SELECTOR = "app.kubernetes.io/name=vault,component=server"
 
 

@@ -1,16 +1,20 @@
 """The PromQL behind `make verify`'s edge and denial checks, and those checks as pure functions over the answers.
 
-Label names are the ones the Linkerd proxy of edge-26.8.3 writes (linkerd2-proxy, read at its main branch):
+Label names are the ones the Linkerd proxy of edge-26.8.3 writes (linkerd2 `.proxy-version` at tag edge-26.8.3 =
+v2.366.0; read in linkerd2-proxy at tag release/v2.366.0):
 - outbound `response_total` / `tcp_open_total` (`direction="outbound"`, transport metrics with `peer="dst"`) carry
   `tls="true"` plus `server_id` when the connection was mTLS, else `tls="no_identity"` plus `no_tls_reason`
   (or `tls="disabled"`); the destination's workload labels arrive prefixed `dst_` (`dst_namespace`,
   `dst_deployment`: `prefix_labels("dst", ...)` of the endpoint metadata). Ref: linkerd2-proxy
-  linkerd/app/core/src/transport/labels.rs (TlsConnect, TlsAccept), linkerd/app/outbound endpoint labels.
+  linkerd/app/core/src/transport/labels.rs (TlsConnect, TlsAccept, `peer="dst"`), linkerd/app/outbound/src/*/
+  concrete.rs (`prefix_labels("dst", ...)`), linkerd/transport-metrics (`tcp_open_total`).
 - `inbound_http_authz_deny_total` and `inbound_tcp_authz_deny_total` (linkerd/app/inbound/src/metrics/authz.rs)
   carry the server (`srv_kind`, `srv_name`, `srv_port`), `target_addr` and the caller: `tls="true"` +
-  `client_id` (`<sa>.<ns>.serviceaccount.identity.<linkerd ns>.<trust domain>`), else `no_tls_reason`.
+  `client_id` (`<sa>.<ns>.serviceaccount.identity.<linkerd ns>.<trust domain>`), else `no_tls_reason`; a default
+  policy shows as `srv_kind="default"`, `srv_name=<policy>` (linkerd/proxy/server-policy/src/meta.rs).
 - The source workload's `namespace` and `deployment` are added by the scrape, as linkerd-viz's `linkerd-proxy`
-  job does (labelmap of the pod label `linkerd.io/proxy-deployment`, viz chart templates/prometheus.yaml); the
+  job does (labelmap of the pod label `linkerd.io/proxy-deployment`, linkerd-viz templates/prometheus.yaml at
+  edge-26.8.3); the
   kube-prometheus-stack PodMonitor must relabel the same way for the source column to be filled.
 """
 
