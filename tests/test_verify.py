@@ -213,6 +213,8 @@ def test_main_cannot_connect_is_exit_2_without_traceback(capsys: pytest.CaptureF
         raise CannotConnect("API server https://example.eks.amazonaws.com unreachable")
     assert verify.main(["--stack", "prod"], fetch=down) == 2
     assert "verify prod: cannot connect: API server" in capsys.readouterr().err
+    assert verify.main(["--stack", "prod", "--json"], fetch=down) == 2
+    assert json.loads(capsys.readouterr().out)["status"] == "error"
     monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi CLI
     assert verify.main(["--stack", "prod"]) == 2
     assert "Pulumi CLI is not on PATH" in capsys.readouterr().err

@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None, fetch: Fetcher = fetch_snapshot) -> int:
         snap = fetch(source, exp)
     except CannotConnect as err:
         print(f"verify {args.stack}: cannot connect: {err}", file=sys.stderr)
+        if args.json:  # machines get a document on stdout too
+            print(json.dumps({"stack": args.stack, "status": "error", "error": f"cannot connect: {err}"}))
         return 2
     rows = run_checks(snap, exp)
     print(render_json(args.stack, rows) if args.json else render_table(args.stack, rows))
