@@ -89,10 +89,12 @@ def check_edges(snap: Snapshot, exp: Expectations) -> list[Row]:
         secured = counts.get("true", 0.0)
         subject = f"{src} -> {dst}"
         if not plain:
-            rows.append(Row("mtls-edges", subject, Status.OK, f"mTLS only ({secured:.0f} in {exp.window})"))
+            rows.append(Row("mtls-edges", subject, Status.OK,
+                            f"mTLS only ({secured:.0f} requests+connections in {exp.window})"))
         elif dst.split("/")[0] in meshed:
             what = ", ".join(f"{v:.0f} {k}" for k, v in sorted(plain.items()))
-            rows.append(Row("mtls-edges", subject, Status.FAIL, f"PLAINTEXT inside the mesh: {what}"))
+            rows.append(Row("mtls-edges", subject, Status.FAIL,
+                            f"PLAINTEXT inside the mesh: {what} (besides {secured:.0f} mTLS) in {exp.window}"))
         else:
             rows.append(Row("mtls-edges", subject, Status.OK,
                             "leaves the mesh (no Linkerd identity at the destination): its TLS is the "
