@@ -51,3 +51,9 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# make verify STACK=prod [ARGS="--json --window 30m --kubeconfig kc.json"]: post-deploy checks of the live cluster
+# (trust chain, certificates, Vault, mesh coverage, mTLS edges, denials); exit 1 on a failure, 2 cannot connect.
+.PHONY: verify
+verify: $(VENV)/.installed
+	$(PY) -m tools.verify --stack $(STACK) $(ARGS)
