@@ -45,7 +45,7 @@ def route_name(service: Service, port: Port, route: Route | None = None) -> str:
     return f"{service.name}-{port.name}" + (f"-{route.name}" if route else "")
 
 
-def annotations(policy: Effective, protocol: str) -> dict[str, str]:
+def route_annotations(policy: Effective, protocol: str) -> dict[str, str]:
     """Linkerd's route annotations for one resolved policy."""
     out = {"timeout.linkerd.io/request": policy.request_timeout}
     if policy.retry_limit > 0 and policy.retry_on:
@@ -95,7 +95,7 @@ def routes(service: Service) -> list[tuple[str, str, dict[str, str], Spec]]:
         for route in [None, *[r for r in service.traffic.routes if r.port == port.name]]:
             policy = effective(service.traffic, port.protocol, route)
             out.append((route_name(service, port, route), ROUTE_KIND[port.protocol],
-                        annotations(policy, port.protocol), route_spec(service, port, route)))
+                        route_annotations(policy, port.protocol), route_spec(service, port, route)))
     return out
 
 

@@ -49,11 +49,11 @@ class AppTraffic(pulumi.ComponentResource):
         # Routes wait for their backends: a weight on a missing or unready canary would fail those requests.
         route_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=backends))
         self.routes: dict[str, k8s.apiextensions.CustomResource] = {}
-        for object_name, kind, annotations, spec in app_routes.routes(svc):
+        for object_name, kind, notes, spec in app_routes.routes(svc):
             self.routes[object_name] = k8s.apiextensions.CustomResource(
                 f"{name}-{object_name.removeprefix(svc.name + '-')}-route",
                 api_version=f"{app_routes.GATEWAY_API}/{app_routes.ROUTE_VERSION}", kind=kind,
                 metadata={"name": object_name, "namespace": args.namespace, "labels": app_specs.labels(svc),
-                          "annotations": annotations},
+                          "annotations": notes},
                 spec=spec, opts=route_opts)
         self.register_outputs({})

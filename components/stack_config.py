@@ -126,7 +126,7 @@ class ProtectionConfig(_Group):
 class RolloutConfig(_Group):
     """Canary rollouts: {service name: canary} over whichever catalog runs (the default one included)."""
 
-    canaries: dict[str, Canary] | None = None
+    canaries: dict[str, Canary] | None = Field(None, alias="canaries")
 
 
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.

@@ -1,9 +1,9 @@
 """Regenerates tests/gateway_crd_fields.yaml from the Gateway API CRDs the linkerd-crds chart installs.
 
 Usage: python -m tools.gateway_crd_fields <dir with gateway.networking.k8s.io_{grpc,http}routes.yaml> > out.yaml
-The chart's templates are Helm files: lines that are only `{{ ... }}` are dropped, inline ones blanked. Lists, per kind, the served
-and storage versions and, for the storage version, the property names of every object under `spec` (path with
-list items flattened) plus the enum values of enumerated leaf fields.
+The chart's templates are Helm files: lines that are only `{{ ... }}` are dropped, inline ones blanked.
+Lists, per kind, the served and storage versions and, for the storage version, the property names of every
+object under `spec` (path with list items flattened) plus the enum values of enumerated leaf fields.
 """
 
 from __future__ import annotations
