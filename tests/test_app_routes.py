@@ -62,7 +62,7 @@ def test_each_port_has_a_catch_all_route_on_its_service_port() -> None:
     for svc in CATALOG:
         built = routes.routes(svc)
         for port in svc.ports:
-            name, kind, _, spec = next(r for r in built if r[0] == f"{svc.name}-{port.name}")
+            _, kind, _, spec = next(r for r in built if r[0] == f"{svc.name}-{port.name}")
             assert kind == routes.ROUTE_KIND[port.protocol]
             assert spec["parentRefs"] == [{"group": "core", "kind": "Service", "name": svc.name, "port": port.port}]
             (rule,) = spec["rules"]
@@ -177,7 +177,8 @@ def test_only_staging_runs_the_payment_gateway_canary(stack: str) -> None:
     for name, (_, inputs) in _routes(stack).items():
         refs = inputs["spec"]["rules"][0]["backendRefs"]
         if has_canary and name.startswith("payment-gateway-"):
-            assert {r["name"]: r["weight"] for r in refs} == {"payment-gateway-stable": 90, "payment-gateway-canary": 10}
+            weights = {r["name"]: r["weight"] for r in refs}
+            assert weights == {"payment-gateway-stable": 90, "payment-gateway-canary": 10}
             assert all(r["name"] in services for r in refs)  # both backends exist
         else:
             assert [r["name"] for r in refs] == [name.split("-grpc")[0].split("-http")[0]], name
