@@ -156,9 +156,8 @@ def check(s: Service) -> Iterator[tuple[str, str]]:
     where = f"{s.name}.traffic"
     t = s.traffic
     yield from _durations(where, t.request_timeout, t.per_try_timeout)
-    for protocol, key in (("grpc", "grpcRetryOn"), ("http", "httpRetryOn")):
-        conditions = t.grpc_retry_on if protocol == "grpc" else t.http_retry_on
-        yield from _conditions(f"{where}.{key}", protocol, conditions)  # type: ignore[arg-type]
+    yield from _conditions(f"{where}.grpcRetryOn", "grpc", t.grpc_retry_on)
+    yield from _conditions(f"{where}.httpRetryOn", "http", t.http_retry_on)
     names: set[str] = set()
     matches: set[tuple[str | None, ...]] = set()
     for i, r in enumerate(t.routes):

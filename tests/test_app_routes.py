@@ -162,6 +162,11 @@ def test_plan_has_every_route_with_its_timeouts_and_retries(stack: str) -> None:
             assert found[name][0] == kind, name
             assert found[name][1]["metadata"]["annotations"] == notes, name
             assert notes["timeout.linkerd.io/request"] == "5s"
+    services = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan_of(stack).of_type(
+        "kubernetes:core/v1:Service")}
+    for _, inputs in found.values():  # each route's parent is a registered Service port
+        (parent,) = inputs["spec"]["parentRefs"]
+        assert parent["port"] in {p["port"] for p in services[parent["name"]]["ports"]}
     assert "retry.linkerd.io/grpc" not in found["payment-gateway-grpc"][1]["metadata"]["annotations"]
     assert found["order-processing-grpc"][1]["metadata"]["annotations"]["retry.linkerd.io/grpc"] == "unavailable"
 
