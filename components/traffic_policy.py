@@ -43,7 +43,7 @@ _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_
 # Ref: Gateway API v1.1.1 CRDs (linkerd-crds edge-26.8.3): HTTPRouteMatch.method enum.
 HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 _ROUTE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_MAX_ROUTE_NAME = 12  # `<service>-<port>-<route>` stays inside a 63-character label with the catalog's limits
+_MAX_ROUTE_NAME = 20  # keeps `<service>-<port>-<route>` object names short enough to read in `kubectl get`
 
 DEFAULT_REQUEST_TIMEOUT: Final = "5s"
 DEFAULT_RETRY_LIMIT: Final = 2
