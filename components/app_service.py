@@ -84,7 +84,8 @@ class AppService(pulumi.ComponentResource):
                       app_specs.network_policy(svc, args.catalog, args.data_cidrs)), opts=child)
         # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per app_routes.
         self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
-            service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha), child)
+            service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on),
+            child)
         self.register_outputs({"deployment": self.deployment.metadata.name})
 
 

@@ -22,6 +22,7 @@ class AppTrafficArgs:
     namespace: pulumi.Input[str]  # the app namespace
     canary_image: pulumi.Input[str] | None  # the canary's pinned image; None without a canary
     ha: bool  # zone spreading of the canary's pods, as for the main Deployment
+    depends_on: tuple[pulumi.Resource, ...] = ()  # the Linkerd control plane: route CRDs present, injector up
 
 
 class AppTraffic(pulumi.ComponentResource):
@@ -29,7 +30,7 @@ class AppTraffic(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppTrafficArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:app:AppTraffic", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         svc = args.service
         backends: list[pulumi.Resource] = []
         if svc.canary is not None and args.canary_image is not None:
@@ -47,7 +48,8 @@ class AppTraffic(pulumi.ComponentResource):
                           app_routes.canary_deployment(svc, cast(str, args.canary_image), args.ha)),
                 opts=child))
         # Routes wait for their backends: a weight on a missing or unready canary would fail those requests.
-        route_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=backends))
+        route_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*args.depends_on,
+                                                                                            *backends]))
         self.routes: dict[str, k8s.apiextensions.CustomResource] = {}
         for object_name, kind, notes, spec in app_routes.routes(svc):
             self.routes[object_name] = k8s.apiextensions.CustomResource(

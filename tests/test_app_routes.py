@@ -193,8 +193,13 @@ def test_only_staging_runs_the_payment_gateway_canary(stack: str) -> None:
         assert canary["spec"]["template"]["spec"]["serviceAccountName"] == "payment-gateway"
 
 
-def test_routes_wait_for_the_canary_backends() -> None:
+def test_routes_and_canary_wait_for_the_control_plane_and_their_backends() -> None:
     plan = plan_of("staging")
+    control_plane = next(r.urn for r in plan.resources if r.type == "kubernetes:helm.sh/v3:Release"
+                         and r.inputs.get("chart") == "linkerd-control-plane")
+    for r in plan.resources:
+        if r.type in ROUTE_TYPES or r.name.endswith("-canary-deployment"):
+            assert control_plane in r.dependencies, r.name
     backends = {r.urn for r in plan.resources if r.name.endswith(("-canary-deployment", "-stable-service",
                                                                   "-canary-service"))}
     assert len(backends) == 3
