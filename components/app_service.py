@@ -13,7 +13,8 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import app_specs
+from components import app_routes, app_specs
+from components.app_traffic import AppTraffic, AppTrafficArgs
 from components.service_catalog import Catalog, Service
 
 
@@ -26,6 +27,7 @@ class AppServiceArgs:
     data_cidrs: tuple[str, ...]  # isolated subnets (RDS, MQ, cache)
     ha: bool
     depends_on: tuple[pulumi.Resource, ...] = ()  # the Linkerd control plane: injector up, policy CRDs present
+    canary_image: pulumi.Input[str] | None = None  # the canary's pinned image when the service has a canary
 
 
 class AppService(pulumi.ComponentResource):
@@ -46,7 +48,8 @@ class AppService(pulumi.ComponentResource):
             f"{name}-sa", metadata=meta(svc.name), automount_service_account_token=False, opts=child)
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=meta(svc.name),
-            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, app_specs.deployment(svc, cast(str, args.image), args.ha)),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, app_routes.with_track(
+                app_specs.deployment(svc, cast(str, args.image), args.ha), app_routes.STABLE)),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.service_account])))
         self.service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(svc.name),
@@ -79,6 +82,10 @@ class AppService(pulumi.ComponentResource):
             f"{name}-netpol", metadata=meta(svc.name),
             spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict,
                       app_specs.network_policy(svc, args.catalog, args.data_cidrs)), opts=child)
+        # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per app_routes.
+        self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
+            service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on),
+            child)
         self.register_outputs({"deployment": self.deployment.metadata.name})
 
 

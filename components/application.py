@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import app_specs
+from components import app_routes, app_specs
 from components.app_service import AppService, AppServiceArgs, custom_resource
 from components.encryption_keys import EncryptionKeys
 from components.mesh import Mesh
@@ -74,12 +74,18 @@ class Application(pulumi.ComponentResource):
         self._scrape_policy(name, namespace, cfg, meshed)
         self.services: dict[str, AppService] = {}
         for svc in catalog:
+            svc = app_routes.with_canary(svc, dict(cfg.canaries))
             repo = self.repositories.get(svc.name)
             image: pulumi.Input[str] = (pulumi.Output.concat(repo.repository_url, image_suffix(svc.image))
                                         if repo is not None else str(svc.image_ref))
+            canary_image: pulumi.Input[str] | None = None
+            if svc.canary is not None:  # the same repository, the canary's tag or digest
+                canary_image = (pulumi.Output.concat(repo.repository_url, svc.canary.suffix) if repo is not None
+                                else f"{svc.image.repository}{svc.canary.suffix}")
             self.services[svc.name] = AppService(f"{name}-{svc.name}", AppServiceArgs(
                 service=svc, catalog=catalog, namespace=namespace, image=image,
-                data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,)), child)
+                data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,),
+                canary_image=canary_image), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

@@ -276,3 +276,20 @@ def _is_certificate(pem: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@rule
+def canaries(cfg: StackConfig) -> Iterator[Problem]:
+    """`rollout.canaries` names catalog services, not ones that already declare a canary, with valid blocks."""
+    from components.traffic_policy import check_canary
+
+    by_name = {s.name: s for s in cfg.services}
+    for name, canary in cfg.canaries.items():
+        at = f"{key('canaries')}.{name}"
+        svc = by_name.get(name)
+        if svc is None:
+            yield Problem(at, f"unknown service {name!r} (services: {', '.join(sorted(by_name))})")
+        elif svc.canary is not None:
+            yield Problem(at, f"services.{name}.canary is set too; keep one of the two")
+        else:
+            yield from (Problem(k, r) for k, r in check_canary(at, svc, canary))

@@ -38,6 +38,9 @@ from typing import Any, Final, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from components import traffic_policy
+from components.traffic_policy import Canary, TrafficPolicy
+
 DataService = Literal["rds", "mq", "cache"]
 Protocol = Literal["grpc", "http"]
 
@@ -52,6 +55,7 @@ _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _MAX_NAME = 40  # leaves room for suffixes such as "-grpc-callers" in the 63-character object names
 _PORT_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # IANA_SVC_NAME, at most 15 characters
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+DIGEST: Final = _DIGEST
 
 
 class _Model(BaseModel):
@@ -118,6 +122,8 @@ class Service(_Model):
     data_services: list[DataService] = Field([], alias="dataServices")
     non_critical: bool = Field(False, alias="nonCritical")
     args: list[str] = []  # container arguments (the test image's command line)
+    traffic: TrafficPolicy = TrafficPolicy()  # timeouts and retries its callers apply (traffic_policy.py)
+    canary: Canary | None = None  # a second, weighted Deployment with another image
 
     def port(self, name: str) -> Port | None:
         return next((p for p in self.ports if p.name == name), None)
@@ -171,7 +177,7 @@ def default_catalog(environment: str) -> Catalog:
                               Port(name="http", port=HTTP_PORT, protocol="http")],
             replicas=Replicas(min=low, max=high), health=Health(port="http"), public=public,
             callers=list(callers), data_services=list(data), non_critical=non_critical,
-            image=Image(tag=DEFAULT_TAG)))
+            image=Image(tag=DEFAULT_TAG), traffic=traffic_policy.default_traffic(name)))
     catalog = tuple(services)
     if environment != "sandbox":
         return catalog
@@ -264,6 +270,9 @@ def check(catalog: Catalog, names: set[str]) -> Iterator[tuple[str, str]]:
         if s.replicas.min > s.replicas.max:
             yield f"{s.name}.replicas.min", f"min {s.replicas.min} is greater than max {s.replicas.max}"
         yield from _check_image(s)
+        yield from traffic_policy.check(s)
+        if s.canary is not None:
+            yield from traffic_policy.check_canary(f"{s.name}.canary", s, s.canary)
 
 
 def _check_ports(s: Service) -> Iterator[tuple[str, str]]:

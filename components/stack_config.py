@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from components import service_catalog
 from components.profiles import HA_ENVIRONMENTS, PROFILES, Environment, Profile
 from components.service_catalog import Catalog
+from components.traffic_policy import Canary
 
 PROJECT: Final = "mtls-platform"
 
@@ -122,6 +123,12 @@ class ProtectionConfig(_Group):
     vault_backup_retention_days: int | None = Field(None, alias="vaultBackupRetentionDays")
 
 
+class RolloutConfig(_Group):
+    """Canary rollouts: {service name: canary} over whichever catalog runs (the default one included)."""
+
+    canaries: dict[str, Canary] | None = Field(None, alias="canaries")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -130,6 +137,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "data": DataConfig,
     "mesh": MeshConfig,
     "protection": ProtectionConfig,
+    "rollout": RolloutConfig,
 }
 
 
@@ -154,6 +162,7 @@ class RawConfig(BaseModel):
     data: DataConfig = DataConfig()
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
+    rollout: RolloutConfig = RolloutConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -214,6 +223,7 @@ class StackConfig(Profile):
     previous_trust_anchor_pem: str | None = None
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
     services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
+    canaries: Mapping[str, Canary] = dataclasses.field(default_factory=dict)  # rollout.canaries (app_routes)
 
     @property
     def is_ha(self) -> bool:
