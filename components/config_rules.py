@@ -276,3 +276,12 @@ def _is_certificate(pem: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@rule
+def notifications(cfg: StackConfig) -> Iterator[Problem]:
+    team, channel = cfg.slack_team_id, cfg.slack_channel_id
+    if bool(team) != bool(channel):
+        missing = "slackChannelId" if team else "slackTeamId"
+        yield Problem(key(missing), "set slackTeamId and slackChannelId together (Slack delivery needs both), "
+                                    "or neither (alarms then reach the SNS topic only)")

@@ -122,6 +122,14 @@ class ProtectionConfig(_Group):
     vault_backup_retention_days: int | None = Field(None, alias="vaultBackupRetentionDays")
 
 
+class NotificationsConfig(_Group):
+    # Slack workspace (team) and channel IDs for AWS Chatbot; the workspace must be authorised in its console once.
+    # Ref: pulumi_aws chatbot.SlackChannelConfiguration (examples T07EA123LEP, C07EZ1ABC23); C = public, G = private.
+    slack_team_id: str | None = Field(None, alias="slackTeamId", pattern=r"^T[A-Z0-9]{8,20}$")
+    slack_channel_id: str | None = Field(None, alias="slackChannelId", pattern=r"^[CG][A-Z0-9]{8,20}$")
+    container_logs_enabled: bool | None = Field(None, alias="containerLogs")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -130,6 +138,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "data": DataConfig,
     "mesh": MeshConfig,
     "protection": ProtectionConfig,
+    "notifications": NotificationsConfig,
 }
 
 
@@ -154,6 +163,7 @@ class RawConfig(BaseModel):
     data: DataConfig = DataConfig()
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -214,6 +224,8 @@ class StackConfig(Profile):
     previous_trust_anchor_pem: str | None = None
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
     services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
+    slack_team_id: str | None = None  # notifications: unset = alarms reach the SNS topic only
+    slack_channel_id: str | None = None
 
     @property
     def is_ha(self) -> bool:
