@@ -26,6 +26,11 @@ CHATBOT_READ_ACTIONS: Final = ["cloudwatch:Describe*", "cloudwatch:Get*", "cloud
 # Guardrail: the most any channel member can do through the channel (the default would be AdministratorAccess).
 # Ref: https://docs.aws.amazon.com/chatbot/latest/adminguide/understanding-permissions.html (channel guardrails)
 CHATBOT_GUARDRAIL_POLICY: Final = "CloudWatchReadOnlyAccess"
+# Chatbot writes its own delivery log to /aws/chatbot/<configuration name> in us-east-1, creating the group (no key,
+# never expires) on first use. Ref: https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_chatbot-readme.html
+# ("Log Group"). In us-east-1 stacks the program creates that group first (logs key, stack retention) and keeps
+# error logging; elsewhere it would need a second provider for one log group, so logging is off there.
+CHATBOT_LOG_REGION: Final = "us-east-1"
 
 
 def alarms_key_statement(account_id: pulumi.Input[str]) -> policies.Document:
@@ -52,6 +57,8 @@ class NotificationsArgs:
     protect: bool
     slack_team_id: str | None  # Slack workspace authorised in the Chatbot console (T...)
     slack_channel_id: str | None  # channel to post into (C... or G...)
+    logs_key_arn: pulumi.Input[str]  # for Chatbot's delivery log group
+    log_retention_days: int
 
 
 class Notifications(pulumi.ComponentResource):
@@ -74,6 +81,12 @@ class Notifications(pulumi.ComponentResource):
 
     def _slack(self, name: str, args: NotificationsArgs) -> aws.chatbot.SlackChannelConfiguration:
         ctx = args.aws_context
+        configuration_name = f"{args.name_prefix}-alarms"
+        logs: list[pulumi.Resource] = []
+        if ctx.region == CHATBOT_LOG_REGION:
+            logs.append(aws.cloudwatch.LogGroup(
+                f"{name}-chatbot", name=f"/aws/chatbot/{configuration_name}", kms_key_id=args.logs_key_arn,
+                retention_in_days=args.log_retention_days, opts=pulumi.ResourceOptions(parent=self)))
         role = aws.iam.Role(f"{name}-chatbot", description="Chatbot: read-only alarm notifications to Slack",
                             assume_role_policy=pulumi.Output.json_dumps(policies.service_trust("chatbot.amazonaws.com")),
                             opts=pulumi.ResourceOptions(parent=self))
@@ -81,9 +94,9 @@ class Notifications(pulumi.ComponentResource):
                                   policy=pulumi.Output.json_dumps(chatbot_role_policy()),
                                   opts=pulumi.ResourceOptions(parent=role))
         return aws.chatbot.SlackChannelConfiguration(
-            f"{name}-slack", configuration_name=f"{args.name_prefix}-alarms", iam_role_arn=role.arn,
+            f"{name}-slack", configuration_name=configuration_name, iam_role_arn=role.arn,
             slack_team_id=str(args.slack_team_id), slack_channel_id=str(args.slack_channel_id),
             sns_topic_arns=[self.topic.arn],
             guardrail_policy_arns=[f"arn:{ctx.partition}:iam::aws:policy/{CHATBOT_GUARDRAIL_POLICY}"],
-            logging_level="ERROR",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[read]))
+            logging_level="ERROR" if logs else "NONE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[read, *logs]))

@@ -41,7 +41,8 @@ class Observability(pulumi.ComponentResource):
         cfg, cluster = args.config, args.cluster
         self.notifications = Notifications(f"{name}-notify", NotificationsArgs(
             aws_context=cluster.aws_context, name_prefix=cfg.name_prefix, protect=cfg.protect_resources,
-            slack_team_id=cfg.slack_team_id, slack_channel_id=cfg.slack_channel_id), child)
+            slack_team_id=cfg.slack_team_id, slack_channel_id=cfg.slack_channel_id, logs_key_arn=args.keys.logs.arn,
+            log_retention_days=cfg.log_retention_days), child)
         log_groups: dict[LogSource, pulumi.Input[str]] = {"control-plane": cluster.control_plane_log_group.name}
         alarms = control_plane_alarms(VAULT_NAMESPACE)
         self.container_logs: ContainerLogs | None = None

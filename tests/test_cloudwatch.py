@@ -229,6 +229,12 @@ def test_slack_delivery_when_configured_with_a_read_only_role() -> None:
     actions = [a for s in policy["Statement"] for a in s["Action"]]
     assert actions == notifications.CHATBOT_READ_ACTIONS
     assert all(a.split(":")[1].startswith(("Describe", "Get", "List")) for a in actions)
+    # Chatbot's own log group exists first, encrypted and expiring, so Chatbot never creates a plain one.
+    group = plan.one(LOG_GROUP, "observability-notify-chatbot")
+    assert group.inputs["name"] == "/aws/chatbot/mtls-platform-sandbox-alarms"
+    assert group.inputs["kmsKeyId"] == plan.one("aws:kms/key:Key", "keys-logs").outputs["arn"]
+    assert group.inputs["retentionInDays"] == PROFILES["sandbox"].log_retention_days
+    assert slack.inputs["loggingLevel"] == "ERROR" and group.urn in slack.dependencies
 
 
 def test_container_logs_can_be_switched_on_in_the_sandbox() -> None:
