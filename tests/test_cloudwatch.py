@@ -265,3 +265,14 @@ def test_docs_explain_every_alarm() -> None:
     doc = Path(ROOT / "docs/cloudwatch.md").read_text()
     for alarm in ALL_ALARMS:
         assert f'<a id="{alarm.key}"></a>' in doc, alarm.key
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_log_formats_the_patterns_read_are_the_ones_deployed(stack: str) -> None:
+    """Vault's server log and cert-manager's controller log stay in their text formats (the patterns match text)."""
+    from tools.plan_facts import dig, helm_chart
+
+    releases = {helm_chart(r): r for r in plan_of(stack).of_type("kubernetes:helm.sh/v3:Release")}
+    # vault-helm 0.34.1 server.logFormat "" = Vault's "standard" format; cert-manager v1.21.1 logs text by default.
+    assert dig(releases["vault"].inputs, "values.server.logFormat", "") in ("", "standard")
+    assert dig(releases["cert-manager"].inputs, "values.config.logging.format", "text") == "text"
