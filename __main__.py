@@ -15,6 +15,7 @@ from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
 from components.mesh import Mesh, MeshArgs
 from components.network import Network, NetworkArgs
+from components.observability import Observability, ObservabilityArgs
 from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
 
@@ -52,6 +53,7 @@ vault = VaultAws("vault", VaultAwsArgs(
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
 app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
+observability = Observability("observability", ObservabilityArgs(config=cfg, cluster=cluster, keys=keys), aws_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
@@ -74,3 +76,4 @@ pulumi.export("trust_anchor_pem", mesh.vault.root_ca_pem)
 pulumi.export("vault_recovery_secret_arn", mesh.vault.recovery_secret.arn)
 pulumi.export("vault_listener_ca_pem", mesh.vault.ca_pem)
 pulumi.export("ecr_repository_urls", app.repository_urls)
+pulumi.export("alarm_topic_arn", observability.topic_arn)

@@ -38,6 +38,7 @@ CACHE_SUBNET_GROUP: Final = "aws:elasticache/subnetGroup:SubnetGroup"
 MQ_BROKER: Final = "aws:mq/broker:Broker"
 
 KMS_KEY: Final = "aws:kms/key:Key"
+SNS_TOPIC: Final = "aws:sns/topic:Topic"
 BUCKETS: Final = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 BUCKET_PUBLIC_ACCESS_BLOCK: Final = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
 BUCKET_ENCRYPTION: Final = frozenset({

@@ -207,3 +207,16 @@ def keys_buckets_retained(stack: Stack) -> Iterator[tuple[Resource | None, Verdi
             yield r, not_applicable("retainOnDelete is not visible to policy packs (checked by `make audit`)")
         else:
             yield r, passed("retainOnDelete") if r.retain_on_delete else failed("deleted with the stack")
+
+
+# Not on the audit list (no SNS there): checkov's rule for the alarm topic added with it. A customer key rather than
+# alias/aws/sns, because CloudWatch alarms can only publish to a topic whose key policy grants them use of the key.
+# Ref: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+@resource_rule("sns-kms", "SNS topics are encrypted with a customer-managed KMS key", "CKV_AWS_26", {kinds.SNS_TOPIC},
+               also=("AWS Config sns-encrypted-kms", "AWS Security Hub SNS.1"), listed=False)
+def sns_kms(r: Resource, ctx: Context) -> Verdict:
+    key = r.get("kmsMasterKeyId")
+    if not key:
+        return failed("no kmsMasterKeyId: messages are stored unencrypted")
+    return passed(f"KMS {key}") if is_key_arn(key) else failed(
+        f"{key!r} is not a customer-managed key ARN (alarms cannot publish to an AWS-managed key's topic)")

@@ -81,6 +81,7 @@ class Cluster(pulumi.ComponentResource):
             kms_key_id=args.keys.logs.arn,
             opts=child,
         )
+        self.control_plane_log_group = log_group  # the audit log's group: metric filters hang off it
         keep = pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[log_group])
         self.eks = eks.Cluster(
             f"{name}-eks",

@@ -293,3 +293,12 @@ def canaries(cfg: StackConfig) -> Iterator[Problem]:
             yield Problem(at, f"services.{name}.canary is set too; keep one of the two")
         else:
             yield from (Problem(k, r) for k, r in check_canary(at, svc, canary))
+
+
+@rule
+def notifications(cfg: StackConfig) -> Iterator[Problem]:
+    team, channel = cfg.slack_team_id, cfg.slack_channel_id
+    if bool(team) != bool(channel):
+        missing = "slackChannelId" if team else "slackTeamId"
+        yield Problem(key(missing), "set slackTeamId and slackChannelId together (Slack delivery needs both), "
+                                    "or neither (alarms then reach the SNS topic only)")

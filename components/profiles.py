@@ -60,6 +60,9 @@ class Profile:
     identity_issuer_renew_before_hours: int = 1464
     # Trust anchor (Vault root CA): 10 years; rotation is a runbook (README), not an expiry.
     trust_anchor_ttl_hours: int = 87600
+    # Container logs (CloudWatch Observability add-on) and the Vault/cert-manager alarms that read them; off only in
+    # the sandbox profile (see below and docs/cloudwatch.md).
+    container_logs_enabled: bool = True
 
 
 _SMALL = Profile(
@@ -119,7 +122,8 @@ _HA = Profile(
 )
 
 PROFILES: Final[dict[str, Profile]] = {
-    "sandbox": _SMALL,
+    # Proof of concept: no agents on the nodes, no log ingestion; control-plane alarms and the topic stay.
+    "sandbox": dataclasses.replace(_SMALL, container_logs_enabled=False),
     "dev": dataclasses.replace(
         _SMALL,
         vpc_cidr="10.30.0.0/16",

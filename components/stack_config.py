@@ -129,6 +129,14 @@ class RolloutConfig(_Group):
     canaries: dict[str, Canary] | None = Field(None, alias="canaries")
 
 
+class NotificationsConfig(_Group):
+    # Slack workspace (team) and channel IDs for AWS Chatbot; the workspace must be authorised in its console once.
+    # Ref: pulumi_aws chatbot.SlackChannelConfiguration (examples T07EA123LEP, C07EZ1ABC23); C = public, G = private.
+    slack_team_id: str | None = Field(None, alias="slackTeamId", pattern=r"^T[A-Z0-9]{8,20}$")
+    slack_channel_id: str | None = Field(None, alias="slackChannelId", pattern=r"^[CG][A-Z0-9]{8,20}$")
+    container_logs_enabled: bool | None = Field(None, alias="containerLogs")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -138,6 +146,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "mesh": MeshConfig,
     "protection": ProtectionConfig,
     "rollout": RolloutConfig,
+    "notifications": NotificationsConfig,
 }
 
 
@@ -163,6 +172,7 @@ class RawConfig(BaseModel):
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
     rollout: RolloutConfig = RolloutConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -224,6 +234,8 @@ class StackConfig(Profile):
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
     services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
     canaries: Mapping[str, Canary] = dataclasses.field(default_factory=dict)  # rollout.canaries (app_routes)
+    slack_team_id: str | None = None  # notifications: unset = alarms reach the SNS topic only
+    slack_channel_id: str | None = None
 
     @property
     def is_ha(self) -> bool:

@@ -67,3 +67,14 @@ VAULT_VERSION: Final = "2.0.4"
 # renovate: datasource=helm registryUrl=https://helm.linkerd.io/edge depName=linkerd-control-plane
 LINKERD_CHART: Final = "2026.8.3"
 LINKERD_REPOSITORY: Final = "https://helm.linkerd.io/edge"
+
+# --- EKS add-ons ----------------------------------------------------------------------------------------------------
+# Container logs (Fluent Bit) + the CloudWatch agent, as the managed EKS add-on. The add-on is built from the
+# amazon-cloudwatch-observability Helm chart of the same version; its configuration values are that chart's values
+# (key list: tests/chart_keys/amazon-cloudwatch-observability-6.4.0.txt).
+# Ref: https://github.com/aws-observability/helm-charts/blob/93a934e8ccfa228fda6a5f653c3da59c5546afcf/RELEASE_NOTES
+# (v6.4.0, 2026-07-21) ; https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html
+# Not verified against `aws eks describe-addon-versions` (no AWS access here): the "-eksbuild.1" suffix is the first
+# EKS build of a chart release; check it with that command before the first `pulumi up`.
+# renovate: datasource=aws-eks-addon depName=amazon-cloudwatch-observability
+CLOUDWATCH_OBSERVABILITY_ADDON: Final = "v6.4.0-eksbuild.1"

@@ -108,6 +108,7 @@ EKS_CHILD = res(k.EKS_CLUSTER, "eks-child", {
     "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
 })
 LOG_GROUP = res(k.LOG_GROUP, "cp", {"name": "/aws/eks/demo/cluster", "kmsKeyId": KEY, "retentionInDays": 365})
+SNS_TOPIC = res(k.SNS_TOPIC, "alarms", {"kmsMasterKeyId": KEY})
 LAUNCH_TEMPLATE = res(k.LAUNCH_TEMPLATE, "lt", {"metadataOptions": {"httpTokens": "required",
                                                                     "httpPutResponseHopLimit": 1}})
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/ABC"
@@ -394,6 +395,8 @@ CASES: dict[str, Case] = {
     "mq-multi-az": case(BROKER, with_inputs(BROKER, deploymentMode="SINGLE_INSTANCE")),
     # KMS / S3 / protection
     "kms-rotation": case(KMS, with_inputs(KMS, enableKeyRotation=False)),
+    "sns-kms": case(SNS_TOPIC, with_inputs(SNS_TOPIC, kmsMasterKeyId=None),
+                    with_inputs(SNS_TOPIC, kmsMasterKeyId="alias/aws/sns")),
     "kms-key-policy": case(KMS, with_inputs(KMS, policy=None),
                            with_inputs(KMS, policy=policy({"Effect": "Allow", "Principal": {"AWS": "*"},
                                                            "Action": "kms:*"}))),

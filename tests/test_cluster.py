@@ -159,7 +159,7 @@ def test_one_kubernetes_provider_from_the_cluster_kubeconfig(prod: Plan) -> None
 
 
 def test_ebs_csi_driver_runs_with_its_own_role(prod: Plan) -> None:
-    addon = prod.one("aws:eks/addon:Addon")
+    addon = prod.one("aws:eks/addon:Addon", "cluster-ebs-csi")
     assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
     assert addon.inputs["serviceAccountRoleArn"] == prod.one("aws:iam/role:Role", "cluster-ebs-csi").outputs["arn"]
     assert addon.inputs["clusterName"] == "mtls-platform-prod"

@@ -60,14 +60,18 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
         "Valkey": prof.cache_nodes * p["elasticache.cache.t4g.small"].price * p["elasticache.valkey_factor"].price * h,
         # Vault HA: 3 replicas x (10 GiB data + 10 GiB audit) PVCs on gp3 = 60 x 0.08 = 4.80
         "Vault PVCs": 3 * (10 + 10) * p["ebs.gp3.gb"].price,
-        "KMS": 4 * p["kms.key"].price,  # logs, eks, data, vault-unseal
+        "KMS": 5 * p["kms.key"].price,  # logs, eks, data, vault-unseal, alarm topic
         "secrets": 4 * p["secretsmanager.secret"].price,  # broker, cache, Vault recovery, RDS-managed master
         "S3": 2 * a.s3_gb_per_bucket * p["s3.standard.gb"].price,
-        # ingest: EKS 10 + flow 10 + 3 other groups + 2 AWS-created; storage: 365-day groups hold 12 months,
-        # AWS-created groups never expire (12 months assumed)
-        "logs": (10 + 10 + 3 + 2) * p["logs.ingest_gb"].price + (10 + 10 + 3 + 2) * 12 * p["logs.stored_gb"].price,
+        # ingest: EKS 10 + flow 10 + 3 other groups + 2 AWS-created + Container Insights (application 15,
+        # performance 5, dataplane 1, host 1); storage: 365-day groups hold 12 months, AWS-created groups never
+        # expire (12 months assumed)
+        "logs": (10 + 10 + 3 + 2 + 22) * p["logs.ingest_gb"].price
+        + (10 + 10 + 3 + 2 + 22) * 12 * p["logs.stored_gb"].price,
+        # 2 control-plane alarms + 4 container-log alarms (Vault x 3, cert-manager), standard resolution
+        "alarms": 6 * p["cloudwatch.alarm"].price,
     }
-    expected = sum(hand.values())  # about $1,170
+    expected = sum(hand.values())  # about $1,190
     report = estimate(plan_of("prod"))
     assert report.total == pytest.approx(expected, rel=0.05)
     assert 1000 < report.total < 1400

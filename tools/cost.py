@@ -71,7 +71,10 @@ def _assumption_lines(a: Assumptions) -> tuple[str, ...]:
         f"spot nodes: {a.spot_discount:.0%} below the on-demand price of the pool's first instance type",
         f"NAT: {a.nat_gb_per_month:g} GB/month processed per stack",
         f"CloudWatch Logs: EKS control plane {a.eks_control_plane_logs_gb:g} GB/month, flow logs "
-        f"{a.flow_logs_gb:g} GB/month, each other group {a.other_log_group_gb:g} GB/month, each AWS-created group "
+        f"{a.flow_logs_gb:g} GB/month, container logs "
+        f"{a.container_application_logs_gb:g} GB/month, Container Insights performance events "
+        f"{a.container_performance_logs_gb:g} GB/month, each other group {a.other_log_group_gb:g} GB/month, "
+        f"each AWS-created group "
         f"{a.service_log_group_gb:g} GB/month; storage at steady state (groups without retention: "
         f"{a.no_retention_months:g} months)",
         f"S3: {a.s3_gb_per_bucket:g} GB per bucket; Amazon MQ: {a.mq_storage_gb:g} GB at rest; load balancers: "

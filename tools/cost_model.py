@@ -63,6 +63,10 @@ class Assumptions:
     flow_logs_gb: float = 10.0  # VPC flow logs, ALL traffic, 60 s aggregation
     other_log_group_gb: float = 1.0  # each other log group in the plan (RDS, Valkey exports)
     service_log_group_gb: float = 1.0  # groups AWS creates itself: RDS enhanced monitoring, Amazon MQ broker logs
+    # Container Insights (CloudWatch Observability add-on): every container's stdout incl. Linkerd proxies and Vault's
+    # audit log; and the agent's standard performance events (about 1 KB per node/pod/container per minute).
+    container_application_logs_gb: float = 15.0
+    container_performance_logs_gb: float = 5.0
     no_retention_months: float = 12.0  # storage horizon for log groups that never expire
     s3_gb_per_bucket: float = 5.0  # Vault snapshots, access logs
     mq_storage_gb: float = 5.0  # messages at rest on the broker's storage

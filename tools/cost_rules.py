@@ -176,6 +176,10 @@ def _log_group(r: Registration, c: PricingContext) -> None:
         gb, what = a.eks_control_plane_logs_gb, "EKS control plane"
     elif name.startswith("/aws/vpc/") or _is_flow_log_target(r, c.plan):
         gb, what = a.flow_logs_gb, "VPC flow logs"
+    elif name.startswith("/aws/containerinsights/") and name.endswith("/application"):
+        gb, what = a.container_application_logs_gb, "container logs"
+    elif name.startswith("/aws/containerinsights/") and name.endswith("/performance"):
+        gb, what = a.container_performance_logs_gb, "Container Insights performance events"
     else:
         gb, what = a.other_log_group_gb, "other log groups"
     _logs(c, what, r.name, gb, r.inputs.get("retentionInDays"))
@@ -305,6 +309,10 @@ FREE_PREFIXES: Final = (
     # ECR bills only storage (about $0.10/GB-month, not in the reference table): eight services' images, trimmed by
     # the lifecycle policy, stay under a few GB, i.e. well under $1/month in total. Counted as free, said here.
     "aws:ecr/repository:", "aws:ecr/lifecyclePolicy:",
+    # Metric filters have no charge of their own (their alarms and log ingestion are priced). SNS: the alarm topic
+    # carries a few hundred notifications a month, inside SNS's free first million publishes; Chatbot has no charge
+    # of its own. Neither figure is in the reference table (pricing.md): AWS SNS and Chatbot pricing pages.
+    "aws:cloudwatch/logMetricFilter:", "aws:sns/", "aws:chatbot/",
 )
 
 
