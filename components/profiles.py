@@ -60,6 +60,11 @@ class Profile:
     identity_issuer_renew_before_hours: int = 1464
     # Trust anchor (Vault root CA): 10 years; rotation is a runbook (README), not an expiry.
     trust_anchor_ttl_hours: int = 87600
+    # Backups (docs/vault-restore.md): the Vault raft snapshot CronJob's schedule (cron, UTC; daily off the hour)
+    # and cross-region replication of the snapshot bucket to a DR region (prod; the region is per stack).
+    backup_schedule: str = "17 3 * * *"
+    backup_dr_replication: bool = False
+    backup_dr_region: str = ""
 
 
 _SMALL = Profile(
@@ -142,5 +147,15 @@ PROFILES: Final[dict[str, Profile]] = {
         rds_backup_retention_days=14,
         cache_snapshot_retention_days=14,
         vault_backup_retention_days=90,
+        backup_dr_replication=True,
     ),
+}
+
+# The DR region a stack's backups replicate to when `backup.drRegion` is unset: a nearby region on the same continent
+# (same data-residency area), far enough for a separate failure domain. Other regions must set drRegion.
+DR_REGION_DEFAULTS: Final[dict[str, str]] = {
+    "us-east-1": "us-west-2", "us-east-2": "us-west-2", "us-west-1": "us-east-1", "us-west-2": "us-east-1",
+    "eu-west-1": "eu-central-1", "eu-west-2": "eu-west-1", "eu-west-3": "eu-central-1", "eu-central-1": "eu-west-1",
+    "eu-north-1": "eu-central-1", "ap-southeast-1": "ap-southeast-2", "ap-southeast-2": "ap-southeast-1",
+    "ap-northeast-1": "ap-northeast-3", "ap-south-1": "ap-south-2",
 }

@@ -122,6 +122,12 @@ class ProtectionConfig(_Group):
     vault_backup_retention_days: int | None = Field(None, alias="vaultBackupRetentionDays")
 
 
+class BackupConfig(_Group):
+    backup_schedule: str | None = Field(None, alias="schedule")
+    backup_dr_replication: bool | None = Field(None, alias="drReplication")
+    backup_dr_region: str | None = Field(None, alias="drRegion")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -130,6 +136,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "data": DataConfig,
     "mesh": MeshConfig,
     "protection": ProtectionConfig,
+    "backup": BackupConfig,
 }
 
 
@@ -154,6 +161,7 @@ class RawConfig(BaseModel):
     data: DataConfig = DataConfig()
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
+    backup: BackupConfig = BackupConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -255,6 +263,13 @@ class StackConfig(Profile):
             self.node_disk_size_gb,
             "SPOT",
         )
+
+    @property
+    def dr_region(self) -> str:
+        """Where Vault snapshots are replicated (with backup_dr_replication): drRegion, else the region's default."""
+        from components.profiles import DR_REGION_DEFAULTS
+
+        return self.backup_dr_region or DR_REGION_DEFAULTS.get(self.region, "")
 
     @property
     def tags(self) -> dict[str, str]:

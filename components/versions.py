@@ -67,3 +67,14 @@ VAULT_VERSION: Final = "2.0.4"
 # renovate: datasource=helm registryUrl=https://helm.linkerd.io/edge depName=linkerd-control-plane
 LINKERD_CHART: Final = "2026.8.3"
 LINKERD_REPOSITORY: Final = "https://helm.linkerd.io/edge"
+
+# --- Backup job images -----------------------------------------------------------------------------------------
+# The raft snapshot CronJob runs the Vault CLI of the server's own version (a snapshot is read by the same release
+# that restores it) from the image the chart deploys (vault-helm v0.34.1 values.yaml server.image.repository).
+VAULT_IMAGE: Final = f"hashicorp/vault:{VAULT_VERSION}"
+# AWS CLI v2 from Amazon ECR Public (AWS recommends it over Docker Hub: no pull rate limit). 2.36.15 is a published
+# tag (pinned by public projects, e.g. with digest sha256:310813a7...; the digest is not verified here).
+# Ref: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-docker.html ;
+# https://gallery.ecr.aws/aws-cli/aws-cli
+# renovate: datasource=docker depName=public.ecr.aws/aws-cli/aws-cli
+AWS_CLI_IMAGE: Final = "public.ecr.aws/aws-cli/aws-cli:2.36.15"
