@@ -165,7 +165,8 @@ def cronjob_spec(args: SnapshotJobArgs) -> dict[str, Any]:
         "volumes": [
             {"name": "snapshot", "emptyDir": {"sizeLimit": "2Gi"}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-            {"name": "vault-ca", "secret": {"secretName": args.ca_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"name": "vault-ca",
+             "secret": {"secretName": args.ca_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
             # Ref: https://kubernetes.io/docs/concepts/storage/projected-volumes/#serviceaccounttoken
             {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
                 "audience": args.audience, "expirationSeconds": 600, "path": "token"}}]}},
