@@ -51,6 +51,7 @@ class BackupAws(pulumi.ComponentResource):
                 aws_context=args.cluster.aws_context, source=bucket, source_key_arn=args.keys.data.arn,
                 dr_region=cfg.dr_region, name_prefix=cfg.name_prefix,
                 retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources, tags=cfg.tags,
+                log_retention_days=cfg.log_retention_days,
             ), pulumi.ResourceOptions(parent=self))
         # Published once the policy is attached: a job started earlier would fail its upload.
         self.role_arn = pulumi.Output.all(self.role.arn, policy.id).apply(lambda v: str(v[0]))

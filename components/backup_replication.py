@@ -1,7 +1,7 @@
 """Disaster-recovery copy of the Vault snapshots: replication of the snapshot bucket's `raft/` prefix to another region.
 
 A second AWS provider targets the DR region; there a replica KMS key (same policy shape as the platform's keys) and a
-`SecureBucket` receive every new snapshot, written by S3 itself through a replication role that may only read source
+`SecureBucket` (with its own access-log bucket: S3 logs within a region only) receive every new snapshot, written by S3 itself through a replication role that may only read source
 versions under `raft/` and write replicas. Deletes (delete markers) are not replicated, so losing or tampering with
 the primary region's bucket leaves the DR copies intact until their own lifecycle expires them. Prod only by default
 (`backup.drReplication`); restore from the DR copy: docs/vault-restore.md.
@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies, snapshot_specs
+from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
 from components.aws_context import AwsContext
 from components.encryption_keys import customer_key
 from components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -31,6 +32,7 @@ class BackupReplicationArgs:
     retention_days: int  # same retention as the source
     protect: bool
     tags: Mapping[str, str]  # the base tag set (the DR provider's default_tags)
+    log_retention_days: int  # the DR access-log bucket's log expiry (the stack's log retention)
 
 
 class BackupReplication(pulumi.ComponentResource):
@@ -46,11 +48,16 @@ class BackupReplication(pulumi.ComponentResource):
         self.replica_key = customer_key(
             f"{name}-replica", "Vault snapshot replicas (DR region)", f"{args.name_prefix}-backup-replica", ctx,
             in_dr, args.protect)
+        in_dr_tree = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+        # S3 delivers server access logs only to a bucket of the same region: the DR region gets its own target.
+        logs = AccessLogBucket(f"{name}-access-logs", AccessLogBucketArgs(
+            account_id=ctx.account_id, protect=args.protect, retention_days=args.log_retention_days), in_dr_tree)
         self.replica = SecureBucket(f"{name}-replica", SecureBucketArgs(
             kms_key_arn=self.replica_key.arn, protect=args.protect,
             noncurrent_version_expiration_days=args.retention_days,
+            access_log_bucket=logs.name, log_prefix="vault-snapshot-replicas/",
             extra_lifecycle_rules=(snapshot_specs.snapshot_retention_rule(args.retention_days),),
-        ), pulumi.ResourceOptions(parent=self, providers=[self.provider]))
+        ), in_dr_tree)
         role = aws.iam.Role(f"{name}-role", description="S3 replication of Vault snapshots to the DR region",
                             assume_role_policy=pulumi.Output.json_dumps(policies.service_trust("s3.amazonaws.com")),
                             opts=child)
