@@ -1,10 +1,11 @@
 """Disaster-recovery copy of the Vault snapshots: replication of the snapshot bucket's `raft/` prefix to another region.
 
 A second AWS provider targets the DR region; there a replica KMS key (same policy shape as the platform's keys) and a
-`SecureBucket` (with its own access-log bucket: S3 logs within a region only) receive every new snapshot, written by S3 itself through a replication role that may only read source
-versions under `raft/` and write replicas. Deletes (delete markers) are not replicated, so losing or tampering with
-the primary region's bucket leaves the DR copies intact until their own lifecycle expires them. Prod only by default
-(`backup.drReplication`); restore from the DR copy: docs/vault-restore.md.
+`SecureBucket` (with its own access-log bucket: S3 delivers logs within a region only) receive every new snapshot,
+written by S3 itself through a replication role that may only read source versions under `raft/` and write replicas.
+Deletes (delete markers) are not replicated, so losing or tampering with the primary region's bucket leaves the DR
+copies intact until their own lifecycle expires them. Prod only by default (`backup.drReplication`); restore from the
+DR copy: docs/vault-restore.md.
 """
 
 from __future__ import annotations
