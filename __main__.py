@@ -53,7 +53,7 @@ vault = VaultAws("vault", VaultAwsArgs(
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
 app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
-backups = Backups("backups", BackupsArgs(cfg, cluster, vault, keys, mesh.vault), k8s_opts)
+backups = Backups("backups", BackupsArgs(cfg, cluster, vault, keys, mesh.vault, access_logs.name), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)

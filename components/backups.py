@@ -2,8 +2,8 @@
 
 `BackupAws` gives the job its write-only IRSA role (and replicates the bucket to the DR region where configured);
 here the job's service account and the CronJob itself (`snapshot_specs.cronjob_spec`) are created in `vault`, after
-the bootstrap has written the Vault policy and Kubernetes auth role the job logs in with. Restore runbook:
-docs/vault-restore.md.
+the bootstrap has written the Vault policy and Kubernetes auth role the job logs in with. Velero, optional and
+sandbox-only, joins when `backup.veleroEnabled` is on. Restore runbook: docs/vault-restore.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import snapshot_specs
+from components import namespace_policies, snapshot_specs
 from components.backup_aws import BackupAws, BackupAwsArgs
 from components.cluster import Cluster
 from components.encryption_keys import EncryptionKeys
@@ -22,6 +22,7 @@ from components.stack_config import StackConfig
 from components.vault import Vault
 from components.vault_aws import VAULT_NAMESPACE, VaultAws
 from components.vault_tls import SECRET_NAME
+from components.velero import Velero, VeleroArgs
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class BackupsArgs:
     vault_aws: VaultAws
     keys: EncryptionKeys
     vault: Vault  # the release, its bootstrap (policy + role) and the spec naming them
+    access_log_bucket: pulumi.Input[str] | None = None  # for Velero's bucket
 
 
 class Backups(pulumi.ComponentResource):
@@ -64,4 +66,11 @@ class Backups(pulumi.ComponentResource):
             # After the bootstrap: the first run must find the Vault role it logs in with.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, args.vault.bootstrap, args.vault.tls]),
         )
+        self.velero: Velero | None = None
+        if cfg.velero_enabled:  # sandbox only (config rule)
+            self.velero = Velero(f"{name}-velero", VeleroArgs(
+                cluster=args.cluster, kms_key_arn=args.keys.data.arn, region=cfg.region,
+                networks=namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
+                retention_days=cfg.vault_backup_retention_days, access_log_bucket=args.access_log_bucket,
+            ), pulumi.ResourceOptions(parent=self, depends_on=[args.cluster.ebs_csi_addon, *args.cluster.nodes_ready]))
         self.register_outputs({"snapshot_role_arn": self.aws.role_arn})

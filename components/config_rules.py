@@ -295,3 +295,6 @@ def backup(cfg: StackConfig) -> Iterator[Problem]:
                                            f"{cfg.region!r} has no default DR region)")
         elif region == cfg.region:
             yield Problem(key("drRegion"), f"{region} is the stack's own region; a DR copy must live elsewhere")
+    if cfg.velero_enabled and cfg.environment != "sandbox":
+        yield Problem(key("veleroEnabled"), f"Velero is optional and sandbox-only (the client declined it), not for "
+                                            f"{cfg.environment}")

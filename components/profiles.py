@@ -65,6 +65,8 @@ class Profile:
     backup_schedule: str = "17 3 * * *"
     backup_dr_replication: bool = False
     backup_dr_region: str = ""
+    # Velero: optional, sandbox only (the seed client declined it); off by default.
+    velero_enabled: bool = False
 
 
 _SMALL = Profile(

@@ -126,6 +126,7 @@ class BackupConfig(_Group):
     backup_schedule: str | None = Field(None, alias="schedule")
     backup_dr_replication: bool | None = Field(None, alias="drReplication")
     backup_dr_region: str | None = Field(None, alias="drRegion")
+    velero_enabled: bool | None = Field(None, alias="veleroEnabled")
 
 
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.

@@ -78,3 +78,16 @@ VAULT_IMAGE: Final = f"hashicorp/vault:{VAULT_VERSION}"
 # https://gallery.ecr.aws/aws-cli/aws-cli
 # renovate: datasource=docker depName=public.ecr.aws/aws-cli/aws-cli
 AWS_CLI_IMAGE: Final = "public.ecr.aws/aws-cli/aws-cli:2.36.15"
+
+# --- Velero (optional, sandbox only: the seed client declined it) ---------------------------------------------
+# Chart 11.4.0 ships Velero 1.17.1; the AWS plugin line for Velero 1.17 is v1.13.x (plugin README compatibility
+# table). The chart of Velero 1.18 (12.x) is not used: no GA v1.14 plugin was published when this was checked.
+# Ref: https://github.com/vmware-tanzu/helm-charts/blob/velero-11.4.0/charts/velero/Chart.yaml (commit d3c3d645);
+# https://github.com/vmware-tanzu/velero-plugin-for-aws/blob/v1.13.2/README.md (Compatibility)
+# renovate: datasource=helm registryUrl=https://vmware-tanzu.github.io/helm-charts depName=velero
+VELERO_CHART: Final = "11.4.0"
+VELERO_REPOSITORY: Final = "https://vmware-tanzu.github.io/helm-charts"
+# renovate: datasource=docker depName=velero/velero
+VELERO_VERSION: Final = "v1.17.1"
+# renovate: datasource=docker depName=velero/velero-plugin-for-aws
+VELERO_PLUGIN_AWS_IMAGE: Final = "velero/velero-plugin-for-aws:v1.13.2"

@@ -13,12 +13,15 @@ import pytest
 
 from components import namespace_policies as np
 from components import snapshot_specs, versions
+from components import values_velero as vv
+from components.chart_values import flatten
 from components.stack_config import ConfigError, build_stack_config
 from components.vault_bootstrap import BootstrapSpec, InMemorySecretStore, bootstrap
 from components.vault_bootstrap_spec import snapshot_policy, snapshot_role_payload
 from tests.conftest import STACKS, plan_of
 from tests.vault_double import VaultDouble
-from tools.mock_engine import Plan, Registration
+from tools import chart_keys
+from tools.mock_engine import Plan, Registration, load_stack_settings, run_stack
 
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 SPEC = BootstrapSpec(root_common_name="test root", audience="vault://test")
@@ -252,3 +255,70 @@ def test_dr_region_defaults_per_region_and_can_be_set() -> None:
     cfg = build_stack_config("prod", settings("prod", backup={"drRegion": "us-east-2", "schedule": "0 */6 * * *"}))
     assert cfg.dr_region == "us-east-2" and cfg.backup_schedule == "0 */6 * * *"
     assert not build_stack_config("staging", settings("staging")).backup_dr_replication
+
+
+# --- Velero (optional, sandbox only) -------------------------------------------------------------------------------
+
+VELERO_KEYS = f"velero-{versions.VELERO_CHART}.txt"
+# Free-form objects the chart renders with toYaml (values.yaml `{}`), so the key list cannot enumerate their fields.
+VELERO_FREE_FORM = ("resources", "podSecurityContext", "containerSecurityContext", "serviceAccount.server.annotations")
+
+
+def velero_values() -> dict[str, Any]:
+    return vv.velero_values(vv.VeleroValuesArgs("velero-bucket", "us-east-1", KEY, "arn:aws:iam::1:role/velero"))
+
+
+def test_every_velero_value_is_a_key_of_the_pinned_chart() -> None:
+    keys = chart_keys.load(chart_keys.KEYS_DIR / VELERO_KEYS)
+    assert "velero-11.4.0" in (chart_keys.KEYS_DIR / VELERO_KEYS).read_text().splitlines()[0]
+    unknown = [p for p in sorted(flatten(velero_values()))
+               if p not in keys and p.removesuffix("[]").removesuffix("{}") not in keys
+               and not any(p.startswith(f"{f}.") for f in VELERO_FREE_FORM)]
+    assert unknown == []
+    assert "notAChartKey" not in keys  # the check can fail
+
+
+def test_velero_uses_irsa_its_own_kms_bucket_and_pinned_images() -> None:
+    values = velero_values()
+    assert values["credentials"] == {"useSecret": False}
+    annotations = values["serviceAccount"]["server"]["annotations"]
+    assert annotations == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/velero"}
+    (location,) = values["configuration"]["backupStorageLocation"]
+    assert location["provider"] == "aws" and location["config"] == {"region": "us-east-1", "kmsKeyId": KEY}
+    assert values["image"]["tag"] == "v1.17.1" and values["initContainers"][0]["image"].endswith(":v1.13.2")
+    assert values["snapshotsEnabled"] is False and values["deployNodeAgent"] is False
+
+
+def test_velero_policy_is_the_plugins_s3_set_on_its_bucket_without_ec2() -> None:
+    doc = vv.velero_policy("arn:aws:s3:::velero-bucket", KEY, "us-east-1")
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["BackupObjects"]["Resource"] == ["arn:aws:s3:::velero-bucket/*"]
+    assert by_sid["ListBackups"] == {"Sid": "ListBackups", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                                     "Resource": ["arn:aws:s3:::velero-bucket"]}
+    assert not any(a.startswith("ec2:") for s in doc["Statement"] for a in s["Action"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_velero_is_off_by_default(stack: str) -> None:
+    assert plan_of(stack).of_type("mtls-platform:backup:Velero") == []
+    assert plan_of(stack).of_type("kubernetes:helm.sh/v3:Release") and not [
+        r for r in plan_of(stack).of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == "velero"]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_velero_is_rejected_outside_sandbox(env: str) -> None:
+    with pytest.raises(ConfigError, match=r"mtls-platform:backup\.veleroEnabled: Velero is optional and sandbox-only"):
+        build_stack_config(env, settings(env, backup={"veleroEnabled": True}))
+
+
+def test_sandbox_with_velero_registers_bucket_role_namespace_and_release() -> None:
+    config = {**load_stack_settings("sandbox"), "mtls-platform:backup": json.dumps({"veleroEnabled": True})}
+    plan = run_stack("sandbox", config)
+    release = plan.one("kubernetes:helm.sh/v3:Release", "velero")
+    assert release.inputs["version"] == versions.VELERO_CHART and release.inputs["namespace"] == "velero"
+    role = plan.one("aws:iam/role:Role", "backups-velero-irsa")
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"]["StringEquals"][f"{ISSUER}:sub"] == "system:serviceaccount:velero:velero-server"
+    namespace = plan.one("kubernetes:core/v1:Namespace", "backups-velero")
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert plan.child("mtls-platform:storage:SecureBucket", "backups-velero-bucket", "aws:s3/bucket:Bucket")
