@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
 from components.application import Application, ApplicationArgs
 from components.aws_context import AwsContext
+from components.backups import Backups, BackupsArgs
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
@@ -54,6 +55,7 @@ k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
 app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
 observability = Observability("observability", ObservabilityArgs(config=cfg, cluster=cluster, keys=keys), aws_opts)
+backups = Backups("backups", BackupsArgs(cfg, cluster, vault, keys, mesh.vault, access_logs.name), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
@@ -77,3 +79,4 @@ pulumi.export("vault_recovery_secret_arn", mesh.vault.recovery_secret.arn)
 pulumi.export("vault_listener_ca_pem", mesh.vault.ca_pem)
 pulumi.export("ecr_repository_urls", app.repository_urls)
 pulumi.export("alarm_topic_arn", observability.topic_arn)
+pulumi.export("vault_snapshot_role_arn", backups.aws.role_arn)

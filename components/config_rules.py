@@ -302,3 +302,25 @@ def notifications(cfg: StackConfig) -> Iterator[Problem]:
         missing = "slackChannelId" if team else "slackTeamId"
         yield Problem(key(missing), "set slackTeamId and slackChannelId together (Slack delivery needs both), "
                                     "or neither (alarms then reach the SNS topic only)")
+
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+@rule
+def backup(cfg: StackConfig) -> Iterator[Problem]:
+    fields = cfg.backup_schedule.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        yield Problem(key("schedule"), f"{cfg.backup_schedule!r} must be a 5-field cron schedule such as '17 3 * * *'")
+    if cfg.environment == "prod" and not cfg.backup_dr_replication:
+        yield Problem(key("drReplication"), "prod replicates Vault snapshots to a DR region (seed requirement)")
+    if cfg.backup_dr_replication:
+        region = cfg.dr_region
+        if not _REGION.match(region):
+            yield Problem(key("drRegion"), f"drReplication needs an AWS region such as us-west-2 (got {region!r}; "
+                                           f"{cfg.region!r} has no default DR region)")
+        elif region == cfg.region:
+            yield Problem(key("drRegion"), f"{region} is the stack's own region; a DR copy must live elsewhere")
+    if cfg.velero_enabled and cfg.environment != "sandbox":
+        yield Problem(key("veleroEnabled"), f"Velero is optional and sandbox-only (the client declined it), not for "
+                                            f"{cfg.environment}")

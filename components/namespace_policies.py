@@ -109,6 +109,23 @@ def allow_vault_clients(client_namespaces: tuple[str, ...]) -> Spec:
             "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API, VAULT_CLUSTER)}]}
 
 
+# The raft snapshot CronJob's pods (components/snapshot_specs.py POD_LABELS).
+SNAPSHOT_POD_LABELS: Final = {"app.kubernetes.io/name": "vault-snapshot"}
+
+
+def allow_snapshots_to_vault() -> Spec:
+    """Egress from the snapshot job's pods to Vault's API (DNS, and 443 to S3/STS: the namespace-wide allows)."""
+    vault_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}}
+    return {"podSelector": {"matchLabels": SNAPSHOT_POD_LABELS}, "policyTypes": ["Egress"],
+            "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API)}]}
+
+
+def allow_vault_from_snapshots() -> Spec:
+    """Ingress to Vault's API (8200 only, not raft's 8201) from the snapshot job's pods."""
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": SNAPSHOT_POD_LABELS}}], "ports": _ports(VAULT_API)}]}
+
+
 def allow_egress_to(namespace: str, ports: tuple[int, ...]) -> Spec:
     return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [_ns(namespace)], "ports": _ports(*ports)}]}
 
@@ -149,6 +166,8 @@ def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
         "vault": {
             "allow-vault": allow_vault_clients(("cert-manager",)),
             "allow-aws-apis": allow_aws_apis(),
+            "allow-snapshots-to-vault": allow_snapshots_to_vault(),
+            "allow-vault-from-snapshots": allow_vault_from_snapshots(),
         },
         "linkerd": {
             "allow-proxies": allow_linkerd_control_plane(),

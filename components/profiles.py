@@ -63,6 +63,13 @@ class Profile:
     # Container logs (CloudWatch Observability add-on) and the Vault/cert-manager alarms that read them; off only in
     # the sandbox profile (see below and docs/cloudwatch.md).
     container_logs_enabled: bool = True
+    # Backups (docs/vault-restore.md): the Vault raft snapshot CronJob's schedule (cron, UTC; daily off the hour)
+    # and cross-region replication of the snapshot bucket to a DR region (prod; the region is per stack).
+    backup_schedule: str = "17 3 * * *"
+    backup_dr_replication: bool = False
+    backup_dr_region: str = ""
+    # Velero: optional, sandbox only (the seed client declined it); off by default.
+    velero_enabled: bool = False
 
 
 _SMALL = Profile(
@@ -146,5 +153,15 @@ PROFILES: Final[dict[str, Profile]] = {
         rds_backup_retention_days=14,
         cache_snapshot_retention_days=14,
         vault_backup_retention_days=90,
+        backup_dr_replication=True,
     ),
+}
+
+# The DR region a stack's backups replicate to when `backup.drRegion` is unset: a nearby region on the same continent
+# (same data-residency area), far enough for a separate failure domain. Other regions must set drRegion.
+DR_REGION_DEFAULTS: Final[dict[str, str]] = {
+    "us-east-1": "us-west-2", "us-east-2": "us-west-2", "us-west-1": "us-east-1", "us-west-2": "us-east-1",
+    "eu-west-1": "eu-central-1", "eu-west-2": "eu-west-1", "eu-west-3": "eu-central-1", "eu-central-1": "eu-west-1",
+    "eu-north-1": "eu-central-1", "ap-southeast-1": "ap-southeast-2", "ap-southeast-2": "ap-southeast-1",
+    "ap-northeast-1": "ap-northeast-3", "ap-south-1": "ap-south-2",
 }

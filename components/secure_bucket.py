@@ -29,6 +29,8 @@ class SecureBucketArgs:
     access_log_bucket: pulumi.Input[str] | None = None  # target bucket name for server access logs; None = none
     log_prefix: str = ""  # key prefix of this bucket's logs in the target; "" = "<component name>/"
     force_destroy: bool = False  # empty the bucket on delete: throwaway stacks only, never with protect
+    # More lifecycle rules (e.g. retention of one prefix); a bucket has a single lifecycle configuration.
+    extra_lifecycle_rules: tuple[aws.s3.BucketLifecycleConfigurationRuleArgsDict, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -145,7 +147,8 @@ class SecureBucket(pulumi.ComponentResource):
             }],
             opts=child,
         )
-        policy = harden_bucket(name, self.bucket, child, lifecycle_rules(args.noncurrent_version_expiration_days))
+        rules = [*lifecycle_rules(args.noncurrent_version_expiration_days), *args.extra_lifecycle_rules]
+        policy = harden_bucket(name, self.bucket, child, rules)
         if args.access_log_bucket is not None:
             aws.s3.BucketLogging(
                 f"{name}-logging",

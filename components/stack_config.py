@@ -137,6 +137,13 @@ class NotificationsConfig(_Group):
     container_logs_enabled: bool | None = Field(None, alias="containerLogs")
 
 
+class BackupConfig(_Group):
+    backup_schedule: str | None = Field(None, alias="schedule")
+    backup_dr_replication: bool | None = Field(None, alias="drReplication")
+    backup_dr_region: str | None = Field(None, alias="drRegion")
+    velero_enabled: bool | None = Field(None, alias="veleroEnabled")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -147,6 +154,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "protection": ProtectionConfig,
     "rollout": RolloutConfig,
     "notifications": NotificationsConfig,
+    "backup": BackupConfig,
 }
 
 
@@ -173,6 +181,7 @@ class RawConfig(BaseModel):
     protection: ProtectionConfig = ProtectionConfig()
     rollout: RolloutConfig = RolloutConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    backup: BackupConfig = BackupConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -277,6 +286,13 @@ class StackConfig(Profile):
             self.node_disk_size_gb,
             "SPOT",
         )
+
+    @property
+    def dr_region(self) -> str:
+        """Where Vault snapshots are replicated (with backup_dr_replication): drRegion, else the region's default."""
+        from components.profiles import DR_REGION_DEFAULTS
+
+        return self.backup_dr_region or DR_REGION_DEFAULTS.get(self.region, "")
 
     @property
     def tags(self) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Vault's pods (mesh layer) unseal through the awskms seal with credentials from IRSA, so no static AWS key exists
 anywhere. The role is trusted only by the `vault/vault` service account of this cluster and may only call what the
-seal needs on this one key. Raft snapshots go to a versioned, KMS-encrypted, TLS-only bucket.
+seal needs on this one key. Raft snapshots go to a versioned, KMS-encrypted, TLS-only bucket, under `raft/`, kept
+`backup_retention_days` as current objects and as long again as noncurrent versions (the writer: `BackupAws`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import policies, snapshot_specs
 from components.cluster import Cluster
 from components.encryption_keys import EncryptionKeys, customer_key
 from components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -57,6 +58,8 @@ class VaultAws(pulumi.ComponentResource):
             noncurrent_version_expiration_days=args.backup_retention_days,
             access_log_bucket=args.access_log_bucket,
             log_prefix="vault-snapshots/",
+            # Snapshots get new names daily, so they never become noncurrent on their own: expire them by age.
+            extra_lifecycle_rules=(snapshot_specs.snapshot_retention_rule(args.backup_retention_days),),
         ), child)
 
         # Published only once the policy is attached: a pod using the role earlier would fail to unseal.

@@ -2,9 +2,9 @@
 
 The spec is a frozen dataclass of plain values, validated when built (`spec_problems` names every broken rule), because
 it is also the input of the `VaultBootstrap` dynamic resource (`spec_to_props` / `spec_from_props`, and `spec_hash`,
-which decides whether a `pulumi up` must contact Vault at all). The cert-manager ACL policy and Kubernetes auth role
-are rendered here from the spec, without any hvac call, so they can be tested and audited on their own;
-`vault_bootstrap.py` writes them to Vault.
+which decides whether a `pulumi up` must contact Vault at all). The ACL policies and Kubernetes auth roles of
+cert-manager and of the raft snapshot CronJob are rendered here from the spec, without any hvac call, so they can be
+tested and audited on their own; `vault_configure.py` writes them to Vault.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ class BootstrapSpec:
     cert_manager_namespace: str = "cert-manager"
     cert_manager_policy: str = "cert-manager-linkerd-issuer"
     cert_manager_token_ttl_seconds: int = 300  # cert-manager logs in for each signing; tokens need not outlive it
+    snapshot_role: str = "vault-snapshot"  # Vault role the raft snapshot CronJob logs in with
+    snapshot_service_account: str = "vault-snapshot"  # the CronJob's service account (components/snapshot_specs.py)
+    snapshot_namespace: str = "vault"
+    snapshot_policy: str = "vault-raft-snapshot"
+    snapshot_audience: str = "vault-raft-snapshot"  # `aud` of the CronJob's projected token, required by the role
+    snapshot_token_ttl_seconds: int = 300  # one `snapshot save` per login; a snapshot of a small Vault takes seconds
     audit_path: str = "file"
     audit_file_path: str = "stdout"  # see vault_configure._ensure_audit_device for why stdout
     recovery_shares: int = 5
@@ -72,6 +78,10 @@ def spec_problems(spec: BootstrapSpec) -> list[str]:
         problems.append("recovery shares/threshold must satisfy 1 <= threshold <= shares <= 255")
     if spec.cert_manager_token_ttl_seconds <= 0 or spec.root_max_path_length < 0:
         problems.append("cert_manager_token_ttl_seconds must be > 0 and root_max_path_length >= 0")
+    if spec.snapshot_token_ttl_seconds <= 0:
+        problems.append("snapshot_token_ttl_seconds must be > 0")
+    if spec.snapshot_policy == spec.cert_manager_policy or spec.snapshot_role == spec.cert_manager_role:
+        problems.append("snapshot_policy/snapshot_role must differ from the cert-manager policy/role")
     return problems
 
 
@@ -89,6 +99,20 @@ def cert_manager_policy(spec: BootstrapSpec) -> str:
     return (
         "# cert-manager's Vault ClusterIssuer signs the Linkerd identity issuer (an intermediate CA) here, only.\n"
         f'path "{spec.signing_path}" {{\n  capabilities = ["update"]\n}}\n'
+    )
+
+
+SNAPSHOT_PATH = "sys/storage/raft/snapshot"
+
+
+def snapshot_policy(spec: BootstrapSpec) -> str:
+    """ACL policy for the raft snapshot CronJob: `read` (GET) on the snapshot endpoint and nothing else."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/system/storage/raft#take-a-snapshot-of-the-raft-cluster
+    # (GET /sys/storage/raft/snapshot; a GET needs the "read" capability). Restoring (POST, "update" + sudo) is a
+    # person's job with a privileged token (docs/vault-restore.md), never the CronJob's.
+    return (
+        "# The raft snapshot CronJob reads a snapshot of Vault's storage here, only.\n"
+        f'path "{SNAPSHOT_PATH}" {{\n  capabilities = ["read"]\n}}\n'
     )
 
 
@@ -111,17 +135,28 @@ def spec_hash(spec: BootstrapSpec) -> str:
 
 def role_payload(spec: BootstrapSpec) -> dict[str, Any]:
     """The cert-manager role: one service account in one namespace, the audience, and only the signing policy."""
+    return _kubernetes_role(spec.cert_manager_service_account, spec.cert_manager_namespace, spec.audience,
+                            spec.cert_manager_policy, spec.cert_manager_token_ttl_seconds)
+
+
+def snapshot_role_payload(spec: BootstrapSpec) -> dict[str, Any]:
+    """The snapshot CronJob's role: its service account, its token audience, only the snapshot policy, short TTL."""
+    return _kubernetes_role(spec.snapshot_service_account, spec.snapshot_namespace, spec.snapshot_audience,
+                            spec.snapshot_policy, spec.snapshot_token_ttl_seconds)
+
+
+def _kubernetes_role(service_account: str, namespace: str, audience: str, policy: str, ttl: int) -> dict[str, Any]:
     # Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#create-update-role and
     # hashicorp/vault-plugin-auth-kubernetes path_role.go (read answers the token_* fields in seconds).
     # token_no_default_policy: the token carries the signing policy alone, not Vault's "default" policy.
     return {
-        "bound_service_account_names": [spec.cert_manager_service_account],
-        "bound_service_account_namespaces": [spec.cert_manager_namespace],
-        "audience": spec.audience,
+        "bound_service_account_names": [service_account],
+        "bound_service_account_namespaces": [namespace],
+        "audience": audience,
         "alias_name_source": "serviceaccount_uid",
-        "token_policies": [spec.cert_manager_policy],
+        "token_policies": [policy],
         "token_no_default_policy": True,
-        "token_ttl": spec.cert_manager_token_ttl_seconds,
-        "token_max_ttl": spec.cert_manager_token_ttl_seconds,
+        "token_ttl": ttl,
+        "token_max_ttl": ttl,
     }
 

@@ -2,7 +2,8 @@
 
 In order: an audit device (first, so every later write is audited), the PKI mount and the root CA generated inside it
 (the platform's trust anchor, never regenerated once it exists), the PKI URLs written into the certificates Vault
-signs, Kubernetes auth, and the cert-manager policy and role that allow only the signing endpoint. Each step reads
+signs, Kubernetes auth, the cert-manager policy and role that allow only the signing endpoint, and the raft snapshot
+CronJob's policy and role that allow only reading a snapshot. Each step reads
 first and writes only on difference, appending its name to `changed` when it wrote; `vault_bootstrap.bootstrap()`
 calls `configure` between obtaining and revoking the privileged token.
 """
@@ -10,6 +11,7 @@ calls `configure` between obtaining and revoking the privileged token.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import hvac
 import hvac.exceptions
@@ -17,7 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.vault_api import VaultBootstrapError, vault_data, vault_step
-from components.vault_bootstrap_spec import BootstrapSpec, cert_manager_policy, role_payload
+from components.vault_bootstrap_spec import (
+    BootstrapSpec,
+    cert_manager_policy,
+    role_payload,
+    snapshot_policy,
+    snapshot_role_payload,
+)
 
 
 def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log: logging.Logger) -> str:
@@ -26,8 +34,10 @@ def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log:
     root_ca_pem = _ensure_root_ca(client, spec, changed, log)
     _ensure_pki_urls(client, spec, changed)
     _ensure_kubernetes_auth(client, spec, changed)
-    _ensure_policy(client, spec, changed)
-    _ensure_role(client, spec, changed)
+    _ensure_policy(client, "cert-manager", spec.cert_manager_policy, cert_manager_policy(spec), changed)
+    _ensure_role(client, spec, "cert-manager", spec.cert_manager_role, role_payload(spec), changed)
+    _ensure_policy(client, "snapshot", spec.snapshot_policy, snapshot_policy(spec), changed)
+    _ensure_role(client, spec, "snapshot", spec.snapshot_role, snapshot_role_payload(spec), changed)
     return root_ca_pem
 
 
@@ -148,28 +158,28 @@ def _ensure_kubernetes_auth(client: hvac.Client, spec: BootstrapSpec, changed: l
             changed.append("kubernetes-auth-config")
 
 
-def _ensure_policy(client: hvac.Client, spec: BootstrapSpec, changed: list[str]) -> None:
-    wanted = cert_manager_policy(spec)
-    with vault_step("cert-manager policy", client.url):
+def _ensure_policy(client: hvac.Client, who: str, name: str, wanted: str, changed: list[str]) -> None:
+    """The named ACL policy holds exactly `wanted`; any drift (an edit by hand) is overwritten and reported."""
+    with vault_step(f"{who} policy", client.url):
         # Ref: https://developer.hashicorp.com/vault/api-docs/system/policies#read-acl-policy (404 when absent)
         try:
-            current = vault_data(client.sys.read_acl_policy(name=spec.cert_manager_policy)).get("policy")
+            current = vault_data(client.sys.read_acl_policy(name=name)).get("policy")
         except hvac.exceptions.InvalidPath:
             current = None
         if current != wanted:
-            client.sys.create_or_update_acl_policy(name=spec.cert_manager_policy, policy=wanted)
-            changed.append("cert-manager-policy")
+            client.sys.create_or_update_acl_policy(name=name, policy=wanted)
+            changed.append(f"{who}-policy")
 
 
-def _ensure_role(client: hvac.Client, spec: BootstrapSpec, changed: list[str]) -> None:
-    wanted = role_payload(spec)
-    with vault_step("cert-manager role", client.url):
+def _ensure_role(
+    client: hvac.Client, spec: BootstrapSpec, who: str, role: str, wanted: dict[str, Any], changed: list[str],
+) -> None:
+    with vault_step(f"{who} role", client.url):
         try:
-            current = vault_data(client.auth.kubernetes.read_role(
-                name=spec.cert_manager_role, mount_point=spec.kubernetes_auth_path))
+            current = vault_data(client.auth.kubernetes.read_role(name=role, mount_point=spec.kubernetes_auth_path))
         except hvac.exceptions.InvalidPath:
             current = {}
         if any(current.get(key) != value for key, value in wanted.items()):
             # Written as-is rather than through hvac's create_role, which only knows the deprecated ttl/policies names.
-            client.write_data(f"auth/{spec.kubernetes_auth_path}/role/{spec.cert_manager_role}", data=wanted)
-            changed.append("cert-manager-role")
+            client.write_data(f"auth/{spec.kubernetes_auth_path}/role/{role}", data=wanted)
+            changed.append(f"{who}-role")

@@ -78,3 +78,27 @@ LINKERD_REPOSITORY: Final = "https://helm.linkerd.io/edge"
 # EKS build of a chart release; check it with that command before the first `pulumi up`.
 # renovate: datasource=aws-eks-addon depName=amazon-cloudwatch-observability
 CLOUDWATCH_OBSERVABILITY_ADDON: Final = "v6.4.0-eksbuild.1"
+
+# --- Backup job images -----------------------------------------------------------------------------------------
+# The raft snapshot CronJob runs the Vault CLI of the server's own version (a snapshot is read by the same release
+# that restores it) from the image the chart deploys (vault-helm v0.34.1 values.yaml server.image.repository).
+VAULT_IMAGE: Final = f"hashicorp/vault:{VAULT_VERSION}"
+# AWS CLI v2 from Amazon ECR Public (AWS recommends it over Docker Hub: no pull rate limit). 2.36.15 is a published
+# tag (pinned by public projects, e.g. with digest sha256:310813a7...; the digest is not verified here).
+# Ref: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-docker.html ;
+# https://gallery.ecr.aws/aws-cli/aws-cli
+# renovate: datasource=docker depName=public.ecr.aws/aws-cli/aws-cli
+AWS_CLI_IMAGE: Final = "public.ecr.aws/aws-cli/aws-cli:2.36.15"
+
+# --- Velero (optional, sandbox only: the seed client declined it) ---------------------------------------------
+# Chart 11.4.0 ships Velero 1.17.1; the AWS plugin line for Velero 1.17 is v1.13.x (plugin README compatibility
+# table). The chart of Velero 1.18 (12.x) is not used: no GA v1.14 plugin was published when this was checked.
+# Ref: https://github.com/vmware-tanzu/helm-charts/blob/velero-11.4.0/charts/velero/Chart.yaml (commit d3c3d645);
+# https://github.com/vmware-tanzu/velero-plugin-for-aws/blob/v1.13.2/README.md (Compatibility)
+# renovate: datasource=helm registryUrl=https://vmware-tanzu.github.io/helm-charts depName=velero
+VELERO_CHART: Final = "11.4.0"
+VELERO_REPOSITORY: Final = "https://vmware-tanzu.github.io/helm-charts"
+# renovate: datasource=docker depName=velero/velero
+VELERO_VERSION: Final = "v1.17.1"
+# renovate: datasource=docker depName=velero/velero-plugin-for-aws
+VELERO_PLUGIN_AWS_IMAGE: Final = "velero/velero-plugin-for-aws:v1.13.2"

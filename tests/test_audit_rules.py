@@ -704,7 +704,7 @@ def test_offline_adapter_keeps_options_and_links() -> None:
 def test_policy_pack_and_offline_audit_agree_on_the_prod_plan() -> None:
     """Feed the prod plan to the pack's policies as `pulumi_policy` objects: same failures as `make audit`."""
     prod = plan_of("prod")
-    provider_reg = prod.one("pulumi:providers:aws")
+    provider_reg = prod.one("pulumi:providers:aws", "aws")  # the primary region's (prod also has the DR region's)
     provider = PolicyProviderResource(provider_reg.type, engine_props(provider_reg.inputs), provider_reg.urn, "aws")
     stack_resources = {r.urn: PolicyResource(r.type, engine_props(json.loads(json.dumps(r.outputs, default=str))),
                                              r.urn, r.name, _opts(r.protect), None, None, [], {})

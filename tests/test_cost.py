@@ -60,9 +60,11 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
         "Valkey": prof.cache_nodes * p["elasticache.cache.t4g.small"].price * p["elasticache.valkey_factor"].price * h,
         # Vault HA: 3 replicas x (10 GiB data + 10 GiB audit) PVCs on gp3 = 60 x 0.08 = 4.80
         "Vault PVCs": 3 * (10 + 10) * p["ebs.gp3.gb"].price,
-        "KMS": 5 * p["kms.key"].price,  # logs, eks, data, vault-unseal, alarm topic
+        "KMS": 6 * p["kms.key"].price,  # logs, eks, data, vault-unseal, alarm topic, backup replica (DR region)
         "secrets": 4 * p["secretsmanager.secret"].price,  # broker, cache, Vault recovery, RDS-managed master
-        "S3": 2 * a.s3_gb_per_bucket * p["s3.standard.gb"].price,
+        # snapshots, access logs; DR region: snapshot replica, its access logs (+ the replication transfer)
+        "S3": 4 * a.s3_gb_per_bucket * p["s3.standard.gb"].price
+        + a.s3_replication_gb_per_month * p["s3.interregion.gb"].price,
         # ingest: EKS 10 + flow 10 + 3 other groups + 2 AWS-created + Container Insights (application 15,
         # performance 5, dataplane 1, host 1); storage: 365-day groups hold 12 months, AWS-created groups never
         # expire (12 months assumed)

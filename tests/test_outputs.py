@@ -13,7 +13,7 @@ EXPECTED = {
     "cluster_autoscaler_role_arn", "vault_irsa", "vault_kms_key_id", "vault_s3_bucket", "alarm_topic_arn",
     "postgres_endpoint", "postgres_secret_arn", "broker_endpoint", "broker_secret_arn", "cache_endpoint",
     "cache_secret_arn", "trust_anchor_pem", "vault_recovery_secret_arn",
-    "vault_listener_ca_pem", "ecr_repository_urls",
+    "vault_listener_ca_pem", "ecr_repository_urls", "vault_snapshot_role_arn",
 }
 
 
@@ -31,8 +31,9 @@ def test_outputs_present_and_kubeconfig_secret(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_taggable_resource_gets_the_base_tags_from_the_provider(stack: str) -> None:
-    (provider,) = plan_of(stack).of_type("pulumi:providers:aws")
-    tags = json.loads(provider.inputs["defaultTags"])["tags"]
-    assert tags == {"project": "mtls-platform", "stack": stack, "environment": stack, "owner": "platform-team",
-                    "managed-by": "pulumi"}
-    assert provider.inputs["region"] == "us-east-1"
+    providers = plan_of(stack).of_type("pulumi:providers:aws")  # prod: plus the backup DR region's provider
+    for provider in providers:
+        tags = json.loads(provider.inputs["defaultTags"])["tags"]
+        assert tags == {"project": "mtls-platform", "stack": stack, "environment": stack, "owner": "platform-team",
+                        "managed-by": "pulumi"}
+    assert [p.inputs["region"] for p in providers] == ["us-east-1"] + (["us-west-2"] if stack == "prod" else [])

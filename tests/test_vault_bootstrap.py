@@ -44,7 +44,7 @@ from tests.vault_double import VaultDouble, encode_root_token, self_signed_ca
 SPEC = BootstrapSpec(root_common_name="mtls-platform test root", audience=cert_manager_default_audience("vault-issuer"))
 LOG = logging.getLogger("test.vault_bootstrap")
 ALL_STEPS = ["initialise", "audit-device", "pki-mount", "root-ca", "pki-urls", "kubernetes-auth",
-             "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role"]
+             "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role", "snapshot-policy", "snapshot-role"]
 
 
 class RecordingStore(InMemorySecretStore):
@@ -203,7 +203,7 @@ def test_partially_failed_run_can_be_rerun(vault: VaultDouble) -> None:
     assert store.material is not None and store.material.root_token is None
 
     result = run(vault, store)
-    assert result.changed == ["cert-manager-role"] and not result.initialized_now
+    assert result.changed == ["cert-manager-role", "snapshot-policy", "snapshot-role"] and not result.initialized_now
 
 
 def test_token_left_by_an_interrupted_run_is_used_then_revoked(vault: VaultDouble) -> None:

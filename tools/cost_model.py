@@ -72,6 +72,7 @@ class Assumptions:
     mq_storage_gb: float = 5.0  # messages at rest on the broker's storage
     lb_lcu: float = 1.0  # average LCUs per load balancer
     vault_storage_class: str = "gp3"  # Vault PVCs; priced at EBS gp3
+    s3_replication_gb_per_month: float = 1.5  # Vault snapshots copied to the DR region: ~50 MB a day
 
 
 

@@ -291,6 +291,10 @@ RULES: Final[dict[str, Callable[[Registration, PricingContext], None]]] = {
     "kubernetes:core/v1:PersistentVolumeClaim": _pvc,
     "kubernetes:apps/v1:StatefulSet": _stateful_set,
     "kubernetes:core/v1:Service": _k8s_service,
+    # Cross-region replication bills the copied bytes as inter-region transfer (the replica bucket is a bucket).
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": lambda r, c: c.charge(
+        "storage", "S3 replication to the DR region", r.name, c.assume.s3_replication_gb_per_month, "GB",
+        "s3.interregion.gb", note=f"assumed {c.assume.s3_replication_gb_per_month:g} GB/month"),
 }
 for _bucket in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
     RULES[_bucket] = lambda r, c: c.charge("storage", "S3 Standard", r.name, c.assume.s3_gb_per_bucket, "GB-mo",
