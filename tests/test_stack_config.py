@@ -196,3 +196,10 @@ def test_subnet_carving(cidr: str, azs: int, private: str, public: str, isolated
 def test_subnet_carving_rejects_nonsense_quietly() -> None:
     assert carve_subnets("bogus", 3) == {"public": (), "private": (), "isolated": ()}
     assert carve_subnets("10.0.0.0/16", 4)["private"] == ()
+
+
+def test_every_setting_alias_is_unique_across_groups() -> None:
+    """`key(alias)` names a setting by its alias alone, so two groups must never share one."""
+    aliases = [f.alias or name for model in GROUPS.values() for name, f in model.model_fields.items()]
+    assert len(aliases) == len(set(aliases)), sorted(a for a in aliases if aliases.count(a) > 1)
+    assert len(KEY_PATHS) == len(aliases)
