@@ -13,12 +13,15 @@ from components.aws_context import AwsContext
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.ingress_specs import LOG_PREFIX
 from components.mesh import Mesh, MeshArgs
 from components.network import Network, NetworkArgs
+from components.public_entry import PublicEntry, PublicEntryArgs
 from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
 
 cfg = load_stack_config()
+public = any(s.public for s in cfg.services)  # the catalog has public services: the ALB and its edge (issue 4.5)
 provider = aws.Provider("aws", region=cfg.region, default_tags={"tags": cfg.tags})
 ctx = AwsContext.lookup(provider, cfg.region)
 zones = cfg.availability_zones or tuple(
@@ -42,7 +45,8 @@ cluster = Cluster("cluster", ClusterArgs(
     protect=cfg.protect_resources,
 ), aws_opts)
 access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
-    account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days), aws_opts)
+    account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days,
+    load_balancer_log_prefix=LOG_PREFIX if public else None), aws_opts)
 data = DataServices("data", DataServicesArgs(network=network, cluster=cluster, keys=keys, config=cfg), aws_opts)
 vault = VaultAws("vault", VaultAwsArgs(
     cluster=cluster, keys=keys, name_prefix=cfg.name_prefix,
@@ -52,6 +56,9 @@ vault = VaultAws("vault", VaultAwsArgs(
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
 app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
+entry = PublicEntry("public-entry", PublicEntryArgs(
+    config=cfg, cluster=cluster, network=network, mesh=mesh, app=app, access_log_bucket=access_logs.name,
+), k8s_opts) if public else None
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
@@ -74,3 +81,6 @@ pulumi.export("trust_anchor_pem", mesh.vault.root_ca_pem)
 pulumi.export("vault_recovery_secret_arn", mesh.vault.recovery_secret.arn)
 pulumi.export("vault_listener_ca_pem", mesh.vault.ca_pem)
 pulumi.export("ecr_repository_urls", app.repository_urls)
+if entry is not None:
+    pulumi.export("public_url", entry.url)
+    pulumi.export("alb_hostname", entry.hostname)

@@ -276,3 +276,5 @@ def _is_certificate(pem: str) -> bool:
     except ValueError:
         return False
     return True
+
+from components import ingress_rules  # noqa: E402,F401  (registers the public-entry rules)

@@ -122,6 +122,15 @@ class ProtectionConfig(_Group):
     vault_backup_retention_days: int | None = Field(None, alias="vaultBackupRetentionDays")
 
 
+class IngressConfig(_Group):
+    """Public entry (components/public_entry.py): the ALB's DNS name, its certificate and who may reach it."""
+
+    ingress_domain: str | None = Field(None, alias="domain")
+    ingress_hosted_zone_id: str | None = Field(None, alias="hostedZoneId")
+    ingress_certificate_arn: str | None = Field(None, alias="certificateArn")
+    ingress_allowed_cidrs: list[str] | None = Field(None, alias="allowedCidrs")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -130,6 +139,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "data": DataConfig,
     "mesh": MeshConfig,
     "protection": ProtectionConfig,
+    "ingress": IngressConfig,
 }
 
 
@@ -154,6 +164,7 @@ class RawConfig(BaseModel):
     data: DataConfig = DataConfig()
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
+    ingress: IngressConfig = IngressConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -214,6 +225,11 @@ class StackConfig(Profile):
     previous_trust_anchor_pem: str | None = None
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
     services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
+    # Public entry (ingress group): needed as soon as the catalog has a public service (config rule `ingress`).
+    ingress_domain: str | None = None
+    ingress_hosted_zone_id: str | None = None  # Route 53 zone: ACM DNS validation records and the alias record
+    ingress_certificate_arn: str | None = None  # an existing ACM certificate instead of a DNS-validated one
+    ingress_allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)  # who may reach the ALB (a public shop: everyone)
 
     @property
     def is_ha(self) -> bool:
