@@ -244,7 +244,8 @@ def protection(cfg: StackConfig) -> Iterator[Problem]:
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 SYSTEM_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "linkerd",
-                                      "linkerd-cni", "cert-manager", "vault", "monitoring"})
+                                      "linkerd-cni", "cert-manager", "vault", "monitoring",
+                                      "aws-load-balancer-controller"})
 LINKERD_CHECK_WARNING_HOURS: Final = 60 * 24  # `linkerd check` warns below 60 days of issuer/anchor validity
 
 

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import app_specs, ingress_specs, namespace_policies, versions
+from components import app_specs, ingress_specs, values_alb_controller, versions
 from components.alb_controller import AlbController, AlbControllerArgs
 from components.app_service import custom_resource
 from components.application import Application
@@ -45,9 +45,9 @@ class PublicEntry(pulumi.ComponentResource):
         cfg = args.config
         assert cfg.ingress_domain is not None, "config rule `ingress` guarantees a domain"
         self.controller = AlbController(f"{name}-alb-controller", AlbControllerArgs(
-            cluster=args.cluster, cluster_name=cfg.cluster_name, region=cfg.region, vpc_id=args.network.vpc_id,
-            networks=namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr), ha=cfg.is_ha,
-            tags=cfg.tags, cert_manager=args.mesh.cert_manager.release, depends_on=args.cluster.nodes_ready,
+            cluster=args.cluster, namespace=args.mesh.namespaces.name_of(values_alb_controller.NAMESPACE),
+            cluster_name=cfg.cluster_name, region=cfg.region, vpc_id=args.network.vpc_id, ha=cfg.is_ha, tags=cfg.tags,
+            cert_manager=args.mesh.cert_manager.release, depends_on=args.cluster.nodes_ready,
         ), pulumi.ResourceOptions(parent=self))
         routes = ingress_specs.routes(cfg.services)
         backends = [args.app.services[r.name].service for r in routes]
@@ -143,7 +143,7 @@ class PublicEntry(pulumi.ComponentResource):
                       "annotations": annotations},
             spec=cast(k8s.networking.v1.IngressSpecArgsDict, ingress_specs.ingress_spec(cfg.ingress_domain)),
             # The IngressClass `alb` and the controller's validating webhook come with its release.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.controller.release, self.proxy_service]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.controller.release]))
 
 
 def _hostname(status: Any) -> str:

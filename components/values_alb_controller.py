@@ -13,18 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from components.namespace_policies import ALB_CONTROLLER_LABELS, ALB_CONTROLLER_WEBHOOK
+
 Values = dict[str, Any]
 
 NAMESPACE: Final = "aws-load-balancer-controller"
 SERVICE_ACCOUNT: Final = "aws-load-balancer-controller"
 RELEASE: Final = "aws-load-balancer-controller"
 INGRESS_CLASS: Final = "alb"
-# Ports of the controller pod: admission webhook (chart default `webhookBindPort` 9443), metrics (`metricsBindAddr`
-# default :8080), health probes (values.yaml livenessProbe.httpGet.port 61779).
-WEBHOOK_PORT: Final = 9443
-METRICS_PORT: Final = 8080
+# Ports of the controller pod: admission webhook (chart default `webhookBindPort` 9443, set explicitly below so the
+# NetworkPolicy and the pod agree), metrics (`metricsBindAddr` default :8080).
+WEBHOOK_PORT: Final = ALB_CONTROLLER_WEBHOOK
 # selectorLabels in templates/_helpers.tpl: app.kubernetes.io/name is the chart name (no nameOverride set).
-POD_LABELS: Final = {"app.kubernetes.io/name": "aws-load-balancer-controller"}
+POD_LABELS: Final = ALB_CONTROLLER_LABELS
 IAM_POLICY_FILE: Final = Path(__file__).parent / "data" / "aws-load-balancer-controller-iam-policy.json"
 
 
@@ -64,6 +65,7 @@ def alb_controller_values(args: AlbControllerValuesArgs) -> Values:
         # The Service mutator (on by default, failurePolicy Fail) intercepts every Service creation in the cluster;
         # the platform makes no NLB Services, so it would only be a way to block unrelated deployments.
         "enableServiceMutatorWebhook": False,
+        "webhookBindPort": WEBHOOK_PORT,
         "ingressClass": INGRESS_CLASS,
         "createIngressClassResource": True,
         "defaultTags": dict(args.tags),

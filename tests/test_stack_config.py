@@ -21,7 +21,9 @@ from tools.mock_engine import PlanMocks, RecordingMonitor, load_stack_settings, 
 
 
 def settings(env: str = "prod", **groups: dict[str, Any]) -> dict[str, str]:
-    base = {"aws:region": "us-east-1", "mtls-platform:environment": env}
+    base = {"aws:region": "us-east-1", "mtls-platform:environment": env,
+            # The default catalog has public services: they need a domain and a certificate (public entry).
+            "mtls-platform:ingress": json.dumps({"domain": "shop.example.com", "hostedZoneId": "Z0EXAMPLE"})}
     return {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}}
 
 

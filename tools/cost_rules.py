@@ -305,6 +305,11 @@ FREE_PREFIXES: Final = (
     # ECR bills only storage (about $0.10/GB-month, not in the reference table): eight services' images, trimmed by
     # the lifecycle policy, stay under a few GB, i.e. well under $1/month in total. Counted as free, said here.
     "aws:ecr/repository:", "aws:ecr/lifecyclePolicy:",
+    # Route 53 bills hosted zones (the public entry uses the user's existing zone, created nowhere here) and standard
+    # queries; queries to an alias record pointing at an ELB load balancer are free, and ACM's validation CNAME is
+    # queried only at issue and renewal. Public ACM certificates are free (`aws:acm/` above).
+    # Ref: https://aws.amazon.com/route53/pricing/ (Alias queries to Elastic Load Balancing: no charge)
+    "aws:route53/record:",
 )
 
 
