@@ -46,7 +46,8 @@ class PublicEntry(pulumi.ComponentResource):
         assert cfg.ingress_domain is not None, "config rule `ingress` guarantees a domain"
         self.controller = AlbController(f"{name}-alb-controller", AlbControllerArgs(
             cluster=args.cluster, namespace=args.mesh.namespaces.name_of(values_alb_controller.NAMESPACE),
-            cluster_name=cfg.cluster_name, region=cfg.region, vpc_id=args.network.vpc_id, ha=cfg.is_ha, tags=cfg.tags,
+            cluster_name=cfg.cluster_name, region=cfg.region, vpc_id=args.network.vpc_id, ha=cfg.is_ha,
+            tags={**cfg.tags, "managed-by": "aws-load-balancer-controller"},  # the ALB is the controller's
             cert_manager=args.mesh.cert_manager.release, depends_on=args.cluster.nodes_ready,
         ), pulumi.ResourceOptions(parent=self))
         routes = ingress_specs.routes(cfg.services)

@@ -194,6 +194,7 @@ def test_controller_release_is_pinned_with_its_cluster_facts(stack: str) -> None
     role = plan.one("aws:iam/role:Role", "public-entry-alb-controller-irsa")
     assert v["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == role.outputs["arn"]
     assert unknown_paths(v) == []
+    assert v["defaultTags"]["stack"] == stack and v["defaultTags"]["managed-by"] == "aws-load-balancer-controller"
     labels = {n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"]
               for n in plan.of_type("kubernetes:core/v1:Namespace")}
     assert labels[NAMESPACE]["pod-security.kubernetes.io/enforce"] == "restricted"
