@@ -75,6 +75,8 @@ def nginx_conf(routes_: Sequence[Route], namespace: str) -> str:
         "    scgi_temp_path /tmp/scgi_temp;\n"
         "    access_log /dev/stdout;\n"
         "    server_tokens off;\n"
+        # `/<service>` (no slash) gets nginx's 301 to `/<service>/`: relative, not to http://<pod>:8080.
+        "    absolute_redirect off;\n"
         "    client_max_body_size 1m;\n"
         # HTTP/1.1 with keep-alive to the Service address: Linkerd's outbound proxy balances and upgrades to mTLS.
         "    proxy_http_version 1.1;\n"
@@ -232,8 +234,9 @@ def ingress_annotations(alb: AlbSettings, log_bucket: str, certificate_arn: str)
     }
 
 
-def ingress_spec(domain: str) -> Spec:
-    """Only the shop's host name is routed; any other Host gets the ALB's default 404."""
-    return {"ingressClassName": "alb", "rules": [{"host": domain, "http": {"paths": [{
-        "path": "/", "pathType": "Prefix",
-        "backend": {"service": {"name": NAME, "port": {"name": PORT_NAME}}}}]}}]}
+def ingress_spec(domain: str, routes_: Sequence[Route]) -> Spec:
+    """One ALB rule per public service (Prefix `/<service>`), all to the edge proxy; only the shop's host name is
+    routed, so another Host or path gets the ALB's default 404 without reaching a pod."""
+    backend = {"service": {"name": NAME, "port": {"name": PORT_NAME}}}
+    return {"ingressClassName": "alb", "rules": [{"host": domain, "http": {"paths": [
+        {"path": r.path.rstrip("/"), "pathType": "Prefix", "backend": backend} for r in routes_]}}]}

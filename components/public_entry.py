@@ -56,7 +56,7 @@ class PublicEntry(pulumi.ComponentResource):
         namespace = args.mesh.namespaces.name_of(cfg.app_namespace_name)
         self.proxy_service = self._proxy(name, cfg, namespace, routes, meshed)
         certificate_arn = self._certificate(name, cfg)
-        self.ingress = self._ingress(name, cfg, namespace, certificate_arn, args.access_log_bucket)
+        self.ingress = self._ingress(name, cfg, namespace, routes, certificate_arn, args.access_log_bucket)
         self.hostname = self.ingress.status.apply(_hostname)
         if cfg.ingress_hosted_zone_id is not None:
             aws.route53.Record(
@@ -130,8 +130,8 @@ class PublicEntry(pulumi.ComponentResource):
                                                    validation_record_fqdns=[record.fqdn], opts=child)
         return validation.certificate_arn
 
-    def _ingress(self, name: str, cfg: StackConfig, namespace: pulumi.Input[str], certificate_arn: pulumi.Output[str],
-                 log_bucket: pulumi.Input[str]) -> k8s.networking.v1.Ingress:
+    def _ingress(self, name: str, cfg: StackConfig, namespace: pulumi.Input[str], routes: list[ingress_specs.Route],
+                 certificate_arn: pulumi.Output[str], log_bucket: pulumi.Input[str]) -> k8s.networking.v1.Ingress:
         assert cfg.ingress_domain is not None
         alb = ingress_specs.AlbSettings(
             domain=cfg.ingress_domain, allowed_cidrs=cfg.ingress_allowed_cidrs,
@@ -142,7 +142,7 @@ class PublicEntry(pulumi.ComponentResource):
             f"{name}-ingress",
             metadata={"name": NAME, "namespace": namespace, "labels": ingress_specs.labels(),
                       "annotations": annotations},
-            spec=cast(k8s.networking.v1.IngressSpecArgsDict, ingress_specs.ingress_spec(cfg.ingress_domain)),
+            spec=cast(k8s.networking.v1.IngressSpecArgsDict, ingress_specs.ingress_spec(cfg.ingress_domain, routes)),
             # The IngressClass `alb` and the controller's validating webhook come with its release.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.controller.release]))
 

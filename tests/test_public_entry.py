@@ -272,7 +272,11 @@ def test_the_alb_is_https_only_with_the_validated_certificate(stack: str) -> Non
     domain = "shop.example.com" if stack == "prod" else f"{stack}.shop.example.com"
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == domain
-    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "public-ingress", "port": {"name": "http"}}
+    # The prod plan shows the public services' ingress: one ALB rule each, all to the meshed edge.
+    assert sorted(p["path"] for p in rule["http"]["paths"]) == [f"/{name}" for name in PUBLIC]
+    for path in rule["http"]["paths"]:
+        assert path["pathType"] == "Prefix"
+        assert path["backend"]["service"] == {"name": "public-ingress", "port": {"name": "http"}}
     assert (a["scheme"], a["target-type"], a["ssl-redirect"]) == ("internet-facing", "ip", "443")
     assert json.loads(a["listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
     assert a["ssl-policy"].startswith("ELBSecurityPolicy-TLS13-")
