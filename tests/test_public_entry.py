@@ -304,3 +304,10 @@ def test_dns_alias_points_the_domain_at_the_alb(stack: str) -> None:
     assert alias["aliases"] == [{"name": hostname, "zoneId": "Z35SXDOTRQ7X7K", "evaluateTargetHealth": True}]
     assert plan.outputs["alb_hostname"] == hostname
     assert plan.outputs["public_url"] == f"https://{alias['name']}"
+
+
+def test_controller_waits_for_cert_manager_and_the_ingress_for_the_controller(prod: Plan) -> None:
+    controller = prod.one(RELEASE, "aws-load-balancer-controller")
+    assert prod.one(RELEASE, "cert-manager").urn in controller.dependencies  # its webhook certificates
+    ingress = prod.one("kubernetes:networking.k8s.io/v1:Ingress")
+    assert controller.urn in ingress.dependencies  # IngressClass `alb` and the validating webhook

@@ -152,4 +152,6 @@ CRD_CHARTS: Final = {"cert-manager.io": "cert-manager", "acme.cert-manager.io": 
                      "policy.linkerd.io": "linkerd-crds", "linkerd.io": "linkerd-crds",
                      "monitoring.coreos.com": "kube-prometheus-stack"}
 # Helm releases that must come after another release.
-RELEASE_AFTER: Final = {"linkerd-control-plane": ("linkerd-crds",)}
+RELEASE_AFTER: Final = {"linkerd-control-plane": ("linkerd-crds",),
+                         # its webhook Issuer/Certificate (enableCertManager) need cert-manager's CRDs and webhook
+                         "aws-load-balancer-controller": ("cert-manager",)}
