@@ -28,9 +28,10 @@ PORT: Final = 8080  # the unprivileged image's listen port (its Dockerfile: EXPO
 PORT_NAME: Final = "http"
 HEALTH_PATH: Final = "/healthz"
 CONFIG_KEY: Final = "nginx.conf"
-# TLS 1.3 with TLS 1.2 restricted to forward-secret AEAD ciphers: 1.3 only would turn away older shop customers.
+# TLS 1.3 with TLS 1.2 restricted to forward-secret AEAD ciphers (1.3 only would turn away older shop customers),
+# plus post-quantum hybrid key exchange: the console's default policy since 2025-09 (the API's is still 2016-08).
 # Ref: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
-SSL_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+SSL_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 ANNOTATION: Final = "alb.ingress.kubernetes.io/"
 LOG_PREFIX: Final = "alb"
 
