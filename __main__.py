@@ -14,13 +14,16 @@ from components.backups import Backups, BackupsArgs
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.ingress_specs import LOG_PREFIX
 from components.mesh import Mesh, MeshArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
+from components.public_entry import PublicEntry, PublicEntryArgs
 from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
 
 cfg = load_stack_config()
+public = any(s.public for s in cfg.services)  # the catalog has public services: the ALB and its edge (issue 4.5)
 provider = aws.Provider("aws", region=cfg.region, default_tags={"tags": cfg.tags})
 ctx = AwsContext.lookup(provider, cfg.region)
 zones = cfg.availability_zones or tuple(
@@ -44,7 +47,8 @@ cluster = Cluster("cluster", ClusterArgs(
     protect=cfg.protect_resources,
 ), aws_opts)
 access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
-    account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days), aws_opts)
+    account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days,
+    load_balancer_log_prefix=LOG_PREFIX if public else None), aws_opts)
 data = DataServices("data", DataServicesArgs(network=network, cluster=cluster, keys=keys, config=cfg), aws_opts)
 vault = VaultAws("vault", VaultAwsArgs(
     cluster=cluster, keys=keys, name_prefix=cfg.name_prefix,
@@ -56,6 +60,9 @@ mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=
 app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
 observability = Observability("observability", ObservabilityArgs(config=cfg, cluster=cluster, keys=keys), aws_opts)
 backups = Backups("backups", BackupsArgs(cfg, cluster, vault, keys, mesh.vault, access_logs.name), k8s_opts)
+entry = PublicEntry("public-entry", PublicEntryArgs(
+    config=cfg, cluster=cluster, network=network, mesh=mesh, app=app, access_log_bucket=access_logs.name,
+), k8s_opts) if public else None
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
@@ -80,3 +87,6 @@ pulumi.export("vault_listener_ca_pem", mesh.vault.ca_pem)
 pulumi.export("ecr_repository_urls", app.repository_urls)
 pulumi.export("alarm_topic_arn", observability.topic_arn)
 pulumi.export("vault_snapshot_role_arn", backups.aws.role_arn)
+if entry is not None:
+    pulumi.export("public_url", entry.url)
+    pulumi.export("alb_hostname", entry.hostname)

@@ -24,6 +24,7 @@ class AccessLogBucketArgs:
     protect: bool  # protect + retain_on_delete on the bucket (the logs are an audit trail)
     retention_days: int  # log objects expire after this many days
     noncurrent_version_expiration_days: int = 30  # versions only exist if someone overwrote or deleted a log
+    load_balancer_log_prefix: str | None = None  # also admit ALB access logs under this prefix (public entry)
 
     def __post_init__(self) -> None:
         problems = [f"{field} must be >= 1, got {value}" for field, value in
@@ -50,6 +51,23 @@ def log_delivery_statement(bucket_arn: pulumi.Input[str], account_id: pulumi.Inp
     }
 
 
+def load_balancer_log_statements(bucket_arn: pulumi.Input[str], prefix: str, account_id: pulumi.Input[str],
+                                 elb_account_arn: pulumi.Input[str]) -> list[policies.Document]:
+    """Lets Elastic Load Balancing write ALB access logs under `<prefix>/AWSLogs/<account>/`: the regional ELB
+    account for Regions opened before August 2022 (us-east-1 ...), the log-delivery service principal for newer ones.
+    Ref: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+    (Attach a bucket policy); SSE-S3 is the only default encryption ALB log delivery supports, as for S3 logs.
+    """
+    resource = pulumi.Output.concat(bucket_arn, f"/{prefix}/AWSLogs/", account_id, "/*")
+    return [
+        {"Sid": "AlbAccessLogDeliveryLegacyRegions", "Effect": "Allow", "Principal": {"AWS": elb_account_arn},
+         "Action": "s3:PutObject", "Resource": resource},
+        {"Sid": "AlbAccessLogDelivery", "Effect": "Allow",
+         "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": resource},
+    ]
+
+
 class AccessLogBucket(pulumi.ComponentResource):
     """Target of S3 server access logs: SSE-S3, log delivery allowed for this account, logs expire."""
 
@@ -71,10 +89,15 @@ class AccessLogBucket(pulumi.ComponentResource):
         )
         # TLS-only here too (Security Hub S3.5); log delivery is unaffected, as secure baselines running both show,
         # e.g. https://github.com/nozaq/terraform-aws-secure-baseline/pull/129
+        statements = [log_delivery_statement(self.bucket.arn, args.account_id)]
+        if args.load_balancer_log_prefix is not None:
+            elb = aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=self))
+            statements += load_balancer_log_statements(self.bucket.arn, args.load_balancer_log_prefix,
+                                                       args.account_id, elb.arn)
         policy = harden_bucket(
             name, self.bucket, child,
             lifecycle_rules(args.noncurrent_version_expiration_days, expire_current_after_days=args.retention_days),
-            [log_delivery_statement(self.bucket.arn, args.account_id)],
+            statements,
         )
 
         # Published once the policy exists: a source bucket pointed here earlier would lose its first logs.

@@ -244,7 +244,8 @@ def protection(cfg: StackConfig) -> Iterator[Problem]:
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 SYSTEM_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "linkerd",
-                                      "linkerd-cni", "cert-manager", "vault", "monitoring"})
+                                      "linkerd-cni", "cert-manager", "vault", "monitoring",
+                                      "aws-load-balancer-controller"})
 LINKERD_CHECK_WARNING_HOURS: Final = 60 * 24  # `linkerd check` warns below 60 days of issuer/anchor validity
 
 
@@ -324,3 +325,6 @@ def backup(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.velero_enabled and cfg.environment != "sandbox":
         yield Problem(key("veleroEnabled"), f"Velero is optional and sandbox-only (the client declined it), not for "
                                             f"{cfg.environment}")
+
+
+from components import ingress_rules  # noqa: E402,F401  (registers the public-entry rules)

@@ -22,6 +22,7 @@ POD_SECURITY: Final[dict[str, tuple[Level, str]]] = {
     "cert-manager": ("restricted", ""),
     "vault": ("restricted", ""),
     "monitoring": ("privileged", "node-exporter reads host metrics (hostNetwork, hostPID, hostPath)"),
+    "aws-load-balancer-controller": ("restricted", ""),
 }
 # Labels a namespace needs beyond Pod Security. Linkerd's CLI install writes these on its namespace; a Helm install
 # does not, so we do: the control plane must never be injected or validated by its own webhooks.
@@ -39,6 +40,9 @@ LINKERD_WEBHOOK_PORTS: Final = (8443, 9443)
 LINKERD_PROXY_INBOUND: Final = 4143
 VAULT_API, VAULT_CLUSTER = 8200, 8201
 CERT_MANAGER_WEBHOOK: Final = 10250
+# AWS Load Balancer Controller: chart default webhookBindPort 9443; selectorLabels app.kubernetes.io/name (v3.5.0).
+ALB_CONTROLLER_WEBHOOK: Final = 9443
+ALB_CONTROLLER_LABELS: Final = {"app.kubernetes.io/name": "aws-load-balancer-controller"}
 
 
 def pod_security_labels(level: Level) -> dict[str, str]:
@@ -93,7 +97,8 @@ def allow_webhook_from_api_server(net: Networks, ports: tuple[int, ...], pod_lab
 
 
 def allow_aws_apis() -> Spec:
-    """Egress on 443 outside the VPC (through NAT): KMS and STS for Vault's awskms seal via IRSA."""
+    """Egress on 443 outside the VPC (through NAT): KMS and STS for Vault's awskms seal via IRSA; ELB, EC2, ACM and
+    STS for the AWS Load Balancer Controller."""
     return {"podSelector": {}, "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12",
                                                                             "192.168.0.0/16"]}}],
@@ -174,5 +179,10 @@ def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
             "allow-webhooks": allow_webhook_from_api_server(net, LINKERD_WEBHOOK_PORTS, {}),
         },
         "monitoring": {"allow-scrape-all": allow_egress_anywhere_in_cluster()},
+        # Public entry: the controller calls ELB, EC2, ACM, WAF, Shield and STS; the API server calls its webhook.
+        "aws-load-balancer-controller": {
+            "allow-webhook": allow_webhook_from_api_server(net, (ALB_CONTROLLER_WEBHOOK,), ALB_CONTROLLER_LABELS),
+            "allow-aws-apis": allow_aws_apis(),
+        },
     }.get(namespace, {})
     return {**common, **extra}

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from components import namespace_policies as np
 from components.cluster import DEVOPS_GROUP
 
-SYSTEM_NAMESPACES = ("linkerd", "linkerd-cni", "cert-manager", "vault", "monitoring")
+SYSTEM_NAMESPACES = ("linkerd", "linkerd-cni", "cert-manager", "vault", "monitoring", "aws-load-balancer-controller")
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,15 @@ class BackupConfig(_Group):
     velero_enabled: bool | None = Field(None, alias="veleroEnabled")
 
 
+class IngressConfig(_Group):
+    """Public entry (components/public_entry.py): the ALB's DNS name, its certificate and who may reach it."""
+
+    ingress_domain: str | None = Field(None, alias="domain")
+    ingress_hosted_zone_id: str | None = Field(None, alias="hostedZoneId")
+    ingress_certificate_arn: str | None = Field(None, alias="certificateArn")
+    ingress_allowed_cidrs: list[str] | None = Field(None, alias="allowedCidrs")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -155,6 +164,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "rollout": RolloutConfig,
     "notifications": NotificationsConfig,
     "backup": BackupConfig,
+    "ingress": IngressConfig,
 }
 
 
@@ -182,6 +192,7 @@ class RawConfig(BaseModel):
     rollout: RolloutConfig = RolloutConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     backup: BackupConfig = BackupConfig()
+    ingress: IngressConfig = IngressConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -245,6 +256,11 @@ class StackConfig(Profile):
     canaries: Mapping[str, Canary] = dataclasses.field(default_factory=dict)  # rollout.canaries (app_routes)
     slack_team_id: str | None = None  # notifications: unset = alarms reach the SNS topic only
     slack_channel_id: str | None = None
+    # Public entry (ingress group): needed as soon as the catalog has a public service (config rule `ingress`).
+    ingress_domain: str | None = None
+    ingress_hosted_zone_id: str | None = None  # Route 53 zone: ACM DNS validation records and the alias record
+    ingress_certificate_arn: str | None = None  # an existing ACM certificate instead of a DNS-validated one
+    ingress_allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)  # who may reach the ALB (a public shop: everyone)
 
     @property
     def is_ha(self) -> bool:

@@ -102,3 +102,18 @@ VELERO_REPOSITORY: Final = "https://vmware-tanzu.github.io/helm-charts"
 VELERO_VERSION: Final = "v1.17.1"
 # renovate: datasource=docker depName=velero/velero-plugin-for-aws
 VELERO_PLUGIN_AWS_IMAGE: Final = "velero/velero-plugin-for-aws:v1.13.2"
+# AWS Load Balancer Controller: the eks-charts chart is built from the controller repository's helm/ directory; chart
+# version and appVersion move together (3.5.0 / v3.5.0, the newest release tag on 2026-11-22).
+# Ref: https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0/helm/aws-load-balancer-controller/Chart.yaml
+# renovate: datasource=helm registryUrl=https://aws.github.io/eks-charts depName=aws-load-balancer-controller
+AWS_LOAD_BALANCER_CONTROLLER_CHART: Final = "3.5.0"
+AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY: Final = "https://aws.github.io/eks-charts"
+
+# --- Images -----------------------------------------------------------------------------------------------------
+# The public entry's reverse proxy: NGINX stable 1.30.4 on Alpine (slim variant: no njs/geoip modules), built to run
+# as UID 101 with its pid and temp files under /tmp, listening on 8080.
+# Ref: https://github.com/nginx/docker-nginx-unprivileged/blob/e26803b6ff7ca01455284231c59f20cb5e3ae82e/stable/alpine-slim/Dockerfile
+# (ENV NGINX_VERSION=1.30.4, ARG UID=101, USER $UID, EXPOSE 8080). Tags are rebuilt weekly; pin a digest to freeze.
+# renovate: datasource=docker depName=nginxinc/nginx-unprivileged
+INGRESS_PROXY_IMAGE: Final = "docker.io/nginxinc/nginx-unprivileged:1.30.4-alpine-slim"
+INGRESS_PROXY_UID: Final = 101

@@ -6,8 +6,10 @@ runner `make plan` uses); tests then assert on the recorded registrations.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any, Final
 
 import pytest
 
@@ -42,3 +44,15 @@ def prod() -> Plan:
 @pytest.fixture
 def sandbox() -> Plan:
     return plan_of("sandbox")
+
+
+# The default catalog has public services, which need a domain and a certificate source (public entry): every
+# hand-made stack config starts from these.
+EXAMPLE_INGRESS: Final = {"domain": "shop.example.com", "hostedZoneId": "Z0EXAMPLE"}
+
+
+def minimal_settings(env: str = "prod", **groups: Any) -> dict[str, str]:
+    """The smallest valid raw stack config for `env` (Pulumi hands objects over JSON-encoded), plus `groups`."""
+    base = {"aws:region": "us-east-1", "mtls-platform:environment": env,
+            "mtls-platform:ingress": json.dumps(EXAMPLE_INGRESS)}
+    return {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}}

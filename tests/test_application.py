@@ -91,7 +91,8 @@ def test_prometheus_may_scrape_only_the_proxy_admin_port(stack: str) -> None:
     plan = plan_of(stack)
     server = app_objects(plan, SERVER)["proxy-admin"].inputs["spec"]
     assert (server["port"], server["podSelector"]) == ("linkerd-admin", {})
-    (netauth,) = app_objects(plan, NETAUTH).values()
+    # The public entry adds its own (`public-ingress-alb`, tests/test_public_entry.py): pick Prometheus's by name.
+    netauth = app_objects(plan, NETAUTH)["prometheus-scrape"]
     private = plan.of_type("aws:ec2/subnet:Subnet")
     assert {n["cidr"] for n in netauth.inputs["spec"]["networks"]} == {
         s.inputs["cidrBlock"] for s in private if "private" in s.name}

@@ -18,7 +18,7 @@ from components.chart_values import flatten
 from components.stack_config import ConfigError, build_stack_config
 from components.vault_bootstrap import BootstrapSpec, InMemorySecretStore, bootstrap
 from components.vault_bootstrap_spec import snapshot_policy, snapshot_role_payload
-from tests.conftest import STACKS, plan_of
+from tests.conftest import STACKS, minimal_settings, plan_of
 from tests.vault_double import VaultDouble
 from tools import chart_keys
 from tools.mock_engine import Plan, Registration, load_stack_settings, run_stack
@@ -234,9 +234,7 @@ def test_network_policies_let_snapshot_pods_reach_vault_api_only() -> None:
 # --- Config --------------------------------------------------------------------------------------------------------
 
 
-def settings(env: str, **groups: dict[str, Any]) -> dict[str, str]:
-    base = {"aws:region": "us-east-1", "mtls-platform:environment": env}
-    return {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}}
+settings = minimal_settings
 
 
 @pytest.mark.parametrize(("env", "backup", "message"), [

@@ -18,7 +18,7 @@ from components.alarm_specs import LogAlarm
 from components.chart_values import flatten
 from components.profiles import PROFILES
 from components.stack_config import ConfigError, build_stack_config
-from tests.conftest import ROOT, STACKS, plan_of
+from tests.conftest import ROOT, STACKS, minimal_settings, plan_of
 from tests.cw_filter import PatternError, compile_pattern, matches
 from tools import chart_keys
 from tools.audit import audit_plan, mandatory_failures
@@ -200,9 +200,7 @@ SLACK = {"slackTeamId": "T07EA123LEP", "slackChannelId": "C07EZ1ABC23"}
 
 
 def _settings(**notifications_: Any) -> dict[str, str]:
-    return {"aws:region": "us-east-1", "mtls-platform:environment": "sandbox",
-            "mtls-platform:cluster": json.dumps({"publicAccessCidrs": ["203.0.113.0/24"]}),
-            "mtls-platform:notifications": json.dumps(notifications_)}
+    return minimal_settings("sandbox", cluster={"publicAccessCidrs": ["203.0.113.0/24"]}, notifications=notifications_)
 
 
 _CONFIGURED: list[Plan] = []
@@ -257,7 +255,7 @@ def test_bad_notifications_config_names_the_key(given: dict[str, Any], expected:
 def test_defaults_per_environment() -> None:
     assert {env: p.container_logs_enabled for env, p in PROFILES.items()} == {
         "sandbox": False, "dev": True, "staging": True, "prod": True}
-    cfg = build_stack_config("prod", {"aws:region": "us-east-1", "mtls-platform:environment": "prod"})
+    cfg = build_stack_config("prod", minimal_settings("prod"))
     assert cfg.slack_team_id is None and cfg.slack_channel_id is None
 
 

@@ -52,6 +52,9 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
         "EKS standard": p["eks.standard"].price * h,  # 73.00
         "NAT per AZ": 3 * p["nat.hour"].price * h + a.nat_gb_per_month * p["nat.gb"].price,  # 98.55 + 4.50
         "EIPs": 3 * p["ipv4.hour"].price * h,  # 10.95
+        # Public entry: one internet-facing ALB over the 3 public subnets: 0.0225 x 730 = 16.43, 1 LCU assumed
+        # 0.008 x 730 = 5.84, one public IPv4 address per AZ 3 x 0.005 x 730 = 10.95
+        "ALB": (p["alb.hour"].price + a.lb_lcu * p["alb.lcu"].price + 3 * p["ipv4.hour"].price) * h,
         # db.t4g.medium Multi-AZ: 2 x 0.065 x 730 = 94.90; 100 GB gp3 Multi-AZ: 100 x 0.23 = 23.00
         "RDS": 2 * p["rds.db.t4g.medium"].price * h + prof.rds_allocated_storage_gb * p["rds.gp3.multi_az"].price,
         # mq.m5.large active/standby: 2 x 0.288 x 730 = 420.48; 5 GB EFS x 0.30 = 1.50
@@ -73,7 +76,7 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
         # 2 control-plane alarms + 4 container-log alarms (Vault x 3, cert-manager), standard resolution
         "alarms": 6 * p["cloudwatch.alarm"].price,
     }
-    expected = sum(hand.values())  # about $1,190
+    expected = sum(hand.values())  # about $1,200
     report = estimate(plan_of("prod"))
     assert report.total == pytest.approx(expected, rel=0.05)
     assert 1000 < report.total < 1400
@@ -93,7 +96,9 @@ def test_prod_line_items() -> None:
     spot = line(report, "spot x 2")
     assert "65%" in spot.note
     assert line(report, "NAT gateway").quantity == 3 * 730
-    assert line(report, "public IPv4").quantity == 3 * 730  # one Elastic IP per NAT gateway
+    # one Elastic IP per NAT gateway, and the public entry's internet-facing ALB: one address per AZ
+    assert line(report, "public IPv4").quantity == (3 + 3) * 730
+    assert line(report, "ALB load balancer").quantity == 730
     mq = line(report, "Amazon MQ ActiveMQ mq.m5.large active/standby")
     assert mq.quantity == 2 * 730
     assert line(report, "RDS gp3 storage 100 GB Multi-AZ").unit_price == 0.23

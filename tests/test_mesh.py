@@ -19,6 +19,7 @@ PINS = {
     "linkerd-crds": versions.LINKERD_CHART,
     "linkerd2-cni": versions.LINKERD_CHART,
     "linkerd-control-plane": versions.LINKERD_CHART,
+    "aws-load-balancer-controller": versions.AWS_LOAD_BALANCER_CONTROLLER_CHART,  # public entry (default catalog)
 }
 
 
@@ -70,7 +71,7 @@ def test_bootstrap_runs_after_vault_and_hands_over_the_trust_anchor(prod: Plan) 
     bootstrap = prod.one("pulumi-python:dynamic:Resource", "vault-bootstrap")
     assert depends(prod, bootstrap, release(prod, "vault"))
     assert bootstrap.secret_inputs  # the kubeconfig
-    roots = prod.one("kubernetes:core/v1:ConfigMap").inputs
+    roots = prod.one("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots").inputs
     assert roots["metadata"] == {"name": "linkerd-identity-trust-roots", "namespace": "linkerd"}
     assert roots["data"]["ca-bundle.crt"] == bootstrap.outputs["root_ca_pem"]
 
@@ -121,7 +122,8 @@ def test_control_plane_waits_for_its_trust_material(prod: Plan) -> None:
     webhook_certs = [c for c in prod.of_type(CERT) if c.name.startswith("linkerd-webhook-linkerd-")]
     assert len(webhook_certs) == 3
     assert depends(prod, control_plane, release(prod, "linkerd-crds"), release(prod, "linkerd2-cni"),
-                   prod.one("kubernetes:core/v1:ConfigMap"), prod.one(CERT, "trust-chain-identity-issuer"),
+                   prod.one("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots"),
+                   prod.one(CERT, "trust-chain-identity-issuer"),
                    *webhook_certs)
 
 

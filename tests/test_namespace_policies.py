@@ -37,14 +37,16 @@ def test_vault_api_only_from_cert_manager_and_raft_only_between_vault_pods() -> 
     assert raft["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}}]
 
 
-def test_only_vault_may_leave_the_vpc_and_only_on_443() -> None:
+def test_only_vault_and_the_alb_controller_may_leave_the_vpc_and_only_on_443() -> None:
     for ns in SYSTEM_NAMESPACES:
         for name, spec in np.policies_for(ns, NET).items():
             for rule in spec.get("egress", []):
                 for peer in rule.get("to", []):
                     cidr = peer.get("ipBlock", {}).get("cidr")
                     if cidr == "0.0.0.0/0":
-                        assert (ns, name) == ("vault", "allow-aws-apis")
+                        # Vault: KMS/STS for its seal; the ALB controller: ELB/EC2/ACM/STS (public entry).
+                        assert (ns, name) in {("vault", "allow-aws-apis"),
+                                              ("aws-load-balancer-controller", "allow-aws-apis")}
                         assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
 
 

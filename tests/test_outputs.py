@@ -14,6 +14,7 @@ EXPECTED = {
     "postgres_endpoint", "postgres_secret_arn", "broker_endpoint", "broker_secret_arn", "cache_endpoint",
     "cache_secret_arn", "trust_anchor_pem", "vault_recovery_secret_arn",
     "vault_listener_ca_pem", "ecr_repository_urls", "vault_snapshot_role_arn",
+    "public_url", "alb_hostname",  # the default catalog has public services (public entry)
 }
 
 

@@ -26,7 +26,8 @@ def svc(**changes: Any) -> dict[str, Any]:
 
 def settings(services: dict[str, Any] | str) -> dict[str, str]:
     raw = services if isinstance(services, str) else json.dumps(services)
-    return {"aws:region": "us-east-1", "mtls-platform:environment": "prod", "mtls-platform:services": raw}
+    return {"aws:region": "us-east-1", "mtls-platform:environment": "prod", "mtls-platform:services": raw,
+            "mtls-platform:ingress": json.dumps({"domain": "shop.example.com", "hostedZoneId": "Z0EXAMPLE"})}
 
 
 def problems(services: dict[str, Any] | str) -> list[str]:

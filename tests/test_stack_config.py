@@ -5,7 +5,6 @@ Each bad input must come back as one ConfigError line naming the config key path
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -16,13 +15,10 @@ from components import config_rules
 from components.profiles import PROFILES
 from components.stack_config import GROUPS, KEY_PATHS, ConfigError, build_stack_config
 from components.subnets import carve_subnets
-from tests.conftest import ROOT, STACKS
+from tests.conftest import ROOT, STACKS, minimal_settings
 from tools.mock_engine import PlanMocks, RecordingMonitor, load_stack_settings, run_stack
 
-
-def settings(env: str = "prod", **groups: dict[str, Any]) -> dict[str, str]:
-    base = {"aws:region": "us-east-1", "mtls-platform:environment": env}
-    return {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}}
+settings = minimal_settings
 
 
 def problems(stack: str, config: dict[str, str]) -> list[str]:

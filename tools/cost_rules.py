@@ -317,6 +317,11 @@ FREE_PREFIXES: Final = (
     # carries a few hundred notifications a month, inside SNS's free first million publishes; Chatbot has no charge
     # of its own. Neither figure is in the reference table (pricing.md): AWS SNS and Chatbot pricing pages.
     "aws:cloudwatch/logMetricFilter:", "aws:sns/", "aws:chatbot/",
+    # Route 53 bills hosted zones (the public entry uses the user's existing zone, created nowhere here) and standard
+    # queries; queries to an alias record pointing at an ELB load balancer are free, and ACM's validation CNAME is
+    # queried only at issue and renewal. Public ACM certificates are free (`aws:acm/` above).
+    # Ref: https://aws.amazon.com/route53/pricing/ (Alias queries to Elastic Load Balancing: no charge)
+    "aws:route53/record:",
 )
 
 

@@ -50,6 +50,12 @@ DURATIONS: Final[dict[str, Duration]] = {
     "kubernetes:apps/v1:StatefulSet": _fixed(90, "StatefulSet rollout awaited: assumed 1.5 min"),
     "kubernetes:batch/v1:Job": _fixed(60, "Job completion awaited: assumed 1 min"),
     "kubernetes:networking.k8s.io/v1:Ingress": _fixed(180, "Ingress awaits its ALB address: assumed 3 min"),
+    # Public entry. ACM: terraform-provider-aws waits up to 75 min (acm/certificate_validation.go create timeout);
+    # aws-cdk raised its DNS-validation waiter from 5 to 9.5 min after timeouts (aws/aws-cdk#2914): 5 min assumed.
+    "aws:acm/certificateValidation:CertificateValidation": _fixed(300, "ACM DNS validation: assumed 5 min "
+                                                                       "(CDK waiter 5 -> 9.5 min, aws-cdk#2914)"),
+    # The provider waits for the change to reach INSYNC (Route 53: usually within 60 s).
+    "aws:route53/record:Record": _fixed(60, "Route 53 change to INSYNC: assumed 1 min"),
     "kubernetes:core/v1:Service": lambda r: (150, "Service LoadBalancer awaits its NLB: assumed 2.5 min")
     if dig(r.inputs, "spec.type") == "LoadBalancer" else (2, "Service: seconds"),
 }
@@ -134,6 +140,11 @@ JUSTIFIED: Final[dict[tuple[str, str], str]] = {
     ("kubernetes:helm.sh/v3:Release", "kubernetes:cert-manager.io/v1:Certificate"):
         "the chart mounts the Secret the Certificate creates",
     ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Release"): "CRDs, CNI or webhooks from the earlier chart",
+    # Public entry.
+    ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:helm.sh/v3:Release"):
+        "the IngressClass `alb` and the controller's validating webhook come with the controller's chart",
+    ("aws:route53/record:Record", "kubernetes:networking.k8s.io/v1:Ingress"):
+        "the alias target is the ALB hostname from the Ingress status (a nested output this check does not read)",
 }
 
 # Custom resources of these API groups need their CRDs, which these charts install.
@@ -141,4 +152,6 @@ CRD_CHARTS: Final = {"cert-manager.io": "cert-manager", "acme.cert-manager.io": 
                      "policy.linkerd.io": "linkerd-crds", "linkerd.io": "linkerd-crds",
                      "monitoring.coreos.com": "kube-prometheus-stack"}
 # Helm releases that must come after another release.
-RELEASE_AFTER: Final = {"linkerd-control-plane": ("linkerd-crds",)}
+RELEASE_AFTER: Final = {"linkerd-control-plane": ("linkerd-crds",),
+                         # its webhook Issuer/Certificate (enableCertManager) need cert-manager's CRDs and webhook
+                         "aws-load-balancer-controller": ("cert-manager",)}

@@ -192,6 +192,15 @@ _TYPE_OUTPUTS: dict[str, _TypeOutputs] = {
     "pulumi-python:dynamic:Resource": lambda n, i, r: {"root_ca_pem": _pem("CERTIFICATE", f"{n}-trust-anchor"),
                                                        "spec_hash": "mock"} if "vault_ca_pem" in i else {},
     "random:index/randomPassword:RandomPassword": lambda n, i, r: {"result": f"{SECRET_PLACEHOLDER}-{n}"},
+    # Public entry: ACM's DNS validation record, Route 53's fqdn, and the ALB the controller writes into the status.
+    "aws:acm/certificate:Certificate": lambda n, i, r: {
+        "arn": f"arn:aws:acm:{r}:{ACCOUNT}:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        "domainValidationOptions": [{"domainName": i.get("domainName", ""), "resourceRecordType": "CNAME",
+                                     "resourceRecordName": f"_0123456789abcdef.{i.get('domainName', '')}.",
+                                     "resourceRecordValue": "_fedcba9876543210.acm-validations.aws."}]},
+    "aws:route53/record:Record": lambda n, i, r: {"fqdn": str(i.get("name", n)).rstrip(".")},
+    "kubernetes:networking.k8s.io/v1:Ingress": lambda n, i, r: {"status": {"loadBalancer": {"ingress": [
+        {"hostname": f"k8s-{n[:20]}-0123456789.{r}.elb.amazonaws.com"}]}}},
 }
 
 _INVOKES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
@@ -204,6 +213,12 @@ _INVOKES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "aws:index/getPartition:getPartition": lambda a, r: {
         "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"},
     "aws:index/getRegion:getRegion": lambda a, r: {"name": r, "region": r, "id": r, "endpoint": "", "description": ""},
+    # Ref: https://docs.aws.amazon.com/general/latest/gr/elb.html (us-east-1: ALB zone Z35SXDOTRQ7X7K) and
+    # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html (127311923021)
+    "aws:lb/getHostedZoneId:getHostedZoneId": lambda a, r: {"id": "Z35SXDOTRQ7X7K", "region": r,
+                                                              "loadBalancerType": "application"},
+    "aws:elb/getServiceAccount:getServiceAccount": lambda a, r: {"id": "127311923021", "region": r,
+                                                                   "arn": "arn:aws:iam::127311923021:root"},
     "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a, r: {
         "names": [f"{r}{z}" for z in "abcdef"], "zoneIds": [f"use1-az{i}" for i in range(1, 7)], "id": r},
 }
