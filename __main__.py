@@ -14,6 +14,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
 from components.mesh import Mesh, MeshArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
@@ -52,6 +53,8 @@ vault = VaultAws("vault", VaultAwsArgs(
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
 app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
+if cfg.monitoring_enabled:  # off in the sandbox profile (docs/observability.md)
+    Monitoring("monitoring", MonitoringArgs(config=cfg, mesh=mesh), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)
