@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components import app_specs, versions
 from components import namespace_policies as np
 from components.app_service import custom_resource
+from components.cluster import DEVOPS_GROUP
 from components.helm import release
 from components.platform_namespaces import network_policy
 from components.values_monitoring import PROMETHEUS_URL, linkerd_viz_values
@@ -43,6 +44,12 @@ class LinkerdViz(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         for policy, spec in viz_policies(args.networks).items():
             network_policy(VIZ_NAMESPACE, policy, spec, self.namespace)
+        # Like every system namespace: the DevOps group administers it (components/platform_namespaces.py).
+        k8s.rbac.v1.RoleBinding(
+            f"{VIZ_NAMESPACE}-devops-admin", metadata={"name": "platform-devops-admin", "namespace": VIZ_NAMESPACE},
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+            subjects=[{"api_group": "rbac.authorization.k8s.io", "kind": "Group", "name": DEVOPS_GROUP}],
+            opts=pulumi.ResourceOptions(parent=self.namespace))
         ns = self.namespace.metadata.apply(lambda m: str(m["name"]) if isinstance(m, dict) else str(m.name))
         after = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         scrape = [

@@ -8,6 +8,7 @@ import pytest
 
 from components import versions
 from components.platform_namespaces import SYSTEM_NAMESPACES
+from components.profiles import PROFILES
 from tests.conftest import HA, STACKS, plan_of
 from tools.mock_engine import Plan, Registration
 
@@ -20,6 +21,12 @@ PINS = {
     "linkerd2-cni": versions.LINKERD_CHART,
     "linkerd-control-plane": versions.LINKERD_CHART,
 }
+# Releases of the monitoring layer (components/monitoring.py), in every stack whose profile enables it.
+MONITORING_PINS = {"kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK_CHART, "linkerd-viz": versions.LINKERD_CHART}
+
+
+def monitored(stack: str) -> bool:
+    return PROFILES[stack].monitoring_enabled
 
 
 def release(plan: Plan, name: str) -> Registration:
@@ -33,7 +40,8 @@ def depends(plan: Plan, resource: Registration, *on: Registration) -> bool:
 @pytest.mark.parametrize("stack", STACKS)
 def test_chart_versions_equal_the_pins(stack: str) -> None:
     plan = plan_of(stack)
-    assert {r.name: r.inputs["version"] for r in plan.of_type(RELEASE)} == PINS
+    assert {r.name: r.inputs["version"] for r in plan.of_type(RELEASE)} == {
+        **PINS, **(MONITORING_PINS if monitored(stack) else {})}
     assert release(plan, "vault").inputs["repositoryOpts"] == {"repo": versions.VAULT_REPOSITORY}
 
 
@@ -70,7 +78,7 @@ def test_bootstrap_runs_after_vault_and_hands_over_the_trust_anchor(prod: Plan) 
     bootstrap = prod.one("pulumi-python:dynamic:Resource", "vault-bootstrap")
     assert depends(prod, bootstrap, release(prod, "vault"))
     assert bootstrap.secret_inputs  # the kubeconfig
-    roots = prod.one("kubernetes:core/v1:ConfigMap").inputs
+    roots = prod.one("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots").inputs
     assert roots["metadata"] == {"name": "linkerd-identity-trust-roots", "namespace": "linkerd"}
     assert roots["data"]["ca-bundle.crt"] == bootstrap.outputs["root_ca_pem"]
 
@@ -121,7 +129,7 @@ def test_control_plane_waits_for_its_trust_material(prod: Plan) -> None:
     webhook_certs = [c for c in prod.of_type(CERT) if c.name.startswith("linkerd-webhook-linkerd-")]
     assert len(webhook_certs) == 3
     assert depends(prod, control_plane, release(prod, "linkerd-crds"), release(prod, "linkerd2-cni"),
-                   prod.one("kubernetes:core/v1:ConfigMap"), prod.one(CERT, "trust-chain-identity-issuer"),
+                   prod.one("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots"), prod.one(CERT, "trust-chain-identity-issuer"),
                    *webhook_certs)
 
 
@@ -129,9 +137,11 @@ def test_control_plane_waits_for_its_trust_material(prod: Plan) -> None:
 def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> None:
     plan = plan_of(stack)
     namespaces = {n.inputs["metadata"]["name"]: n for n in plan.of_type("kubernetes:core/v1:Namespace")}
-    assert set(namespaces) == {*SYSTEM_NAMESPACES, f"{stack}-app"}
+    viz = ("linkerd-viz",) if monitored(stack) else ()
+    assert set(namespaces) == {*SYSTEM_NAMESPACES, f"{stack}-app", *viz}
     expected = {"linkerd": "restricted", "cert-manager": "restricted", "vault": "restricted",
-                "monitoring": "privileged", "linkerd-cni": "privileged", f"{stack}-app": "restricted"}
+                "monitoring": "privileged", "linkerd-cni": "privileged", f"{stack}-app": "restricted",
+                **{ns: "restricted" for ns in viz}}
     for name, level in expected.items():
         labels = namespaces[name].inputs["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == level
@@ -141,14 +151,14 @@ def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> No
     assert namespaces["linkerd"].inputs["metadata"]["labels"]["config.linkerd.io/admission-webhooks"] == "disabled"
     policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
                 for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
-    for ns in [*SYSTEM_NAMESPACES, f"{stack}-app"]:
+    for ns in [*SYSTEM_NAMESPACES, f"{stack}-app", *viz]:
         assert policies[(ns, "default-deny")] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
 def test_devops_group_administers_every_system_namespace(prod: Plan) -> None:
     bindings = [b for b in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
                 if b.inputs["metadata"]["name"] == "platform-devops-admin"]
-    assert {b.inputs["metadata"]["namespace"] for b in bindings} == set(SYSTEM_NAMESPACES)
+    assert {b.inputs["metadata"]["namespace"] for b in bindings} == {*SYSTEM_NAMESPACES, "linkerd-viz"}
     for b in bindings:
         assert b.inputs["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                          "name": "platform-devops"}]
