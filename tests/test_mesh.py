@@ -129,7 +129,8 @@ def test_control_plane_waits_for_its_trust_material(prod: Plan) -> None:
     webhook_certs = [c for c in prod.of_type(CERT) if c.name.startswith("linkerd-webhook-linkerd-")]
     assert len(webhook_certs) == 3
     assert depends(prod, control_plane, release(prod, "linkerd-crds"), release(prod, "linkerd2-cni"),
-                   prod.one("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots"), prod.one(CERT, "trust-chain-identity-issuer"),
+                   prod.one("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots"),
+                   prod.one(CERT, "trust-chain-identity-issuer"),
                    *webhook_certs)
 
 

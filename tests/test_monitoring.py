@@ -132,7 +132,8 @@ def _fields_ok(kind: str, path: str, obj: dict[str, Any]) -> None:
 
 def test_monitoring_objects_use_only_fields_of_the_pinned_crds() -> None:
     for kind in ("PodMonitor", "ServiceMonitor", "PrometheusRule"):
-        assert CRD[kind]["storage"] == "v1" and scrape.API_VERSION == f"{CRD[kind]['group']}/v1"
+        assert CRD[kind]["storage"] == "v1"
+        assert f"{CRD[kind]['group']}/v1" == scrape.API_VERSION
     for spec in (scrape.proxy_pod_monitor(), scrape.control_plane_pod_monitor(("linkerd",))):
         _fields_ok("PodMonitor", "spec", spec)
         _fields_ok("PodMonitor", "spec.namespaceSelector", spec["namespaceSelector"])
@@ -285,7 +286,8 @@ def test_alertmanager_config_mounts_the_url_file_it_reads() -> None:
 
 # --- Config rules -------------------------------------------------------------------------------------------------
 def _problems(**alerts: Any) -> list[str]:
-    config = {"aws:region": "us-east-1", "mtls-platform:environment": "prod", "mtls-platform:alerts": json.dumps(alerts)}
+    config = {"aws:region": "us-east-1", "mtls-platform:environment": "prod",
+              "mtls-platform:alerts": json.dumps(alerts)}
     with pytest.raises(ConfigError) as err:
         build_stack_config("prod", config)
     return [f"{p.key}: {p.rule}" for p in err.value.problems]
