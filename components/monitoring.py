@@ -10,7 +10,7 @@ Which alert means what: docs/observability.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,7 +22,6 @@ from components import namespace_policies, versions
 from components.helm import release
 from components.linkerd_viz import LinkerdViz, LinkerdVizArgs
 from components.mesh import Mesh
-from components.platform_namespaces import network_policy
 from components.stack_config import StackConfig, key
 from components.values_monitoring import (
     RELEASE,
@@ -101,7 +100,9 @@ class Monitoring(pulumi.ComponentResource):
             metadata={"name": "mtls-platform-mesh-dashboard", "namespace": ns("monitoring"),
                       "labels": dict(dashboards.DASHBOARD_LABEL)},
             data=dashboards.dashboard_config_map_data(cfg.app_namespace_name), opts=child)
-        network_policy("monitoring", "allow-linkerd-viz", prometheus_from_viz(), self)
+        k8s.networking.v1.NetworkPolicy(
+            "monitoring-allow-linkerd-viz", metadata={"name": "allow-linkerd-viz", "namespace": ns("monitoring")},
+            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, prometheus_from_viz()), opts=child)
         self.viz = LinkerdViz(f"{name}-viz", LinkerdVizArgs(
             ha=cfg.is_ha,
             networks=namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
