@@ -1,7 +1,7 @@
 """linkerd-viz in its own meshed namespace, reading kube-prometheus-stack's Prometheus (no Prometheus of its own).
 
 The namespace gets the platform's guard rails (restricted Pod Security, default-deny NetworkPolicies plus named
-allows: components/viz_policies.py) and the same proxy-admin scrape authorization the application namespace has,
+allows: components.monitoring_policies.py) and the same proxy-admin scrape authorization the application namespace has,
 because the unmeshed Prometheus must read viz's proxies too. The chart version is the Linkerd pin.
 """
 
@@ -18,9 +18,9 @@ from components import namespace_policies as np
 from components.app_service import custom_resource
 from components.cluster import DEVOPS_GROUP
 from components.helm import release
+from components.monitoring_policies import VIZ_LABELS, VIZ_NAMESPACE, viz_policies
 from components.platform_namespaces import network_policy
 from components.values_monitoring import PROMETHEUS_URL, linkerd_viz_values
-from components.viz_policies import VIZ_LABELS, VIZ_NAMESPACE, viz_policies
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from components import namespace_policies, versions
 from components.helm import release
 from components.linkerd_viz import LinkerdViz, LinkerdVizArgs
 from components.mesh import Mesh
+from components.monitoring_policies import monitoring_additions
 from components.stack_config import StackConfig, key
 from components.values_monitoring import (
     RELEASE,
@@ -32,7 +33,6 @@ from components.values_monitoring import (
 )
 from components.vault import STORAGE_CLASS
 from components.vault_tls import SECRET_NAME as VAULT_TLS_SECRET
-from components.viz_policies import prometheus_from_viz
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,14 @@ class Monitoring(pulumi.ComponentResource):
             metadata={"name": "mtls-platform-mesh-dashboard", "namespace": ns("monitoring"),
                       "labels": dict(dashboards.DASHBOARD_LABEL)},
             data=dashboards.dashboard_config_map_data(cfg.app_namespace_name), opts=child)
-        k8s.networking.v1.NetworkPolicy(
-            "monitoring-allow-linkerd-viz", metadata={"name": "allow-linkerd-viz", "namespace": ns("monitoring")},
-            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, prometheus_from_viz()), opts=child)
+        networks = namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr)
+        for policy, spec in monitoring_additions(networks, slack).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"monitoring-{policy}", metadata={"name": policy, "namespace": ns("monitoring")},
+                spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, spec), opts=child)
         self.viz = LinkerdViz(f"{name}-viz", LinkerdVizArgs(
             ha=cfg.is_ha,
-            networks=namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
+            networks=networks,
             pod_cidrs=cfg.private_subnet_cidrs,
             depends_on=[mesh.linkerd.control_plane, self.release]), child)
         self.register_outputs({"release": self.release.status})

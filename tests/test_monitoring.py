@@ -17,6 +17,7 @@ from components import monitoring_dashboards as dashboards
 from components import monitoring_rules as rules
 from components import monitoring_scrape as scrape
 from components.chart_values import flatten
+from components.monitoring_policies import VIZ_NAMESPACE, viz_policies
 from components.profiles import PROFILES
 from components.stack_config import ConfigError, build_stack_config
 from components.values_monitoring import (
@@ -28,7 +29,6 @@ from components.values_monitoring import (
     linkerd_viz_values,
 )
 from components.versions import GRAFANA_SUBCHART, KUBE_PROMETHEUS_STACK_CHART, LINKERD_CHART
-from components.viz_policies import VIZ_NAMESPACE, viz_policies
 from tools import chart_keys
 from tools.mock_engine import Plan, load_stack_settings, run_stack
 
@@ -227,7 +227,7 @@ def test_no_new_allow_into_the_app_namespace(stack: str) -> None:
     app = f"{stack}-app"
     assert not [r.name for r in _monitoring(plan) if (r.inputs.get("metadata") or {}).get("namespace") == app]
     policies = [r for r in _monitoring(plan) if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
-    assert len(policies) == 9  # 8 in linkerd-viz, 1 in monitoring
+    assert len(policies) == 10  # 8 in linkerd-viz, 2 in monitoring (viz -> Prometheus, operator webhook)
     for policy in policies:
         peers = json.dumps(policy.inputs["spec"])
         assert app not in peers, policy.name
@@ -276,6 +276,9 @@ def test_slack_webhook_lives_only_in_a_secret() -> None:
     secret = plan.one("kubernetes:core/v1:Secret", "monitoring-slack")
     assert secret.inputs["metadata"] == {"name": "alertmanager-slack", "namespace": "monitoring"}
     assert secret.inputs["stringData"]["webhook-url"] == WEBHOOK
+    egress = plan.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "monitoring-allow-alertmanager-slack").inputs
+    assert egress["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
+    assert egress["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]
 
 
 def test_alertmanager_config_mounts_the_url_file_it_reads() -> None:

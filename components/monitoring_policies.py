@@ -1,5 +1,6 @@
-"""Pure builders for the linkerd-viz namespace's guard rails: its NetworkPolicies and the one new allow into
-`monitoring` (viz -> Prometheus on 9090).
+"""Pure builders for the monitoring layer's NetworkPolicies: the linkerd-viz namespace's set, and the additions in
+`monitoring` that its default-deny needs (viz -> Prometheus 9090, API server -> operator webhook, Alertmanager ->
+Slack).
 
 viz is meshed (its pods carry the inject annotation in the chart) and reads metrics from kube-prometheus-stack's
 Prometheus instead of running its own. Ports: linkerd2 edge-26.8.3 viz/charts/linkerd-viz/templates/{tap,
@@ -20,8 +21,14 @@ TAP_INJECTOR_PORT: Final = 8443
 # Namespace metadata the viz chart renders for a CLI install (templates/namespace.yaml); a Helm install leaves the
 # namespace to us. With the CNI plugin there is no proxy-init, so `restricted` holds.
 VIZ_LABELS: Final = {"linkerd.io/extension": "viz"}
-# The operator's label on Prometheus pods (prometheus-operator v0.93.1 sets app.kubernetes.io/name=prometheus).
+# The operator's labels on the pods it runs (prometheus-operator v0.93.1: app.kubernetes.io/name=prometheus and
+# =alertmanager), and kube-prometheus-stack 88.5.3's operator Deployment selector (templates/prometheus-operator/
+# deployment.yaml: app=<chart name>-operator). The operator serves its admission webhook on prometheusOperator.tls.
+# internalPort (10250).
 PROMETHEUS_POD_LABELS: Final = {"app.kubernetes.io/name": "prometheus"}
+ALERTMANAGER_POD_LABELS: Final = {"app.kubernetes.io/name": "alertmanager"}
+OPERATOR_POD_LABELS: Final = {"app": "kube-prometheus-stack-operator"}
+OPERATOR_WEBHOOK_PORT: Final = 10250
 
 
 def viz_policies(net: np.Networks) -> dict[str, np.Spec]:
@@ -45,3 +52,17 @@ def prometheus_from_viz() -> np.Spec:
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name":
                                                                           VIZ_NAMESPACE}}}],
                          "ports": [{"protocol": "TCP", "port": PROMETHEUS_PORT}]}]}
+
+
+def monitoring_additions(net: np.Networks, slack: bool) -> dict[str, np.Spec]:
+    """The `monitoring` namespace's allows beyond the platform's common set (components/namespace_policies.py)."""
+    policies = {
+        "allow-linkerd-viz": prometheus_from_viz(),
+        "allow-operator-webhook": np.allow_webhook_from_api_server(net, (OPERATOR_WEBHOOK_PORT,),
+                                                                   dict(OPERATOR_POD_LABELS)),
+    }
+    if slack:
+        # Slack's webhook endpoint is on the internet (through NAT), port 443; only Alertmanager may call out.
+        policies["allow-alertmanager-slack"] = {**np.allow_aws_apis(),
+                                                "podSelector": {"matchLabels": dict(ALERTMANAGER_POD_LABELS)}}
+    return policies
