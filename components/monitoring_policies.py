@@ -29,6 +29,9 @@ PROMETHEUS_POD_LABELS: Final = {"app.kubernetes.io/name": "prometheus"}
 ALERTMANAGER_POD_LABELS: Final = {"app.kubernetes.io/name": "alertmanager"}
 OPERATOR_POD_LABELS: Final = {"app": "kube-prometheus-stack-operator"}
 OPERATOR_WEBHOOK_PORT: Final = 10250
+# Targets on node addresses, outside any pod selector: the kubelet (10250, cAdvisor) and node-exporter, which runs on
+# the host network on 9100 (prometheus-node-exporter 4.56.1 values.yaml service.port, hostNetwork true).
+NODE_SCRAPE_PORTS: Final = (10250, 9100)
 
 
 def viz_policies(net: np.Networks) -> dict[str, np.Spec]:
@@ -58,6 +61,10 @@ def monitoring_additions(net: np.Networks, slack: bool) -> dict[str, np.Spec]:
     """The `monitoring` namespace's allows beyond the platform's common set (components/namespace_policies.py)."""
     policies = {
         "allow-linkerd-viz": prometheus_from_viz(),
+        "allow-prometheus-nodes": {
+            "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": net.vpc_cidr}}],
+                        "ports": [{"protocol": "TCP", "port": p} for p in NODE_SCRAPE_PORTS]}]},
         "allow-operator-webhook": np.allow_webhook_from_api_server(net, (OPERATOR_WEBHOOK_PORT,),
                                                                    dict(OPERATOR_POD_LABELS)),
     }

@@ -227,7 +227,7 @@ def test_no_new_allow_into_the_app_namespace(stack: str) -> None:
     app = f"{stack}-app"
     assert not [r.name for r in _monitoring(plan) if (r.inputs.get("metadata") or {}).get("namespace") == app]
     policies = [r for r in _monitoring(plan) if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
-    assert len(policies) == 10  # 8 in linkerd-viz, 2 in monitoring (viz -> Prometheus, operator webhook)
+    assert len(policies) == 11  # 8 in linkerd-viz, 3 in monitoring (viz -> Prometheus, webhook, node targets)
     for policy in policies:
         peers = json.dumps(policy.inputs["spec"])
         assert app not in peers, policy.name
