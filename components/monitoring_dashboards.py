@@ -26,9 +26,12 @@ def queries(app_namespace: str) -> dict[str, str]:
     def quantile(q: str) -> str:
         return f"histogram_quantile({q}, sum by (le, deployment) (rate(response_latency_ms_bucket{{{sel}}}[5m])))"
 
+    # mTLS on the callers' side, per destination: the server side would also count the kubelet's plaintext probes.
+    dst = f'direction="outbound",dst_namespace="{app_namespace}",dst_deployment=~"$deployment"'
+    dst_by = "sum by (dst_deployment)"
     return {
-        "mTLS success rate (share of responses with tls=true)":
-            f'{by} (rate(response_total{{{sel},tls="true"}}[5m])) / {total}',
+        "mTLS success rate (share of calls with tls=true)":
+            f'{dst_by} (rate(response_total{{{dst},tls="true"}}[5m])) / {dst_by} (rate(response_total{{{dst}}}[5m]))',
         "Request rate (req/s)": f"{by} (rate(request_total{{{sel}}}[5m]))",
         "Error rate (share classified failure)":
             f'{by} (rate(response_total{{{sel},classification="failure"}}[5m])) / {total}',
@@ -49,7 +52,8 @@ def _panel(index: int, title: str, expr: str) -> Spec:
     return {"id": index + 1, "type": "timeseries", "title": title, "datasource": DATASOURCE,
             "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "targets": [{"refId": "A", "datasource": DATASOURCE, "expr": expr, "legendFormat": "{{deployment}}"}]}
+            "targets": [{"refId": "A", "datasource": DATASOURCE, "expr": expr,
+                         "legendFormat": "{{dst_deployment}}" if "dst_deployment" in expr else "{{deployment}}"}]}
 
 
 def mesh_dashboard(app_namespace: str) -> Spec:

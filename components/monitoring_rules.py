@@ -120,8 +120,13 @@ def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
     ns = f'namespace="{app_namespace}"'
     inbound = f'direction="inbound",{ns}'
     by = "namespace, deployment"
-    total = f"sum by ({by}) (rate(response_total{{{inbound}}}[5m]))"
-    mtls = f'sum by ({by}) (rate(response_total{{{inbound},tls="true"}}[5m]))'
+    # mTLS share on the callers' side (outbound, per destination): every meshed call should leave over mTLS. The
+    # server side would count the kubelet's plaintext probes, which Linkerd authorizes on every meshed port; an
+    # unmeshed caller cannot get past the namespace's deny default and shows up as an authorization denial instead.
+    dst = 'direction="outbound",dst_namespace="' + app_namespace + '"'
+    dst_by = "dst_namespace, dst_deployment"
+    total = f"sum by ({dst_by}) (rate(response_total{{{dst}}}[5m]))"
+    mtls = f'sum by ({dst_by}) (rate(response_total{{{dst},tls="true"}}[5m]))'
     limit = t.authz_denials_per_10m
     denials = (f"(sum by ({by}) (increase(inbound_http_authz_deny_total{{{ns}}}[10m])) > {limit})"
                f" or (sum by ({by}) (increase(inbound_tcp_authz_deny_total{{{ns}}}[10m])) > {limit})")
@@ -138,8 +143,8 @@ def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
                "an unauthorized caller or a missing callers entry in the service catalog: linkerd viz authz"),
         _alert("MeshMtlsSuccessRateLow",
                f"({mtls} / {total}) < {t.mtls_success_rate_floor} and {total} > {t.mtls_min_request_rate}",
-               "10m", "critical", "Only {{ $value | humanizePercentage }} of requests to {{ $labels.deployment }} "
-               "are mTLS", "find the unmeshed caller: linkerd viz edges deploy -n {{ $labels.namespace }}"),
+               "10m", "critical", "Only {{ $value | humanizePercentage }} of calls to {{ $labels.dst_deployment }} "
+               "are mTLS", "linkerd viz edges deploy -n {{ $labels.dst_namespace }}; check proxy identity logs"),
         _alert("MeshAddedLatencyHigh",
                f"({outbound_p99} - on (dst_namespace, dst_deployment) {inbound_p99}) > {t.latency_budget_ms}",
                "15m", "warning", "Mesh adds ~{{ $value }} ms at p99 in front of {{ $labels.dst_deployment }} "

@@ -217,7 +217,9 @@ def test_plan_alerts_cover_the_issue_with_config_thresholds(stack: str) -> None:
     assert "< 5184000" in alerts["LinkerdIdentityIssuerExpiring"]  # 1440 h
     assert "< 31536000" in alerts["LinkerdTrustAnchorExpiring"]  # 365 days
     assert alerts["VaultSealed"] == "vault_core_unsealed == 0"
-    assert 'tls="true"' in alerts["MeshMtlsSuccessRateLow"] and "< 0.99" in alerts["MeshMtlsSuccessRateLow"]
+    mtls = alerts["MeshMtlsSuccessRateLow"]
+    assert 'tls="true"' in mtls and "< 0.99" in mtls and "> 1.0" in mtls
+    assert f'direction="outbound",dst_namespace="{stack}-app"' in mtls  # callers' side: probes are not counted
     assert alerts["MeshAddedLatencyHigh"].endswith("> 10")
     assert f'namespace="{stack}-app"' in alerts["MeshAuthorizationDenied"]
     records = [r for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r]
