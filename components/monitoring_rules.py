@@ -110,8 +110,11 @@ def vault_rules() -> list[Spec]:
         _alert("VaultNoLeader", "(sum(vault_core_active) or vector(0)) < 1", "5m", "critical",
                "Vault has no active node: certificates cannot be issued",
                "kubectl -n vault get pods; vault operator raft list-peers from a running pod"),
-        _alert("VaultMetricsMissing", 'sum(up{namespace="vault"}) == 0 or absent(up{namespace="vault"})', "10m",
-               "warning", "Prometheus cannot scrape Vault", "check the vault ServiceMonitor target in Prometheus"),
+        # Per pod: a sealed Vault may answer /v1/sys/metrics with an error instead of vault_core_unsealed 0, so a
+        # pod that stops reporting is an alert of its own; `absent` covers "no target at all".
+        _alert("VaultMetricsMissing", 'up{namespace="vault"} == 0 or absent(up{namespace="vault"})', "10m",
+               "warning", "Prometheus cannot scrape Vault pod {{ $labels.pod }} (down, sealed or unreachable)",
+               "kubectl -n vault get pods; the vault target in Prometheus (TLS CA, NetworkPolicy)"),
     ]
 
 
