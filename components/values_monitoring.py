@@ -81,6 +81,10 @@ def kube_prometheus_stack_values(args: MonitoringValuesArgs) -> Values:
         "kubeScheduler": {"enabled": False},
         "kubeEtcd": {"enabled": False},
         "kubeProxy": {"enabled": False},
+        "prometheusOperator": {
+            "resources": resources("50m", "96Mi", "200m", "256Mi"),
+            "admissionWebhooks": {"patch": {"resources": resources("10m", "32Mi", "100m", "64Mi")}},
+        },
         "prometheus": {"prometheusSpec": {
             "replicas": replicas,
             "retention": f"{args.retention_days}d",
