@@ -16,6 +16,7 @@ from components.data_services import DataServices, DataServicesArgs
 from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
 from components.ingress_specs import LOG_PREFIX
 from components.mesh import Mesh, MeshArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.public_entry import PublicEntry, PublicEntryArgs
@@ -63,6 +64,8 @@ backups = Backups("backups", BackupsArgs(cfg, cluster, vault, keys, mesh.vault, 
 entry = PublicEntry("public-entry", PublicEntryArgs(
     config=cfg, cluster=cluster, network=network, mesh=mesh, app=app, access_log_bucket=access_logs.name,
 ), k8s_opts) if public else None
+if cfg.monitoring_enabled:  # off in the sandbox profile (docs/observability.md)
+    Monitoring("monitoring", MonitoringArgs(config=cfg, mesh=mesh), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)

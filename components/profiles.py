@@ -70,9 +70,27 @@ class Profile:
     backup_dr_region: str = ""
     # Velero: optional, sandbox only (the seed client declined it); off by default.
     velero_enabled: bool = False
+    # Observability (components/monitoring.py). Off in the sandbox: Prometheus, Alertmanager, Grafana, the exporters
+    # and linkerd-viz want ~1.5 GiB of requests, too much for its two t3.medium nodes (docs/observability.md).
+    monitoring_enabled: bool = True
+    prometheus_retention_days: int = 7
+    prometheus_storage_gb: int = 20
+    # Alert thresholds (components/monitoring_rules.py). Certificate warnings sit below every cert-manager
+    # renewBefore (61 d for the identity issuer, 120 d for the webhooks), so in steady state they never fire: a
+    # warning means renewal failed for weeks. The issuer warning is `linkerd check`'s 60 days.
+    cert_expiry_warning_days: int = 30
+    cert_expiry_critical_days: int = 7
+    cert_renewal_grace_hours: int = 24
+    identity_issuer_expiry_warning_hours: int = 1440
+    trust_anchor_expiry_warning_days: int = 365
+    mtls_success_rate_floor: float = 0.99
+    mtls_min_request_rate: float = 1.0
+    latency_budget_ms: int = 10
+    authz_denials_per_10m: int = 0
 
 
 _SMALL = Profile(
+    monitoring_enabled=False,
     vpc_cidr="10.40.0.0/16",
     az_count=3,
     nat_gateways="single",
@@ -126,6 +144,8 @@ _HA = Profile(
     cache_multi_az=True,
     cache_snapshot_retention_days=7,
     protect_resources=True,
+    prometheus_retention_days=15,
+    prometheus_storage_gb=50,
 )
 
 PROFILES: Final[dict[str, Profile]] = {
@@ -138,6 +158,7 @@ PROFILES: Final[dict[str, Profile]] = {
         system_node_instance_types=("t3.large",),
         rds_backup_retention_days=7,
         cache_snapshot_retention_days=3,
+        monitoring_enabled=True,
     ),
     "staging": _HA,
     "prod": dataclasses.replace(
@@ -154,6 +175,8 @@ PROFILES: Final[dict[str, Profile]] = {
         cache_snapshot_retention_days=14,
         vault_backup_retention_days=90,
         backup_dr_replication=True,
+        prometheus_retention_days=30,
+        prometheus_storage_gb=100,
     ),
 }
 

@@ -153,6 +153,28 @@ class IngressConfig(_Group):
     ingress_allowed_cidrs: list[str] | None = Field(None, alias="allowedCidrs")
 
 
+class MonitoringConfig(_Group):
+    monitoring_enabled: bool | None = Field(None, alias="enabled")
+    prometheus_retention_days: int | None = Field(None, alias="prometheusRetentionDays")
+    prometheus_storage_gb: int | None = Field(None, alias="prometheusStorageGb")
+
+
+class AlertsConfig(_Group):
+    cert_expiry_warning_days: int | None = Field(None, alias="certExpiryWarningDays")
+    cert_expiry_critical_days: int | None = Field(None, alias="certExpiryCriticalDays")
+    cert_renewal_grace_hours: int | None = Field(None, alias="certRenewalGraceHours")
+    identity_issuer_expiry_warning_hours: int | None = Field(None, alias="identityIssuerExpiryWarningHours")
+    trust_anchor_expiry_warning_days: int | None = Field(None, alias="trustAnchorExpiryWarningDays")
+    # strict=False: YAML writes 0.99 as a float but 1 as an int; both are rates.
+    mtls_success_rate_floor: float | None = Field(None, alias="mtlsSuccessRateFloor", strict=False)
+    mtls_min_request_rate: float | None = Field(None, alias="mtlsMinRequestRate", strict=False)
+    latency_budget_ms: int | None = Field(None, alias="latencyBudgetMs")
+    authz_denials_per_10m: int | None = Field(None, alias="authzDenialsPer10m")
+    slack_channel: str | None = Field(None, alias="slackChannel")
+    # A Pulumi *secret* (`pulumi config set --secret --path mtls-platform:alerts.slackWebhookUrl ...`).
+    slack_webhook_url: str | None = Field(None, alias="slackWebhookUrl", repr=False)
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -165,6 +187,8 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "notifications": NotificationsConfig,
     "backup": BackupConfig,
     "ingress": IngressConfig,
+    "monitoring": MonitoringConfig,
+    "alerts": AlertsConfig,
 }
 
 
@@ -193,6 +217,8 @@ class RawConfig(BaseModel):
     notifications: NotificationsConfig = NotificationsConfig()
     backup: BackupConfig = BackupConfig()
     ingress: IngressConfig = IngressConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    alerts: AlertsConfig = AlertsConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -261,6 +287,8 @@ class StackConfig(Profile):
     ingress_hosted_zone_id: str | None = None  # Route 53 zone: ACM DNS validation records and the alias record
     ingress_certificate_arn: str | None = None  # an existing ACM certificate instead of a DNS-validated one
     ingress_allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)  # who may reach the ALB (a public shop: everyone)
+    slack_channel: str = "#platform-alerts"  # Alertmanager's Slack channel
+    slack_webhook_url: str | None = dataclasses.field(default=None, repr=False)  # secret config; None: no Slack
 
     @property
     def is_ha(self) -> bool:

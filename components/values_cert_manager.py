@@ -82,7 +82,7 @@ def cert_manager_values(ha: bool) -> Values:
             **_component("cainjector", ha),
         },
         "startupapicheck": {"resources": _RESOURCES["startupapicheck"]},
-        # Metrics on (prometheus.io scrape annotations); no ServiceMonitor until the operations layer installs the
-        # Prometheus Operator CRDs (a ServiceMonitor without them fails the release).
+        # Metrics on (the controller Service, port 9402); the chart's ServiceMonitor stays off because its CRD does not
+        # exist yet when cert-manager installs: components/monitoring.py creates one after kube-prometheus-stack.
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
     }

@@ -106,6 +106,12 @@ def vault_server_hcl(replicas: int, region: str, kms_key_id: str) -> str:
         f'  tls_cert_file   = "{TLS_MOUNT}/tls.crt"\n'
         f'  tls_key_file    = "{TLS_MOUNT}/tls.key"\n'
         '  tls_min_version = "tls12"\n'
+        # /v1/sys/metrics without a token, for Prometheus: the NetworkPolicy admits 8200 only from cert-manager and
+        # monitoring, and the metrics carry no secret.
+        # Ref: https://developer.hashicorp.com/vault/docs/configuration/listener/tcp#telemetry-parameters
+        "  telemetry {\n"
+        "    unauthenticated_metrics_access = true\n"
+        "  }\n"
         "}\n"
         "\n"
         "# Credentials come from IRSA (the pod's web identity token), never from static AWS keys.\n"
@@ -120,6 +126,14 @@ def vault_server_hcl(replicas: int, region: str, kms_key_id: str) -> str:
         "}\n"
         "\n"
         'service_registration "kubernetes" {}\n'
+        "\n"
+        # Metrics in Prometheus format (vault_core_unsealed, vault_core_active... read by the monitoring alerts);
+        # no hostname prefix so every pod reports the same metric names.
+        # Ref: https://developer.hashicorp.com/vault/docs/configuration/telemetry#prometheus
+        "telemetry {\n"
+        '  prometheus_retention_time = "24h"\n'
+        "  disable_hostname          = true\n"
+        "}\n"
     )
 
 

@@ -117,3 +117,14 @@ AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY: Final = "https://aws.github.io/eks-char
 # renovate: datasource=docker depName=nginxinc/nginx-unprivileged
 INGRESS_PROXY_IMAGE: Final = "docker.io/nginxinc/nginx-unprivileged:1.30.4-alpine-slim"
 INGRESS_PROXY_UID: Final = 101
+# Prometheus Operator v0.93.1 with Prometheus, Alertmanager v0.34.0 and Grafana (subchart grafana 12.11.1 from
+# grafana-community/helm-charts, Grafana 13.2.0). Key lists: tests/chart_keys/kube-prometheus-stack-88.5.3.txt and
+# grafana-12.11.1.txt; CRD fields: tests/monitoring_crd_fields.yaml.
+# Ref: https://github.com/prometheus-community/helm-charts/tree/kube-prometheus-stack-88.5.3/charts/kube-prometheus-stack
+# (tag commit ea930baeebeba39f56d6b44e351f23b2a072a600)
+# renovate: datasource=helm registryUrl=https://prometheus-community.github.io/helm-charts depName=kube-prometheus-stack
+KUBE_PROMETHEUS_STACK_CHART: Final = "88.5.3"
+KUBE_PROMETHEUS_STACK_REPOSITORY: Final = "https://prometheus-community.github.io/helm-charts"
+# The Grafana subchart version this kube-prometheus-stack pin depends on (Chart.yaml dependencies); not installed on
+# its own, recorded so the key list's file name follows the pin.
+GRAFANA_SUBCHART: Final = "12.11.1"

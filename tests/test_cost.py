@@ -63,6 +63,8 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
         "Valkey": prof.cache_nodes * p["elasticache.cache.t4g.small"].price * p["elasticache.valkey_factor"].price * h,
         # Vault HA: 3 replicas x (10 GiB data + 10 GiB audit) PVCs on gp3 = 60 x 0.08 = 4.80
         "Vault PVCs": 3 * (10 + 10) * p["ebs.gp3.gb"].price,
+        # Monitoring (prod profile): 2 Prometheus x 100 GiB + 2 Alertmanager x 2 GiB on gp3 = 204 x 0.08 = 16.32
+        "monitoring PVCs": (2 * prof.prometheus_storage_gb + 2 * 2) * p["ebs.gp3.gb"].price,
         "KMS": 6 * p["kms.key"].price,  # logs, eks, data, vault-unseal, alarm topic, backup replica (DR region)
         "secrets": 4 * p["secretsmanager.secret"].price,  # broker, cache, Vault recovery, RDS-managed master
         # snapshots, access logs; DR region: snapshot replica, its access logs (+ the replication transfer)
@@ -76,7 +78,7 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
         # 2 control-plane alarms + 4 container-log alarms (Vault x 3, cert-manager), standard resolution
         "alarms": 6 * p["cloudwatch.alarm"].price,
     }
-    expected = sum(hand.values())  # about $1,200
+    expected = sum(hand.values())  # about $1,220
     report = estimate(plan_of("prod"))
     assert report.total == pytest.approx(expected, rel=0.05)
     assert 1000 < report.total < 1400
@@ -103,6 +105,8 @@ def test_prod_line_items() -> None:
     assert mq.quantity == 2 * 730
     assert line(report, "RDS gp3 storage 100 GB Multi-AZ").unit_price == 0.23
     assert report.unpriced == ()  # every registered type is priced or known to be free
+    assert line(report, "EBS gp3 Prometheus 2 x 100 GiB").monthly == pytest.approx(200 * 0.08)
+    assert line(report, "EBS gp3 Alertmanager 2 x 2 GiB").monthly == pytest.approx(4 * 0.08)
 
 
 def test_sandbox_marks_the_unverified_broker_price() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from components import versions
 from components.platform_namespaces import SYSTEM_NAMESPACES
+from components.profiles import PROFILES
 from tests.conftest import HA, STACKS, plan_of
 from tools.mock_engine import Plan, Registration
 
@@ -21,6 +22,12 @@ PINS = {
     "linkerd-control-plane": versions.LINKERD_CHART,
     "aws-load-balancer-controller": versions.AWS_LOAD_BALANCER_CONTROLLER_CHART,  # public entry (default catalog)
 }
+# Releases of the monitoring layer (components/monitoring.py), in every stack whose profile enables it.
+MONITORING_PINS = {"kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK_CHART, "linkerd-viz": versions.LINKERD_CHART}
+
+
+def monitored(stack: str) -> bool:
+    return PROFILES[stack].monitoring_enabled
 
 
 def release(plan: Plan, name: str) -> Registration:
@@ -34,7 +41,8 @@ def depends(plan: Plan, resource: Registration, *on: Registration) -> bool:
 @pytest.mark.parametrize("stack", STACKS)
 def test_chart_versions_equal_the_pins(stack: str) -> None:
     plan = plan_of(stack)
-    assert {r.name: r.inputs["version"] for r in plan.of_type(RELEASE)} == PINS
+    assert {r.name: r.inputs["version"] for r in plan.of_type(RELEASE)} == {
+        **PINS, **(MONITORING_PINS if monitored(stack) else {})}
     assert release(plan, "vault").inputs["repositoryOpts"] == {"repo": versions.VAULT_REPOSITORY}
 
 
@@ -131,9 +139,11 @@ def test_control_plane_waits_for_its_trust_material(prod: Plan) -> None:
 def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> None:
     plan = plan_of(stack)
     namespaces = {n.inputs["metadata"]["name"]: n for n in plan.of_type("kubernetes:core/v1:Namespace")}
-    assert set(namespaces) == {*SYSTEM_NAMESPACES, f"{stack}-app"}
+    viz = ("linkerd-viz",) if monitored(stack) else ()
+    assert set(namespaces) == {*SYSTEM_NAMESPACES, f"{stack}-app", *viz}
     expected = {"linkerd": "restricted", "cert-manager": "restricted", "vault": "restricted",
-                "monitoring": "privileged", "linkerd-cni": "privileged", f"{stack}-app": "restricted"}
+                "monitoring": "privileged", "linkerd-cni": "privileged", f"{stack}-app": "restricted",
+                **{ns: "restricted" for ns in viz}}
     for name, level in expected.items():
         labels = namespaces[name].inputs["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == level
@@ -143,14 +153,14 @@ def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> No
     assert namespaces["linkerd"].inputs["metadata"]["labels"]["config.linkerd.io/admission-webhooks"] == "disabled"
     policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
                 for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
-    for ns in [*SYSTEM_NAMESPACES, f"{stack}-app"]:
+    for ns in [*SYSTEM_NAMESPACES, f"{stack}-app", *viz]:
         assert policies[(ns, "default-deny")] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
 def test_devops_group_administers_every_system_namespace(prod: Plan) -> None:
     bindings = [b for b in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
                 if b.inputs["metadata"]["name"] == "platform-devops-admin"]
-    assert {b.inputs["metadata"]["namespace"] for b in bindings} == set(SYSTEM_NAMESPACES)
+    assert {b.inputs["metadata"]["namespace"] for b in bindings} == {*SYSTEM_NAMESPACES, "linkerd-viz"}
     for b in bindings:
         assert b.inputs["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                          "name": "platform-devops"}]

@@ -3,6 +3,10 @@
     python -m tools.chart_keys                                  # rewrite every list from ../shared/reference/upstream
     python -m tools.chart_keys --reference DIR                  # ... from another copy of the upstream chart data
     python -m tools.chart_keys path/to/values.yaml              # print one file's list
+    python -m tools.chart_keys values.yaml --source "REPO TAG PATH"  # ... naming where it came from in the header
+
+Charts that are not in the shared upstream data (kube-prometheus-stack and its grafana subchart) are read from their
+repositories at the pinned tag; `EXTERNAL_SOURCES` records where, and the header of each list repeats it.
 
 A key list is a fact about a chart: every key path its values file defines, flattened with the same
 `components.chart_values.flatten` the tests apply to the builders' output (lists as `path[]`, empty maps as `path{}`).
@@ -20,7 +24,13 @@ from typing import Final
 import yaml
 
 from components.chart_values import flatten
-from components.versions import CERT_MANAGER_CHART, LINKERD_CHART, VAULT_CHART
+from components.versions import (
+    CERT_MANAGER_CHART,
+    GRAFANA_SUBCHART,
+    KUBE_PROMETHEUS_STACK_CHART,
+    LINKERD_CHART,
+    VAULT_CHART,
+)
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 KEYS_DIR: Final = ROOT / "tests" / "chart_keys"
@@ -38,6 +48,17 @@ SOURCES: Final[dict[str, str]] = {
     f"linkerd-control-plane-{LINKERD_CHART}.values-ha.txt": "linkerd/charts/linkerd-control-plane/values-ha.yaml",
     f"linkerd2-cni-{LINKERD_CHART}.txt": "linkerd/charts/linkerd2-cni/values.yaml",
     f"linkerd-viz-{LINKERD_CHART}.txt": "linkerd/charts/linkerd-viz/values.yaml",
+}
+
+
+# Key list file -> where its values.yaml was read (repository, tag, commit, path), for charts fetched at their tag.
+EXTERNAL_SOURCES: Final[dict[str, str]] = {
+    f"kube-prometheus-stack-{KUBE_PROMETHEUS_STACK_CHART}.txt":
+        "charts/kube-prometheus-stack/values.yaml, github.com/prometheus-community/helm-charts tag "
+        f"kube-prometheus-stack-{KUBE_PROMETHEUS_STACK_CHART} (commit ea930baeebeba39f56d6b44e351f23b2a072a600)",
+    f"grafana-{GRAFANA_SUBCHART}.txt":
+        f"charts/grafana/values.yaml, github.com/grafana-community/helm-charts tag grafana-{GRAFANA_SUBCHART} "
+        f"(the kube-prometheus-stack {KUBE_PROMETHEUS_STACK_CHART} dependency; keys apply under `grafana.`)",
 }
 
 
@@ -67,11 +88,12 @@ def load(list_file: Path) -> set[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("values_file", nargs="?", type=Path, help="print the key list of this one values file")
+    parser.add_argument("--source", help="where the one values file came from (written into the header)")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="upstream chart data directory (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.values_file is not None:
-        sys.stdout.write(render(args.values_file, args.values_file.name))
+        sys.stdout.write(render(args.values_file, args.source or args.values_file.name))
         return 0
     missing = [source for source in SOURCES.values() if not (args.reference / source).is_file()]
     if missing:

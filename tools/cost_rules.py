@@ -209,6 +209,8 @@ def _service_logs(c: PricingContext) -> None:
 
 
 def _helm_release(r: Registration, c: PricingContext) -> None:
+    if helm_chart(r) == "kube-prometheus-stack":
+        _prometheus_volumes(r, c)
     if helm_chart(r) != "vault":
         return  # other charts run on the node groups: no charge of their own
     server = dig(r.inputs, "values.server", {}) or {}
@@ -220,6 +222,18 @@ def _helm_release(r: Registration, c: PricingContext) -> None:
             size = k8s_quantity_gib(spec.get("size", "10Gi"))
             c.charge("storage", f"EBS {c.assume.vault_storage_class} Vault {volume} {replicas:g} x {size:g} GiB",
                      r.name, replicas * size, "GB-mo", "ebs.gp3.gb", note="PVCs from the chart's volumeClaimTemplates")
+
+
+def _prometheus_volumes(r: Registration, c: PricingContext) -> None:
+    """Prometheus' and Alertmanager's volumeClaimTemplates (storageSpec / storage in kube-prometheus-stack values)."""
+    for component, spec_key, storage_key in (("Prometheus", "prometheus.prometheusSpec", "storageSpec"),
+                                              ("Alertmanager", "alertmanager.alertmanagerSpec", "storage")):
+        spec = dig(r.inputs, f"values.{spec_key}", {}) or {}
+        size = k8s_quantity_gib(dig(spec, f"{storage_key}.volumeClaimTemplate.spec.resources.requests.storage", 0))
+        if size:
+            replicas = float(spec.get("replicas", 1) or 1)
+            c.charge("storage", f"EBS gp3 {component} {replicas:g} x {size:g} GiB", r.name, replicas * size,
+                     "GB-mo", "ebs.gp3.gb", note="PVCs from the operator's volumeClaimTemplates")
 
 
 def _pvc(r: Registration, c: PricingContext) -> None:

@@ -67,6 +67,9 @@ HELM_CHARTS: Final[dict[str, tuple[float, str]]] = {
     "linkerd-crds": (15, "Helm linkerd-crds: CRDs only, assumed 15 s"),
     "linkerd-control-plane": (120, "Helm linkerd-control-plane: assumed 2 min"),
     "aws-load-balancer-controller": (60, "Helm AWS Load Balancer Controller: assumed 1 min"),
+    # Ten CRDs, the operator, then Prometheus and Alertmanager StatefulSets waiting for their EBS volumes to attach.
+    "kube-prometheus-stack": (180, "Helm kube-prometheus-stack: CRDs + operator + PVC-backed pods, assumed 3 min"),
+    "linkerd-viz": (90, "Helm linkerd-viz: meshed pods wait for proxy identity, assumed 1.5 min"),
 }
 HELM_DEFAULT: Final = (60.0, "Helm release: assumed 1 min")
 
@@ -110,7 +113,7 @@ NODE_GROUP_TYPES: Final = frozenset({"aws:eks/nodeGroup:NodeGroup", "eks:index:M
 WORKLOAD_TYPES: Final = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet",
                                    "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job"})
 CRD_ONLY_CHARTS: Final = frozenset({"linkerd-crds"})  # no pods: nothing to schedule
-PVC_CHARTS: Final = frozenset({"vault"})  # volumeClaimTemplates on EBS
+PVC_CHARTS: Final = frozenset({"vault", "kube-prometheus-stack"})  # volumeClaimTemplates on EBS
 
 
 # --- ordering rules ---------------------------------------------------------------------------------------------------
