@@ -4,10 +4,13 @@ Loads and validates the stack's configuration before any resource exists, builds
 tags, then creates the layers in dependency order and exports what operators and later layers need.
 """
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 
 from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
+from components.app_manifests import AppManifests, AppManifestsArgs
 from components.application import Application, ApplicationArgs
 from components.aws_context import AwsContext
 from components.cluster import Cluster, ClusterArgs
@@ -51,7 +54,11 @@ vault = VaultAws("vault", VaultAwsArgs(
 ), aws_opts)
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
-app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
+# manifests.mode "replace": the manifests are the application, the catalog's services are not created.
+app_cfg = dataclasses.replace(cfg, services=()) if cfg.manifests_mode == "replace" else cfg
+app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys), k8s_opts)
+if cfg.manifest_objects:
+    AppManifests("app-manifests", AppManifestsArgs(config=cfg, mesh=mesh), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)

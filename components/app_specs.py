@@ -102,6 +102,9 @@ def deployment(service: Service, image: str, ha: bool) -> Spec:
             "weight": 100, "preference": {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}}]}}
     return {
         "selector": {"matchLabels": selector(service.name)},
+        # Zero-downtime rollouts (and the rolling restart that meshes pods, docs/rollout.md): a new pod must be
+        # ready before an old one goes. Ref: Kubernetes Deployment `strategy.rollingUpdate` (maxSurge, maxUnavailable).
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "template": {"metadata": {"labels": labels(service), "annotations": {"linkerd.io/inject": "enabled"}},
                      "spec": pod},
     }

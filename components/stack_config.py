@@ -122,6 +122,19 @@ class ProtectionConfig(_Group):
     vault_backup_retention_days: int | None = Field(None, alias="vaultBackupRetentionDays")
 
 
+class ManifestsConfig(_Group):
+    """Existing Kubernetes manifests applied into the app namespace (components/manifests.py validates them)."""
+
+    manifests_directory: str | None = Field(None, alias="directory")
+    manifests_mode: Literal["addition", "replace"] | None = Field(None, alias="mode")
+
+
+class RolloutConfig(_Group):
+    """Mesh onboarding of the app namespace: `audit` admits and records would-be denials, `enforce` denies."""
+
+    policy_mode: Literal["audit", "enforce"] | None = Field(None, alias="policyMode")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -130,6 +143,8 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "data": DataConfig,
     "mesh": MeshConfig,
     "protection": ProtectionConfig,
+    "manifests": ManifestsConfig,
+    "rollout": RolloutConfig,
 }
 
 
@@ -154,6 +169,8 @@ class RawConfig(BaseModel):
     data: DataConfig = DataConfig()
     mesh: MeshConfig = MeshConfig()
     protection: ProtectionConfig = ProtectionConfig()
+    manifests: ManifestsConfig = ManifestsConfig()
+    rollout: RolloutConfig = RolloutConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -214,6 +231,10 @@ class StackConfig(Profile):
     previous_trust_anchor_pem: str | None = None
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
     services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
+    manifests_directory: str = ""  # "" = no manifests; else a directory relative to the project root
+    manifests_mode: Literal["addition", "replace"] = "addition"  # replace: the catalog's services are not created
+    manifest_objects: tuple[Mapping[str, Any], ...] = ()  # loaded and validated at config load (manifests.py)
+    policy_mode: Literal["audit", "enforce"] = "enforce"  # the app namespace's Linkerd policy (docs/rollout.md)
 
     @property
     def is_ha(self) -> bool:
@@ -314,7 +335,7 @@ def _pydantic_problems(err: pydantic.ValidationError) -> tuple[list[Problem], se
 
 def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
     """Parse, merge with the environment's profile, and validate. Raises ConfigError listing every problem."""
-    from components import config_rules  # the rules import StackConfig; keep the import graph acyclic
+    from components import config_rules, manifests  # both import StackConfig; keep the import graph acyclic
 
     values, problems = read_raw_config(config)
     region = config.get("aws:region") or ""
@@ -336,6 +357,9 @@ def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
     problems += [Problem(k, rule) for k, rule in catalog_problems]
     cfg = dataclasses.replace(merge(stack, region, raw, PROFILES[raw.environment]), services=catalog)
     problems += [p for p in config_rules.check(cfg) if not _involves(p, failed)]
+    objects, manifest_problems = manifests.load_for(cfg)
+    problems += [Problem(k, rule) for k, rule in manifest_problems]
+    cfg = dataclasses.replace(cfg, manifest_objects=objects)
     if problems:
         raise ConfigError(stack, problems)
     return cfg
