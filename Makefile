@@ -7,6 +7,7 @@
 #   make deploy-time STACK=prod  modelled wall time of a fresh `pulumi up`, critical path, ordering findings
 #   make diagram STACK=prod   writes docs/diagram-$(STACK).png (ARGS="--format svg")
 #   make bench                offline plan time per stack vs. bare registrations on the mock engine
+#   make bench-scale STACK=prod   offline plan time for the default catalog and 8/80/400 generated services
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -51,3 +52,7 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed
+	$(PY) -m tools.bench_scale --stack $(STACK) $(ARGS)
