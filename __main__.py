@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
 from components.app_manifests import AppManifests, AppManifestsArgs
 from components.application import Application, ApplicationArgs
+from components.argocd import ArgoCd, ArgoCdArgs
 from components.aws_context import AwsContext
 from components.cluster import Cluster, ClusterArgs
 from components.data_services import DataServices, DataServicesArgs
@@ -59,6 +60,8 @@ app_cfg = dataclasses.replace(cfg, services=()) if cfg.manifests_mode == "replac
 app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys), k8s_opts)
 if cfg.manifest_objects:
     AppManifests("app-manifests", AppManifestsArgs(config=cfg, mesh=mesh), k8s_opts)
+if cfg.argocd_enabled:  # GitOps delivery of the app's manifests; Pulumi keeps the platform (docs/gitops.md)
+    ArgoCd("argocd", ArgoCdArgs(config=cfg, mesh=mesh, cluster=cluster), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)

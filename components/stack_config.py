@@ -135,6 +135,15 @@ class RolloutConfig(_Group):
     policy_mode: Literal["audit", "enforce"] | None = Field(None, alias="policyMode")
 
 
+class GitopsConfig(_Group):
+    """Optional Argo CD delivering the app's manifests from Git (docs/gitops.md); Pulumi keeps the platform."""
+
+    argocd_enabled: bool | None = Field(None, alias="argocd")
+    gitops_repo_url: str | None = Field(None, alias="repoUrl")
+    gitops_path: str | None = Field(None, alias="path")
+    gitops_target_revision: str | None = Field(None, alias="targetRevision")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -145,6 +154,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "protection": ProtectionConfig,
     "manifests": ManifestsConfig,
     "rollout": RolloutConfig,
+    "gitops": GitopsConfig,
 }
 
 
@@ -171,6 +181,7 @@ class RawConfig(BaseModel):
     protection: ProtectionConfig = ProtectionConfig()
     manifests: ManifestsConfig = ManifestsConfig()
     rollout: RolloutConfig = RolloutConfig()
+    gitops: GitopsConfig = GitopsConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -235,6 +246,10 @@ class StackConfig(Profile):
     manifests_mode: Literal["addition", "replace"] = "addition"  # replace: the catalog's services are not created
     manifest_objects: tuple[Mapping[str, Any], ...] = ()  # loaded and validated at config load (manifests.py)
     policy_mode: Literal["audit", "enforce"] = "enforce"  # the app namespace's Linkerd policy (docs/rollout.md)
+    argocd_enabled: bool = False  # Argo CD syncs gitops_repo_url/gitops_path into the app namespace (docs/gitops.md)
+    gitops_repo_url: str = ""
+    gitops_path: str = ""
+    gitops_target_revision: str = "main"
 
     @property
     def is_ha(self) -> bool:

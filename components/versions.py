@@ -67,3 +67,8 @@ VAULT_VERSION: Final = "2.0.4"
 # renovate: datasource=helm registryUrl=https://helm.linkerd.io/edge depName=linkerd-control-plane
 LINKERD_CHART: Final = "2026.8.3"
 LINKERD_REPOSITORY: Final = "https://helm.linkerd.io/edge"
+# Argo CD (optional GitOps delivery of the app's manifests, `gitops.argocd`): chart 10.1.1 = Argo CD v3.4.4.
+# Ref: https://github.com/argoproj/argo-helm/blob/argo-cd-10.1.1/charts/argo-cd/Chart.yaml (tag commit af0a9310)
+# renovate: datasource=helm registryUrl=https://argoproj.github.io/argo-helm depName=argo-cd
+ARGOCD_CHART: Final = "10.1.1"
+ARGOCD_REPOSITORY: Final = "https://argoproj.github.io/argo-helm"

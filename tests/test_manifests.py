@@ -153,7 +153,7 @@ def test_no_stack_applies_manifests_by_default(stack: str) -> None:
 
 
 def test_addition_applies_the_manifests_after_the_mesh_next_to_the_catalog() -> None:
-    plan = sandbox_with("addition")
+    plan = sandbox_with("addition", "audit")  # the plan test_rollout also uses: one run for both
     (group,) = plan.of_type(CONFIG_GROUP)
     assert len(group.inputs["objs"]) == 20
     assert {o["metadata"]["namespace"] for o in group.inputs["objs"]} == {"sandbox-app"}

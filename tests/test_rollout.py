@@ -36,7 +36,7 @@ def test_every_stack_enforces_by_default(stack: str) -> None:
 
 
 def test_audit_admits_and_flags_instead_of_denying() -> None:
-    plan, default = sandbox_with("addition", "audit"), sandbox_with("addition")
+    plan, default = sandbox_with("addition", "audit"), plan_of("sandbox")
     assert _app_namespace(plan)[INBOUND] == "audit"
     assert set(_server_policies(plan)) == {"audit"}
     assert len(_server_policies(plan)) == len(_server_policies(default))
@@ -46,8 +46,10 @@ def test_audit_admits_and_flags_instead_of_denying() -> None:
     # The authorizations stay: audit only changes what happens to traffic no policy admits.
     authz = "kubernetes:policy.linkerd.io/v1alpha1:AuthorizationPolicy"
     assert len(plan.of_type(authz)) == len(default.of_type(authz)) > 0
-    # Only the policy mode differs: the same resources are registered.
-    assert sorted(r.urn for r in plan.resources) == sorted(r.urn for r in default.resources)
+    # Only the policy mode differs: the same resources are registered, plus the manifests' ConfigGroup.
+    added = {r.urn for r in plan.resources} - {r.urn for r in default.resources}
+    assert {u.rsplit("::", 1)[1] for u in added} == {"app-manifests", "app-manifests-objects"}
+    assert len(plan.resources) == len(default.resources) + 2
 
 
 def test_policy_mode_is_typed() -> None:
