@@ -10,6 +10,7 @@ config key, the file and the 1-based document number. The checks keep the app na
 * the app namespace only (an unset namespace is set to it);
 * no pod opts out of the mesh, and every pod template meets the restricted Pod Security profile (`pod_rules`), which
   the namespace enforces at admission anyway — failing here costs seconds, not a half-applied `pulumi up`;
+* Services are ClusterIP only (outside traffic enters through the meshed edge ingress, never around the mesh);
 * Servers keep `accessPolicy: deny` (audit comes from `rollout.policyMode`, never from a manifest);
 * one object per kind and name.
 The app namespace's inbound default is `deny`: objects from manifests are callable only through their own
@@ -141,6 +142,11 @@ def check_object(doc: Any, namespace: str) -> Iterator[str]:
         if policy != "deny":
             yield (f"Server {name}: accessPolicy {policy!r}; manifests keep 'deny' (audit is the stack-wide "
                    "rollout.policyMode, docs/rollout.md)")
+    if kind == "Service":
+        service = doc.get("spec") or {}
+        if service.get("type", "ClusterIP") != "ClusterIP" or service.get("externalIPs"):
+            yield (f"Service {name}: only ClusterIP services (no NodePort, LoadBalancer, ExternalName or externalIPs); "
+                   "traffic from outside enters through the platform's meshed ingress")
     template = pod_template(kind, doc.get("spec"))
     if template is not None:
         yield from (f"{kind} {name}: {rule}" for rule in pod_problems(template))

@@ -94,6 +94,8 @@ def test_a_valid_document_passes(tmp_path: Path) -> None:
                                                     "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}}),
      "capabilities.add ['NET_ADMIN']"),
     (_pod_deployment(volumes=[{"name": "host", "hostPath": {"path": "/var/run"}}]), "of type hostPath"),
+    ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer"}},
+     "only ClusterIP services"),
     ({"metadata": {"name": "x"}}, "must have apiVersion, kind and metadata"),
     (["not", "an", "object"], "must be a Kubernetes object"),
 ])
