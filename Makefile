@@ -7,6 +7,7 @@
 #   make deploy-time STACK=prod  modelled wall time of a fresh `pulumi up`, critical path, ordering findings
 #   make diagram STACK=prod   writes docs/diagram-$(STACK).png (ARGS="--format svg")
 #   make bench                offline plan time per stack vs. bare registrations on the mock engine
+#   make bench-scale STACK=prod   offline plan time for the default catalog and 8/80/400 generated services
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -57,3 +58,6 @@ clean:
 .PHONY: verify
 verify: $(VENV)/.installed
 	$(PY) -m tools.verify --stack $(STACK) $(ARGS)
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed
+	$(PY) -m tools.bench_scale --stack $(STACK) $(ARGS)

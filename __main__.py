@@ -4,11 +4,15 @@ Loads and validates the stack's configuration before any resource exists, builds
 tags, then creates the layers in dependency order and exports what operators and later layers need.
 """
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 
 from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
+from components.app_manifests import AppManifests, AppManifestsArgs
 from components.application import Application, ApplicationArgs
+from components.argocd import ArgoCd, ArgoCdArgs
 from components.aws_context import AwsContext
 from components.backups import Backups, BackupsArgs
 from components.cluster import Cluster, ClusterArgs
@@ -24,7 +28,9 @@ from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
 
 cfg = load_stack_config()
-public = any(s.public for s in cfg.services)  # the catalog has public services: the ALB and its edge (issue 4.5)
+# manifests.mode "replace": the manifests are the application, the catalog's services are not created.
+app_cfg = dataclasses.replace(cfg, services=()) if cfg.manifests_mode == "replace" else cfg
+public = any(s.public for s in app_cfg.services)  # public services: the ALB and its meshed edge
 provider = aws.Provider("aws", region=cfg.region, default_tags={"tags": cfg.tags})
 ctx = AwsContext.lookup(provider, cfg.region)
 zones = cfg.availability_zones or tuple(
@@ -58,14 +64,18 @@ vault = VaultAws("vault", VaultAwsArgs(
 ), aws_opts)
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
-app = Application("app", ApplicationArgs(config=cfg, mesh=mesh, keys=keys), k8s_opts)
+app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys), k8s_opts)
+if cfg.manifest_objects:
+    AppManifests("app-manifests", AppManifestsArgs(config=cfg, mesh=mesh), k8s_opts)
+entry = PublicEntry("public-entry", PublicEntryArgs(
+    config=app_cfg, cluster=cluster, network=network, mesh=mesh, app=app, access_log_bucket=access_logs.name,
+), k8s_opts) if public else None
 observability = Observability("observability", ObservabilityArgs(config=cfg, cluster=cluster, keys=keys), aws_opts)
 backups = Backups("backups", BackupsArgs(cfg, cluster, vault, keys, mesh.vault, access_logs.name), k8s_opts)
-entry = PublicEntry("public-entry", PublicEntryArgs(
-    config=cfg, cluster=cluster, network=network, mesh=mesh, app=app, access_log_bucket=access_logs.name,
-), k8s_opts) if public else None
 if cfg.monitoring_enabled:  # off in the sandbox profile (docs/observability.md)
     Monitoring("monitoring", MonitoringArgs(config=cfg, mesh=mesh), k8s_opts)
+if cfg.argocd_enabled:  # GitOps delivery of the app's manifests; Pulumi keeps the platform (docs/gitops.md)
+    ArgoCd("argocd", ArgoCdArgs(config=cfg, mesh=mesh, cluster=cluster), k8s_opts)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("vpc_id", network.vpc_id)

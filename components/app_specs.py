@@ -79,6 +79,11 @@ def container(service: Service, image: str) -> Spec:
     return spec
 
 
+# Zero-downtime rollouts (and the rolling restart that meshes pods, docs/rollout.md): a new pod must be ready before
+# an old one goes. Ref: Kubernetes Deployment `strategy.rollingUpdate` (maxSurge, maxUnavailable).
+ROLLING_UPDATE: Final = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+
+
 def deployment(service: Service, image: str, ha: bool) -> Spec:
     """Meshed, restricted, spread over zones. No `replicas`: the HPA owns the count (Pulumi would reset it)."""
     pod: Spec = {
@@ -102,6 +107,7 @@ def deployment(service: Service, image: str, ha: bool) -> Spec:
             "weight": 100, "preference": {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}}]}}
     return {
         "selector": {"matchLabels": selector(service.name)},
+        "strategy": dict(ROLLING_UPDATE),
         "template": {"metadata": {"labels": labels(service), "annotations": {"linkerd.io/inject": "enabled"}},
                      "spec": pod},
     }

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import app_routes, app_specs
+from components import app_routes, app_specs, rollout
 from components.app_service import AppService, AppServiceArgs, custom_resource
 from components.encryption_keys import EncryptionKeys
 from components.mesh import Mesh
@@ -63,7 +63,8 @@ class Application(pulumi.ComponentResource):
         super().__init__("mtls-platform:app:Application", name, None, opts)
         cfg = args.config
         catalog: Catalog = cfg.services
-        child = pulumi.ResourceOptions(parent=self)
+        # Every Linkerd Server below (catalog and scrape policy) follows the rollout mode (components/rollout.py).
+        child = pulumi.ResourceOptions(parent=self, transformations=[rollout.server_access_policy(cfg.policy_mode)])
         self.repositories: dict[str, aws.ecr.Repository] = {}
         for svc in catalog:
             if needs_repository(svc):

@@ -374,4 +374,24 @@ def alerts(cfg: StackConfig) -> Iterator[Problem]:
 _SLACK_CHANNEL: Final = re.compile(r"^[#@][a-z0-9._-]{1,80}$")
 
 
+_HTTPS_URL = re.compile(r"^https://[^\s/@]+(/[^\s]*)?$")
+
+
+@rule
+def gitops(cfg: StackConfig) -> Iterator[Problem]:
+    """Argo CD needs a repository it can reach through the namespace's 443-only egress, and a path inside it."""
+    if not cfg.argocd_enabled:
+        return
+    if not _HTTPS_URL.match(cfg.gitops_repo_url):
+        yield Problem(key("repoUrl"), f"{cfg.gitops_repo_url!r} must be an https:// Git URL without credentials "
+                                      "(gitops.argocd is on; the argocd namespace allows egress on 443 only)")
+    path = cfg.gitops_path
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        yield Problem(key("path"), f"{path!r} must be a relative directory inside the repository (gitops.argocd is on)")
+    if not cfg.gitops_target_revision.strip():
+        yield Problem(key("targetRevision"), "must name a branch, tag or commit")
+    if cfg.app_namespace_name == "argocd":
+        yield Problem(key("appNamespace"), "'argocd' is Argo CD's own namespace when gitops.argocd is on")
+
+
 from components import ingress_rules  # noqa: E402,F401  (registers the public-entry rules)

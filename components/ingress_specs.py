@@ -142,6 +142,7 @@ def deployment(image: str, config_map: str, conf_hash: str, ha: bool) -> Spec:
     }
     return {
         "selector": {"matchLabels": app_specs.selector(NAME)},
+        "strategy": dict(app_specs.ROLLING_UPDATE),
         "template": {"metadata": {"labels": labels(), "annotations": {
             "linkerd.io/inject": "enabled",
             # A new nginx.conf rolls the pods (the config is a subPath mount, which never updates in place).

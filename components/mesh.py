@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import namespace_policies
+from components import namespace_policies, rollout
 from components.cert_manager import CONTROLLER_SERVICE_ACCOUNT, CertManager, CertManagerArgs
 from components.cluster import Cluster
 from components.encryption_keys import EncryptionKeys
@@ -45,6 +45,7 @@ class Mesh(pulumi.ComponentResource):
         self.namespaces = PlatformNamespaces("namespaces", PlatformNamespacesArgs(
             app_namespace=cfg.app_namespace_name,
             networks=namespace_policies.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
+            app_inbound_policy=rollout.NAMESPACE_INBOUND_POLICY[cfg.policy_mode],
         ), child)
         ns = self.namespaces.name_of
         nodes = args.cluster.nodes_ready

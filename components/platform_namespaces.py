@@ -25,6 +25,8 @@ SYSTEM_NAMESPACES = ("linkerd", "linkerd-cni", "cert-manager", "vault", "monitor
 class PlatformNamespacesArgs:
     app_namespace: str
     networks: np.Networks
+    # The app namespace's `config.linkerd.io/default-inbound-policy`: deny, or audit while onboarding (rollout.py).
+    app_inbound_policy: str = "deny"
 
 
 def network_policy(ns: str, name: str, spec: np.Spec, parent: pulumi.Resource) -> k8s.networking.v1.NetworkPolicy:
@@ -54,7 +56,8 @@ class PlatformNamespaces(pulumi.ComponentResource):
         # The application namespace: restricted, meshed. Its policies mirror the service graph (app layer).
         # Inbound default `deny`: a port is reachable only through a Server + AuthorizationPolicy (app layer).
         self.app = self._namespace(args.app_namespace, np.pod_security_labels("restricted"),
-                                   {"linkerd.io/inject": "enabled", "config.linkerd.io/default-inbound-policy": "deny"})
+                                   {"linkerd.io/inject": "enabled",
+                                    "config.linkerd.io/default-inbound-policy": args.app_inbound_policy})
         for policy, spec in {"default-deny": np.default_deny(), "allow-dns": np.allow_dns(),
                              "allow-linkerd": np.allow_egress_to("linkerd", (*np.LINKERD_CONTROL_PORTS,
                                                                              np.LINKERD_PROXY_INBOUND))}.items():

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import app_specs, ingress_specs, values_alb_controller, versions
+from components import app_specs, ingress_specs, rollout, values_alb_controller, versions
 from components.alb_controller import AlbController, AlbControllerArgs
 from components.app_service import custom_resource
 from components.application import Application
@@ -52,7 +52,9 @@ class PublicEntry(pulumi.ComponentResource):
         ), pulumi.ResourceOptions(parent=self))
         routes = ingress_specs.routes(cfg.services)
         backends = [args.app.services[r.name].service for r in routes]
-        meshed = pulumi.ResourceOptions(parent=self, depends_on=[args.mesh.linkerd.control_plane, *backends])
+        # The edge's Server follows the app namespace's rollout mode like every other Server there (rollout.py).
+        meshed = pulumi.ResourceOptions(parent=self, depends_on=[args.mesh.linkerd.control_plane, *backends],
+                                        transformations=[rollout.server_access_policy(cfg.policy_mode)])
         namespace = args.mesh.namespaces.name_of(cfg.app_namespace_name)
         self.proxy_service = self._proxy(name, cfg, namespace, routes, meshed)
         certificate_arn = self._certificate(name, cfg)

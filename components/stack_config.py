@@ -124,9 +124,11 @@ class ProtectionConfig(_Group):
 
 
 class RolloutConfig(_Group):
-    """Canary rollouts: {service name: canary} over whichever catalog runs (the default one included)."""
+    """Canary rollouts ({service name: canary} over whichever catalog runs, the default one included) and the app
+    namespace's mesh onboarding mode: `audit` admits and records would-be denials, `enforce` denies."""
 
     canaries: dict[str, Canary] | None = Field(None, alias="canaries")
+    policy_mode: Literal["audit", "enforce"] | None = Field(None, alias="policyMode")
 
 
 class NotificationsConfig(_Group):
@@ -175,6 +177,22 @@ class AlertsConfig(_Group):
     slack_webhook_url: str | None = Field(None, alias="slackWebhookUrl", repr=False)
 
 
+class ManifestsConfig(_Group):
+    """Existing Kubernetes manifests applied into the app namespace (components/manifests.py validates them)."""
+
+    manifests_directory: str | None = Field(None, alias="directory")
+    manifests_mode: Literal["addition", "replace"] | None = Field(None, alias="mode")
+
+
+class GitopsConfig(_Group):
+    """Optional Argo CD delivering the app's manifests from Git (docs/gitops.md); Pulumi keeps the platform."""
+
+    argocd_enabled: bool | None = Field(None, alias="argocd")
+    gitops_repo_url: str | None = Field(None, alias="repoUrl")
+    gitops_path: str | None = Field(None, alias="path")
+    gitops_target_revision: str | None = Field(None, alias="targetRevision")
+
+
 # Top-level config key -> the model of its object value. `environment` and `owner` are plain strings.
 GROUPS: Final[dict[str, type[_Group]]] = {
     "network": NetworkConfig,
@@ -189,6 +207,8 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "ingress": IngressConfig,
     "monitoring": MonitoringConfig,
     "alerts": AlertsConfig,
+    "manifests": ManifestsConfig,
+    "gitops": GitopsConfig,
 }
 
 
@@ -219,6 +239,8 @@ class RawConfig(BaseModel):
     ingress: IngressConfig = IngressConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     alerts: AlertsConfig = AlertsConfig()
+    manifests: ManifestsConfig = ManifestsConfig()
+    gitops: GitopsConfig = GitopsConfig()
     # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
@@ -235,12 +257,13 @@ class RawConfig(BaseModel):
         return flat
 
 
-# Where each setting lives: camelCase alias -> dotted key path (as `pulumi config set --path` spells it).
-KEY_PATHS: Final[dict[str, str]] = {
-    (f.alias or name): f"{group}.{f.alias or name}"
-    for group, model in GROUPS.items()
-    for name, f in model.model_fields.items()
-}
+# Where each setting lives: dotted key path (as `pulumi config set --path` spells it), by camelCase alias.
+_ALL_PATHS: Final = [f"{group}.{f.alias or name}" for group, model in GROUPS.items()
+                     for name, f in model.model_fields.items()]
+# An alias two groups share (`mode`: data.mode, manifests.mode) is left out: `key()` wants its dotted path.
+AMBIGUOUS: Final = frozenset(a for a in (p.split(".", 1)[1] for p in _ALL_PATHS)
+                             if sum(q.endswith(f".{a}") for q in _ALL_PATHS) > 1)
+KEY_PATHS: Final[dict[str, str]] = {p.split(".", 1)[1]: p for p in _ALL_PATHS if p.split(".", 1)[1] not in AMBIGUOUS}
 CONFIG_KEYS: Final = frozenset({"environment", "owner", "budget", "services", *GROUPS})
 _JSON_KEYS: Final = frozenset({"budget", "services", *GROUPS})  # values Pulumi hands over JSON-encoded
 
@@ -289,6 +312,14 @@ class StackConfig(Profile):
     ingress_allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)  # who may reach the ALB (a public shop: everyone)
     slack_channel: str = "#platform-alerts"  # Alertmanager's Slack channel
     slack_webhook_url: str | None = dataclasses.field(default=None, repr=False)  # secret config; None: no Slack
+    manifests_directory: str = ""  # "" = no manifests; else a directory relative to the project root
+    manifests_mode: Literal["addition", "replace"] = "addition"  # replace: the catalog's services are not created
+    manifest_objects: tuple[Mapping[str, Any], ...] = ()  # loaded and validated at config load (manifests.py)
+    policy_mode: Literal["audit", "enforce"] = "enforce"  # the app namespace's Linkerd policy (docs/rollout.md)
+    argocd_enabled: bool = False  # Argo CD syncs gitops_repo_url/gitops_path into the app namespace (docs/gitops.md)
+    gitops_repo_url: str = ""
+    gitops_path: str = ""
+    gitops_target_revision: str = "main"
 
     @property
     def is_ha(self) -> bool:
@@ -351,7 +382,10 @@ class StackConfig(Profile):
 
 
 def key(name: str) -> str:
-    """The fully qualified config key path of a setting, as `pulumi config set --path` takes it."""
+    """The fully qualified config key path of a setting (its alias, or `group.alias`), as `pulumi config set --path`
+    takes it."""
+    if name in AMBIGUOUS:
+        raise ValueError(f"config setting {name!r} exists in several groups; name it as group.{name}")
     return f"{PROJECT}:{KEY_PATHS.get(name, name)}"
 
 
@@ -396,7 +430,7 @@ def _pydantic_problems(err: pydantic.ValidationError) -> tuple[list[Problem], se
 
 def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
     """Parse, merge with the environment's profile, and validate. Raises ConfigError listing every problem."""
-    from components import config_rules  # the rules import StackConfig; keep the import graph acyclic
+    from components import config_rules, manifests  # both import StackConfig; keep the import graph acyclic
 
     values, problems = read_raw_config(config)
     region = config.get("aws:region") or ""
@@ -418,6 +452,9 @@ def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
     problems += [Problem(k, rule) for k, rule in catalog_problems]
     cfg = dataclasses.replace(merge(stack, region, raw, PROFILES[raw.environment]), services=catalog)
     problems += [p for p in config_rules.check(cfg) if not _involves(p, failed)]
+    objects, manifest_problems = manifests.load_for(cfg)
+    problems += [Problem(k, rule) for k, rule in manifest_problems]
+    cfg = dataclasses.replace(cfg, manifest_objects=objects)
     if problems:
         raise ConfigError(stack, problems)
     return cfg

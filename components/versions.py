@@ -128,3 +128,8 @@ KUBE_PROMETHEUS_STACK_REPOSITORY: Final = "https://prometheus-community.github.i
 # The Grafana subchart version this kube-prometheus-stack pin depends on (Chart.yaml dependencies); not installed on
 # its own, recorded so the key list's file name follows the pin.
 GRAFANA_SUBCHART: Final = "12.11.1"
+# Argo CD (optional GitOps delivery of the app's manifests, `gitops.argocd`): chart 10.1.1 = Argo CD v3.4.4.
+# Ref: https://github.com/argoproj/argo-helm/blob/argo-cd-10.1.1/charts/argo-cd/Chart.yaml (tag commit af0a9310)
+# renovate: datasource=helm registryUrl=https://argoproj.github.io/argo-helm depName=argo-cd
+ARGOCD_CHART: Final = "10.1.1"
+ARGOCD_REPOSITORY: Final = "https://argoproj.github.io/argo-helm"

@@ -13,7 +13,7 @@ import yaml
 
 from components import config_rules
 from components.profiles import PROFILES
-from components.stack_config import GROUPS, KEY_PATHS, ConfigError, build_stack_config
+from components.stack_config import AMBIGUOUS, GROUPS, KEY_PATHS, ConfigError, build_stack_config, key
 from components.subnets import carve_subnets
 from tests.conftest import ROOT, STACKS, minimal_settings
 from tools.mock_engine import PlanMocks, RecordingMonitor, load_stack_settings, run_stack
@@ -194,8 +194,11 @@ def test_subnet_carving_rejects_nonsense_quietly() -> None:
     assert carve_subnets("10.0.0.0/16", 4)["private"] == ()
 
 
-def test_every_setting_alias_is_unique_across_groups() -> None:
-    """`key(alias)` names a setting by its alias alone, so two groups must never share one."""
-    aliases = [f.alias or name for model in GROUPS.values() for name, f in model.model_fields.items()]
-    assert len(aliases) == len(set(aliases)), sorted(a for a in aliases if aliases.count(a) > 1)
-    assert len(KEY_PATHS) == len(aliases)
+def test_an_alias_shared_by_two_groups_must_be_named_with_its_group() -> None:
+    """`key(alias)` finds a setting by its alias; where two groups share one, only `group.alias` is accepted."""
+    assert {"mode"} == AMBIGUOUS  # data.mode, manifests.mode
+    assert "mode" not in KEY_PATHS
+    with pytest.raises(ValueError, match=r"name it as group\.mode"):
+        key("mode")
+    assert key("manifests.mode") == "mtls-platform:manifests.mode"
+    assert key("schedule") == "mtls-platform:backup.schedule"
