@@ -116,6 +116,15 @@ def test_no_traffic_or_no_prometheus_warns_but_does_not_fail() -> None:
     assert worst(down) is Status.WARN
 
 
+def test_no_prometheus_fails_where_the_stack_runs_one() -> None:
+    """With monitoring.enabled the smoke test must not pass without mTLS evidence."""
+    down = run_checks(replace(snapshot(), edges=None, denials=None, metrics_error="HTTP 503"),
+                      replace(PROD, metrics_required=True))
+    rows = [r for r in down if r.check in ("mtls-edges", "authz-denials")]
+    assert {r.status for r in rows} == {Status.FAIL} and "monitoring is enabled" in rows[0].detail
+    assert worst(down) is Status.FAIL
+
+
 def test_issuer_near_expiry_warns_and_overdue_renewal_is_reported() -> None:
     later = replace(snapshot(), now=datetime(2027, 1, 10, tzinfo=UTC))
     rows = check_identity_issuer(later, PROD)

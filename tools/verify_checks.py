@@ -60,6 +60,7 @@ class Expectations:
     app_namespace: str  # StackConfig.app_namespace_name: always meshed
     vault_replicas: int  # 3 in HA environments, else 1
     window: str = "1h"  # PromQL range of the edge and denial checks
+    metrics_required: bool = False  # the stack runs Prometheus (monitoring.enabled): no metrics is a failure
 
 
 @dataclass(frozen=True)

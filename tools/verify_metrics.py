@@ -60,14 +60,18 @@ def _workload(namespace: str | None, deployment: str | None) -> str:
     return f"{namespace or '?'}/{deployment or '?'}"
 
 
-def _unavailable(check: str, snap: Snapshot) -> list[Row]:
+def _unavailable(check: str, snap: Snapshot, exp: Expectations) -> list[Row]:
+    """No metrics: a failure where the stack runs Prometheus (monitoring.enabled), else a warning (nothing to ask)."""
+    if exp.metrics_required:
+        return [Row(check, "prometheus", Status.FAIL,
+                    f"metrics unavailable although monitoring is enabled: {snap.metrics_error}")]
     return [Row(check, "prometheus", Status.WARN, f"metrics unavailable, not verified: {snap.metrics_error}")]
 
 
 def check_edges(snap: Snapshot, exp: Expectations) -> list[Row]:
     """Every observed edge into a meshed namespace was mTLS only; traffic leaving the mesh is listed as such."""
     if snap.edges is None:
-        return _unavailable("mtls-edges", snap)
+        return _unavailable("mtls-edges", snap, exp)
     meshed = set(meshed_namespaces(snap, exp))
     by_edge: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for sample in snap.edges:
@@ -113,7 +117,7 @@ def caller_of(client_id: str | None) -> tuple[str, str] | None:
 def check_denials(snap: Snapshot, exp: Expectations) -> list[Row]:
     """Authorization denials in the window: from a meshed caller = a missing/undeclared edge (fail); else warn."""
     if snap.denials is None:
-        return _unavailable("authz-denials", snap)
+        return _unavailable("authz-denials", snap, exp)
     meshed = set(meshed_namespaces(snap, exp))
     rows = []
     for sample in sorted(snap.denials, key=lambda s: sorted((s.get("metric") or {}).items())):
