@@ -359,6 +359,8 @@ def alerts(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(key("latencyBudgetMs"), "must be at least 1 ms")
     if cfg.authz_denials_per_10m < 0:
         yield Problem(key("authzDenialsPer10m"), "must not be negative")
+    if cfg.snapshot_max_age_hours < 1:
+        yield Problem(key("snapshotMaxAgeHours"), "must be at least 1 (hours since the last successful snapshot)")
     if not _SLACK_CHANNEL.match(cfg.slack_channel):
         yield Problem(key("slackChannel"), f"{cfg.slack_channel!r} must be a channel name such as #platform-alerts")
     url = cfg.slack_webhook_url

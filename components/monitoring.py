@@ -48,7 +48,8 @@ def thresholds(cfg: StackConfig) -> rules.AlertThresholds:
         identity_issuer_expiry_warning_hours=cfg.identity_issuer_expiry_warning_hours,
         trust_anchor_expiry_warning_days=cfg.trust_anchor_expiry_warning_days,
         mtls_success_rate_floor=cfg.mtls_success_rate_floor, mtls_min_request_rate=cfg.mtls_min_request_rate,
-        latency_budget_ms=cfg.latency_budget_ms, authz_denials_per_10m=cfg.authz_denials_per_10m)
+        latency_budget_ms=cfg.latency_budget_ms, authz_denials_per_10m=cfg.authz_denials_per_10m,
+        snapshot_max_age_hours=cfg.snapshot_max_age_hours)
 
 
 class Monitoring(pulumi.ComponentResource):

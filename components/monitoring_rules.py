@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import pulumi
 
+from components.snapshot_specs import JOB_NAME
+
 Spec = dict[str, Any]
 TRUST_ANCHOR_EXPIRY: Final = "mtls_platform:trust_anchor_expiry_timestamp_seconds"
 # Label Prometheus selects PrometheusRules, PodMonitors and ServiceMonitors by (values_monitoring sets the selectors).
@@ -34,6 +36,7 @@ class AlertThresholds:
     mtls_min_request_rate: float
     latency_budget_ms: int
     authz_denials_per_10m: int
+    snapshot_max_age_hours: int = 26  # the daily raft snapshot, plus two hours of slack
 
 
 def trust_anchor_not_after(pem: str) -> float | None:
@@ -155,6 +158,22 @@ def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
     ]
 
 
+def backup_rules(t: AlertThresholds, namespace: str, cronjob: str) -> list[Spec]:
+    """Vault's raft snapshot CronJob (components/backups.py): no successful run for longer than the threshold.
+    kube-state-metrics (a kube-prometheus-stack default) exports the CronJob's last successful time; a CronJob that
+    never succeeded has no value, which the `absent` arm catches once the job has existed for a day."""
+    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
+    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
+    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > {_DAY}))"
+    return [
+        _alert("VaultSnapshotMissing",
+               f"(time() - {last_success} > {t.snapshot_max_age_hours * 3600}) or {never}", "30m", "critical",
+               f"No successful Vault raft snapshot in {t.snapshot_max_age_hours} h",
+               f"kubectl -n {namespace} get jobs -l app.kubernetes.io/name={cronjob}; the failed pod's log "
+               "(Vault login, S3 upload); docs/vault-restore.md"),
+    ]
+
+
 def prometheus_rule_spec(t: AlertThresholds, app_namespace: str, trust_anchor: pulumi.Input[str]) -> Spec:
     """The PrometheusRule `spec` (monitoring.coreos.com/v1)."""
     return {"groups": [
@@ -162,4 +181,5 @@ def prometheus_rule_spec(t: AlertThresholds, app_namespace: str, trust_anchor: p
         {"name": "mtls-platform.identity", "rules": identity_rules(t, trust_anchor)},
         {"name": "mtls-platform.vault", "rules": vault_rules()},
         {"name": "mtls-platform.mesh", "rules": mesh_rules(t, app_namespace)},
+        {"name": "mtls-platform.backups", "rules": backup_rules(t, "vault", JOB_NAME)},
     ]}

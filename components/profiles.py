@@ -87,6 +87,8 @@ class Profile:
     mtls_min_request_rate: float = 1.0
     latency_budget_ms: int = 10
     authz_denials_per_10m: int = 0
+    # A day between raft snapshots (backup.schedule is daily) plus two hours: the `VaultSnapshotMissing` alert.
+    snapshot_max_age_hours: int = 26
 
 
 _SMALL = Profile(

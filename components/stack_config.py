@@ -172,6 +172,7 @@ class AlertsConfig(_Group):
     mtls_min_request_rate: float | None = Field(None, alias="mtlsMinRequestRate", strict=False)
     latency_budget_ms: int | None = Field(None, alias="latencyBudgetMs")
     authz_denials_per_10m: int | None = Field(None, alias="authzDenialsPer10m")
+    snapshot_max_age_hours: int | None = Field(None, alias="snapshotMaxAgeHours")
     slack_channel: str | None = Field(None, alias="slackChannel")
     # A Pulumi *secret* (`pulumi config set --secret --path mtls-platform:alerts.slackWebhookUrl ...`).
     slack_webhook_url: str | None = Field(None, alias="slackWebhookUrl", repr=False)

@@ -222,6 +222,12 @@ def test_plan_alerts_cover_the_issue_with_config_thresholds(stack: str) -> None:
     assert f'direction="outbound",dst_namespace="{stack}-app"' in mtls  # callers' side: probes are not counted
     assert alerts["MeshAddedLatencyHigh"].endswith("> 10")
     assert f'namespace="{stack}-app"' in alerts["MeshAuthorizationDenied"]
+    # The snapshot CronJob the plan registers is the one watched, at 26 h (a daily schedule plus slack).
+    (cronjob,) = [r for r in plan.of_type("kubernetes:batch/v1:CronJob")
+                  if r.inputs["metadata"]["namespace"] == "vault"]
+    snapshot = alerts["VaultSnapshotMissing"]
+    assert f'namespace="vault",cronjob="{cronjob.inputs["metadata"]["name"]}"' in snapshot
+    assert "kube_cronjob_status_last_successful_time" in snapshot and "> 93600" in snapshot
     records = [r for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r]
     assert records == [{"record": rules.TRUST_ANCHOR_EXPIRY, "expr": "vector(0) < 0"}]  # offline: no real PEM
 
