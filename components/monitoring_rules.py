@@ -169,7 +169,7 @@ def backup_rules(t: AlertThresholds, namespace: str, cronjob: str) -> list[Spec]
         _alert("VaultSnapshotMissing",
                f"(time() - {last_success} > {t.snapshot_max_age_hours * 3600}) or {never}", "30m", "critical",
                f"No successful Vault raft snapshot in {t.snapshot_max_age_hours} h",
-               f"kubectl -n {namespace} get jobs -l app.kubernetes.io/name={cronjob}; the failed pod's log "
+               f"kubectl -n {namespace} get jobs (the {cronjob}-* ones); the failed pod's log "
                "(Vault login, S3 upload); docs/vault-restore.md"),
     ]
 
