@@ -23,6 +23,7 @@ from components.mesh import Mesh, MeshArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
+from components.outputs import Layers, export_outputs
 from components.public_entry import PublicEntry, PublicEntryArgs
 from components.stack_config import load_stack_config
 from components.vault_aws import VaultAws, VaultAwsArgs
@@ -77,29 +78,4 @@ if cfg.monitoring_enabled:  # off in the sandbox profile (docs/observability.md)
 if cfg.argocd_enabled:  # GitOps delivery of the app's manifests; Pulumi keeps the platform (docs/gitops.md)
     ArgoCd("argocd", ArgoCdArgs(config=cfg, mesh=mesh, cluster=cluster), k8s_opts)
 
-pulumi.export("environment", cfg.environment)
-pulumi.export("vpc_id", network.vpc_id)
-pulumi.export("cluster_name", cluster.cluster_name)
-pulumi.export("kubeconfig", cluster.kubeconfig)
-pulumi.export("oidc_provider_arn", cluster.oidc_provider_arn)
-pulumi.export("admin_role_arn", cluster.admin_role.arn)
-pulumi.export("devops_role_arn", cluster.devops_role.arn)
-pulumi.export("cluster_autoscaler_role_arn", cluster.autoscaler_role.arn)
-pulumi.export("vault_irsa", vault.role_arn)
-pulumi.export("vault_kms_key_id", vault.unseal_key_id)
-pulumi.export("vault_s3_bucket", vault.bucket_name)
-pulumi.export("postgres_endpoint", data.postgres_endpoint)
-pulumi.export("postgres_secret_arn", data.postgres_secret_arn)
-pulumi.export("broker_endpoint", data.broker_endpoint)
-pulumi.export("broker_secret_arn", data.broker_secret_arn)
-pulumi.export("cache_endpoint", data.cache_endpoint)
-pulumi.export("cache_secret_arn", data.cache_secret_arn)
-pulumi.export("trust_anchor_pem", mesh.vault.root_ca_pem)
-pulumi.export("vault_recovery_secret_arn", mesh.vault.recovery_secret.arn)
-pulumi.export("vault_listener_ca_pem", mesh.vault.ca_pem)
-pulumi.export("ecr_repository_urls", app.repository_urls)
-pulumi.export("alarm_topic_arn", observability.topic_arn)
-pulumi.export("vault_snapshot_role_arn", backups.aws.role_arn)
-if entry is not None:
-    pulumi.export("public_url", entry.url)
-    pulumi.export("alb_hostname", entry.hostname)
+export_outputs(Layers(cfg, network, cluster, data, vault, mesh, app, observability, backups, entry))

@@ -1,0 +1,71 @@
+"""The stack outputs: what operators, `make verify`, CI and later tooling read with `pulumi stack output`.
+
+`vault_irsa` and `vault_s3_bucket` keep the seed's Terraform output names; `kubeconfig` is a secret (pulumi-eks marks
+it so). Kept out of `__main__` so the entry point reads as the order of the layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.application import Application
+from components.backups import Backups
+from components.cluster import Cluster
+from components.data_services import DataServices
+from components.mesh import Mesh
+from components.network import Network
+from components.observability import Observability
+from components.public_entry import PublicEntry
+from components.stack_config import StackConfig
+from components.vault_aws import VaultAws
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The components whose attributes become outputs (`entry` is None when no service is public)."""
+
+    config: StackConfig
+    network: Network
+    cluster: Cluster
+    data: DataServices
+    vault: VaultAws
+    mesh: Mesh
+    app: Application
+    observability: Observability
+    backups: Backups
+    entry: PublicEntry | None
+
+
+def export_outputs(layers: Layers) -> None:
+    cluster, data, vault, mesh = layers.cluster, layers.data, layers.vault, layers.mesh
+    outputs: dict[str, pulumi.Input[object]] = {
+        "environment": layers.config.environment,
+        "vpc_id": layers.network.vpc_id,
+        "cluster_name": cluster.cluster_name,
+        "kubeconfig": cluster.kubeconfig,
+        "oidc_provider_arn": cluster.oidc_provider_arn,
+        "admin_role_arn": cluster.admin_role.arn,
+        "devops_role_arn": cluster.devops_role.arn,
+        "cluster_autoscaler_role_arn": cluster.autoscaler_role.arn,
+        "vault_irsa": vault.role_arn,
+        "vault_kms_key_id": vault.unseal_key_id,
+        "vault_s3_bucket": vault.bucket_name,
+        "postgres_endpoint": data.postgres_endpoint,
+        "postgres_secret_arn": data.postgres_secret_arn,
+        "broker_endpoint": data.broker_endpoint,
+        "broker_secret_arn": data.broker_secret_arn,
+        "cache_endpoint": data.cache_endpoint,
+        "cache_secret_arn": data.cache_secret_arn,
+        "trust_anchor_pem": mesh.vault.root_ca_pem,
+        "vault_recovery_secret_arn": mesh.vault.recovery_secret.arn,
+        "vault_listener_ca_pem": mesh.vault.ca_pem,
+        "ecr_repository_urls": layers.app.repository_urls,
+        "alarm_topic_arn": layers.observability.topic_arn,
+        "vault_snapshot_role_arn": layers.backups.aws.role_arn,
+    }
+    if layers.entry is not None:
+        outputs |= {"public_url": layers.entry.url, "alb_hostname": layers.entry.hostname}
+    for name, value in outputs.items():
+        pulumi.export(name, value)
