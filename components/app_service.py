@@ -85,7 +85,7 @@ class AppService(pulumi.ComponentResource):
         # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per app_routes.
         self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
             service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on),
-            child)
+            pulumi.ResourceOptions(parent=self))  # its children carry the depends_on (a component's would gate all)
         self.register_outputs({"deployment": self.deployment.metadata.name})
 
 

@@ -130,6 +130,8 @@ def test_real_plans_schedule_every_resource(stack: str) -> None:
     assert report.critical_path[-1].finish == report.total_seconds
     assert report.limited_seconds >= report.total_seconds  # a parallelism limit can only lengthen it
     assert 10 * 60 < report.total_seconds < 45 * 60
+    # No ordering defect: nothing serialises needlessly, hangs, or misses a wait it needs.
+    assert [f"{f.kind} {f.resource}" for f in report.findings] == []
 
 
 def test_prod_critical_path_and_the_cluster_chain() -> None:
