@@ -130,6 +130,8 @@ JUSTIFIED: Final[dict[tuple[str, str], str]] = {
     ("aws:ec2/natGateway:NatGateway", "aws:ec2/internetGateway:InternetGateway"):
         "a public NAT gateway needs the internet gateway attached",
     ("aws:eks/addon:Addon", "aws:eks/nodeGroup:NodeGroup"): "the add-on's pods need nodes to become ACTIVE",
+    ("kubernetes:helm.sh/v3:Release", "aws:eks/nodeGroup:NodeGroup"):
+        "a chart's pods need a schedulable node before the release's readiness wait can pass",
     # The mesh: Kubernetes objects find each other by name, so these order-only waits carry the design.
     ("pulumi-python:dynamic:Resource", "kubernetes:helm.sh/v3:Release"): "Vault must run before it is initialised",
     ("kubernetes:cert-manager.io/v1:ClusterIssuer", "pulumi-python:dynamic:Resource"):
