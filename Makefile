@@ -8,6 +8,7 @@
 #   make diagram STACK=prod   writes docs/diagram-$(STACK).png (ARGS="--format svg")
 #   make bench                offline plan time per stack vs. bare registrations on the mock engine
 #   make bench-scale STACK=prod   offline plan time for the default catalog and 8/80/400 generated services
+#   make verify STACK=prod    post-deploy checks of the live cluster (needs its kubeconfig; ARGS="--json --window 30m")
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -53,11 +54,10 @@ bench: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# make verify STACK=prod [ARGS="--json --window 30m --kubeconfig kc.json"]: post-deploy checks of the live cluster
-# (trust chain, certificates, Vault, mesh coverage, mTLS edges, denials); exit 1 on a failure, 2 cannot connect.
-.PHONY: verify
+# verify: trust chain, certificates, Vault, mesh coverage, mTLS edges, denials; exit 1 on a failure, 2 cannot connect.
+.PHONY: verify bench-scale
 verify: $(VENV)/.installed
 	$(PY) -m tools.verify --stack $(STACK) $(ARGS)
-.PHONY: bench-scale
+
 bench-scale: $(VENV)/.installed
 	$(PY) -m tools.bench_scale --stack $(STACK) $(ARGS)
