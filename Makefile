@@ -32,7 +32,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 test: lint typecheck pytest
 
