@@ -86,8 +86,11 @@ class Monitoring(pulumi.ComponentResource):
                 spec=spec, opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=extra)))
 
         monitor("linkerd-proxy", "PodMonitor", ns("monitoring"), scrape.proxy_pod_monitor(), [])
+        # `linkerd` only: viz's own admin ports (metrics-api, tap, web) get no Server of their own in viz 2026.8.3
+        # and fall back to the cluster default (all-authenticated), which refuses the unmeshed Prometheus; the
+        # alerts read only the control plane's metrics (identity's issuer_cert_ttl_seconds).
         monitor("linkerd-control-plane", "PodMonitor", ns("monitoring"),
-                scrape.control_plane_pod_monitor(("linkerd", "linkerd-viz")), [])
+                scrape.control_plane_pod_monitor(("linkerd",)), [])
         monitor("cert-manager", "ServiceMonitor", ns("cert-manager"), scrape.cert_manager_service_monitor(),
                 [mesh.cert_manager.release])
         # In Vault's namespace: a ServiceMonitor's TLS CA must be a Secret of its own namespace.

@@ -29,9 +29,11 @@ def queries(app_namespace: str) -> dict[str, str]:
     # mTLS on the callers' side, per destination: the server side would also count the kubelet's plaintext probes.
     dst = f'direction="outbound",dst_namespace="{app_namespace}",dst_deployment=~"$deployment"'
     dst_by = "sum by (dst_deployment)"
+    dst_total = f"{dst_by} (rate(response_total{{{dst}}}[5m]))"
     return {
+        # `or 0 * total`: a destination reached only in plaintext has no tls="true" series; it must show 0, not vanish.
         "mTLS success rate (share of calls with tls=true)":
-            f'{dst_by} (rate(response_total{{{dst},tls="true"}}[5m])) / {dst_by} (rate(response_total{{{dst}}}[5m]))',
+            f'({dst_by} (rate(response_total{{{dst},tls="true"}}[5m])) or 0 * {dst_total}) / {dst_total}',
         "Request rate (req/s)": f"{by} (rate(request_total{{{sel}}}[5m]))",
         "Error rate (share classified failure)":
             f'{by} (rate(response_total{{{sel},classification="failure"}}[5m])) / {total}',

@@ -67,6 +67,10 @@ def monitoring_additions(net: np.Networks, slack: bool) -> dict[str, np.Spec]:
                         "ports": [{"protocol": "TCP", "port": p} for p in NODE_SCRAPE_PORTS]}]},
         "allow-operator-webhook": np.allow_webhook_from_api_server(net, (OPERATOR_WEBHOOK_PORT,),
                                                                    dict(OPERATOR_POD_LABELS)),
+        # `make verify` (and `kubectl port-forward`-free queries) reach Prometheus through the API server's service
+        # proxy: the connection comes from the control plane's ENIs in the VPC, like a webhook call.
+        "allow-api-server-proxy": np.allow_webhook_from_api_server(net, (PROMETHEUS_PORT,),
+                                                                   dict(PROMETHEUS_POD_LABELS)),
     }
     if slack:
         # Slack's webhook endpoint is on the internet (through NAT), port 443; only Alertmanager may call out.

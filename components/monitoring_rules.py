@@ -132,7 +132,9 @@ def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
     dst = 'direction="outbound",dst_namespace="' + app_namespace + '"'
     dst_by = "dst_namespace, dst_deployment"
     total = f"sum by ({dst_by}) (rate(response_total{{{dst}}}[5m]))"
-    mtls = f'sum by ({dst_by}) (rate(response_total{{{dst},tls="true"}}[5m]))'
+    # `or 0 * total`: a destination reached only in plaintext has no tls="true" series at all, so without it the
+    # share would be empty — silent in exactly the case the alert exists for.
+    mtls = f'(sum by ({dst_by}) (rate(response_total{{{dst},tls="true"}}[5m])) or 0 * {total})'
     limit = t.authz_denials_per_10m
     denials = (f"(sum by ({by}) (increase(inbound_http_authz_deny_total{{{ns}}}[10m])) > {limit})"
                f" or (sum by ({by}) (increase(inbound_tcp_authz_deny_total{{{ns}}}[10m])) > {limit})")

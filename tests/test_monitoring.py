@@ -196,6 +196,17 @@ def test_plan_pins_both_charts(stack: str) -> None:
     assert "adminPassword" not in kps["values"]["grafana"]
 
 
+@pytest.mark.parametrize("stack", MONITORED)
+def test_scrapes_only_ports_prometheus_is_authorized_on(stack: str) -> None:
+    """The unmeshed Prometheus passes Linkerd only where a Server admits it: every proxy's linkerd-admin port
+    (proxy-admin Servers) and the control plane in `linkerd` (its pods are all-unauthenticated). viz's own admin
+    ports have no Server and fall back to all-authenticated: scraping them would leave targets down for good."""
+    monitors = {r.name: r.inputs["spec"] for r in plan_of(stack).of_type(
+        "kubernetes:monitoring.coreos.com/v1:PodMonitor")}
+    control_plane = next(s for n, s in monitors.items() if "control-plane" in n)
+    assert control_plane["namespaceSelector"] == {"matchNames": ["linkerd"]}
+
+
 def _rule_spec(plan: Plan) -> dict[str, Any]:
     rule: dict[str, Any] = plan.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
     return rule
@@ -238,13 +249,27 @@ def test_no_new_allow_into_the_app_namespace(stack: str) -> None:
     app = f"{stack}-app"
     assert not [r.name for r in _monitoring(plan) if (r.inputs.get("metadata") or {}).get("namespace") == app]
     policies = [r for r in _monitoring(plan) if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
-    assert len(policies) == 11  # 8 in linkerd-viz, 3 in monitoring (viz -> Prometheus, webhook, node targets)
+    # 8 in linkerd-viz, 4 in monitoring (viz -> Prometheus, webhook, node targets, API server proxy -> Prometheus)
+    assert len(policies) == 12
     for policy in policies:
         peers = json.dumps(policy.inputs["spec"])
         assert app not in peers, policy.name
     # viz's own namespace admits the unmeshed Prometheus on the proxy admin port exactly as the app namespace does.
     servers = [r for r in _monitoring(plan) if r.inputs.get("kind") == "Server"]
     assert [s.inputs["spec"]["port"] for s in servers] == ["linkerd-admin"]
+
+
+@pytest.mark.parametrize("stack", MONITORED)
+def test_verify_reaches_prometheus_through_the_api_server_proxy(stack: str) -> None:
+    """tools/verify.py queries /api/v1/namespaces/monitoring/services/prometheus-operated:9090/proxy: the API
+    server connects from its ENIs in the VPC, so `monitoring`'s default deny must admit the VPC on 9090."""
+    plan = plan_of(stack)
+    (rule,) = [r.inputs["spec"] for r in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+               if r.inputs["metadata"] == {"name": "allow-api-server-proxy", "namespace": "monitoring"}]
+    (ingress,) = rule["ingress"]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 9090}]
+    assert ingress["from"] == [{"ipBlock": {"cidr": PROFILES[stack].vpc_cidr}}]
+    assert rule["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "prometheus"
 
 
 @pytest.mark.parametrize("stack", MONITORED)
