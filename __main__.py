@@ -56,7 +56,7 @@ cluster = Cluster("cluster", ClusterArgs(
 ), aws_opts)
 access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
     account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days,
-    load_balancer_log_prefix=LOG_PREFIX if public else None), aws_opts)
+    load_balancer_log_prefix=LOG_PREFIX if public else None, region=cfg.region), aws_opts)
 data = DataServices("data", DataServicesArgs(network=network, cluster=cluster, keys=keys, config=cfg), aws_opts)
 vault = VaultAws("vault", VaultAwsArgs(
     cluster=cluster, keys=keys, name_prefix=cfg.name_prefix,

@@ -10,6 +10,7 @@ Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import pulumi
 import pulumi_aws as aws
@@ -25,6 +26,7 @@ class AccessLogBucketArgs:
     retention_days: int  # log objects expire after this many days
     noncurrent_version_expiration_days: int = 30  # versions only exist if someone overwrote or deleted a log
     load_balancer_log_prefix: str | None = None  # also admit ALB access logs under this prefix (public entry)
+    region: str = ""  # the stack's region: picks the ALB log-delivery principal (regional ELB account or service)
 
     def __post_init__(self) -> None:
         problems = [f"{field} must be >= 1, got {value}" for field, value in
@@ -51,21 +53,33 @@ def log_delivery_statement(bucket_arn: pulumi.Input[str], account_id: pulumi.Inp
     }
 
 
+# Regions opened before August 2022 deliver ALB logs from a regional Elastic Load Balancing account (the provider's
+# `aws.elb.get_service_account` knows these and fails for newer Regions, which use the log-delivery service).
+# Ref: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+ELB_ACCOUNT_REGIONS: Final = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1", "ap-northeast-1",
+    "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ca-central-1",
+    "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1",
+})
+
+
 def load_balancer_log_statements(bucket_arn: pulumi.Input[str], prefix: str, account_id: pulumi.Input[str],
-                                 elb_account_arn: pulumi.Input[str]) -> list[policies.Document]:
+                                 elb_account_arn: pulumi.Input[str] | None) -> list[policies.Document]:
     """Lets Elastic Load Balancing write ALB access logs under `<prefix>/AWSLogs/<account>/`: the regional ELB
     account for Regions opened before August 2022 (us-east-1 ...), the log-delivery service principal for newer ones.
     Ref: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
     (Attach a bucket policy); SSE-S3 is the only default encryption ALB log delivery supports, as for S3 logs.
     """
     resource = pulumi.Output.concat(bucket_arn, f"/{prefix}/AWSLogs/", account_id, "/*")
-    return [
-        {"Sid": "AlbAccessLogDeliveryLegacyRegions", "Effect": "Allow", "Principal": {"AWS": elb_account_arn},
-         "Action": "s3:PutObject", "Resource": resource},
+    statements: list[policies.Document] = [
         {"Sid": "AlbAccessLogDelivery", "Effect": "Allow",
          "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
          "Action": "s3:PutObject", "Resource": resource},
     ]
+    if elb_account_arn is not None:
+        statements.insert(0, {"Sid": "AlbAccessLogDeliveryLegacyRegions", "Effect": "Allow",
+                              "Principal": {"AWS": elb_account_arn}, "Action": "s3:PutObject", "Resource": resource})
+    return statements
 
 
 class AccessLogBucket(pulumi.ComponentResource):
@@ -91,9 +105,10 @@ class AccessLogBucket(pulumi.ComponentResource):
         # e.g. https://github.com/nozaq/terraform-aws-secure-baseline/pull/129
         statements = [log_delivery_statement(self.bucket.arn, args.account_id)]
         if args.load_balancer_log_prefix is not None:
-            elb = aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=self))
+            elb_arn = (aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=self)).arn
+                       if args.region in ELB_ACCOUNT_REGIONS else None)
             statements += load_balancer_log_statements(self.bucket.arn, args.load_balancer_log_prefix,
-                                                       args.account_id, elb.arn)
+                                                       args.account_id, elb_arn)
         policy = harden_bucket(
             name, self.bucket, child,
             lifecycle_rules(args.noncurrent_version_expiration_days, expire_current_after_days=args.retention_days),

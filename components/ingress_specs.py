@@ -105,6 +105,17 @@ def labels() -> dict[str, str]:
             "app.kubernetes.io/component": "public-entry"}
 
 
+# Graceful removal behind the ALB: on SIGTERM the pod keeps serving while the ALB deregisters its target (the
+# target group's deregistration delay, then in-flight requests). nginx sleeps before it stops; the Linkerd proxy
+# waits longer still, so connections through it outlive nginx; the grace period covers both.
+# Ref: Kubernetes lifecycle `preStop.sleep` (PodLifecycleSleepAction, on by default since 1.30); Linkerd
+# `config.alpha.linkerd.io/proxy-wait-before-exit-seconds` (linkerd2 pkg/k8s/labels.go, "must be smaller than
+# terminationGracePeriodSeconds").
+PRESTOP_SLEEP_SECONDS: Final = 15
+PROXY_WAIT_BEFORE_EXIT_SECONDS: Final = 20
+TERMINATION_GRACE_SECONDS: Final = 45
+
+
 def container(image: str) -> Spec:
     probe = {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}, "timeoutSeconds": 2}
     return {
@@ -116,6 +127,7 @@ def container(image: str) -> Spec:
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
         "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 6},
         "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
         "securityContext": {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
                             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}},
@@ -130,6 +142,7 @@ def deployment(image: str, config_map: str, conf_hash: str, ha: bool) -> Spec:
     pod: Spec = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "securityContext": {"runAsNonRoot": True, "runAsUser": INGRESS_PROXY_UID, "runAsGroup": INGRESS_PROXY_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [container(image)],
@@ -145,6 +158,7 @@ def deployment(image: str, config_map: str, conf_hash: str, ha: bool) -> Spec:
         "strategy": dict(app_specs.ROLLING_UPDATE),
         "template": {"metadata": {"labels": labels(), "annotations": {
             "linkerd.io/inject": "enabled",
+            "config.alpha.linkerd.io/proxy-wait-before-exit-seconds": str(PROXY_WAIT_BEFORE_EXIT_SECONDS),
             # A new nginx.conf rolls the pods (the config is a subPath mount, which never updates in place).
             "checksum/config": conf_hash}}, "spec": pod},
     }
@@ -186,9 +200,10 @@ def alb_network_authentication(public_subnet_cidrs: Sequence[str]) -> Spec:
 
 
 def network_policy(public_subnet_cidrs: Sequence[str], routes_: Sequence[Route]) -> Spec:
-    """In: the public subnets (the ALB) on the proxy port; Prometheus on the Linkerd admin port. Out: the public
-    services' pods on their http ports (DNS and the Linkerd control plane are allowed namespace-wide)."""
-    ports = [{"protocol": "TCP", "port": p} for p in (PORT, app_specs.PROXY_INBOUND)]
+    """In: the public subnets (the ALB, unmeshed: it connects to the nginx port only) on the nginx port; Prometheus
+    on the Linkerd admin port. Out: the public services' pods on their http ports, and on the Linkerd inbound port the
+    edge's proxy may connect to directly (DNS and the Linkerd control plane are allowed namespace-wide)."""
+    ports = [{"protocol": "TCP", "port": PORT}]
     egress = [{"to": [{"podSelector": {"matchLabels": app_specs.selector(r.name)}}],
                "ports": [{"protocol": "TCP", "port": p} for p in (r.port, app_specs.PROXY_INBOUND)]}
               for r in routes_]

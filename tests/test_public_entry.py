@@ -245,7 +245,7 @@ def test_only_the_public_subnets_reach_the_edge(stack: str) -> None:
     policy = app(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")["public-ingress"].inputs["spec"]
     from_alb, from_monitoring = policy["ingress"]
     assert {p["ipBlock"]["cidr"] for p in from_alb["from"]} == subnets
-    assert {p["port"] for p in from_alb["ports"]} == {8080, 4143}
+    assert {p["port"] for p in from_alb["ports"]} == {8080}  # the ALB is unmeshed: never the proxy port
     assert from_monitoring["ports"] == [{"protocol": "TCP", "port": 4191}]
     assert {e["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for e in policy["egress"]} == set(PUBLIC)
     server = app(plan, "kubernetes:policy.linkerd.io/v1beta3:Server")["public-ingress-http"].inputs["spec"]
@@ -311,3 +311,14 @@ def test_controller_waits_for_cert_manager_and_the_ingress_for_the_controller(pr
     assert prod.one(RELEASE, "cert-manager").urn in controller.dependencies  # its webhook certificates
     ingress = prod.one("kubernetes:networking.k8s.io/v1:Ingress")
     assert controller.urn in ingress.dependencies  # IngressClass `alb` and the validating webhook
+
+
+def test_edge_pods_leave_the_alb_gracefully() -> None:
+    """On SIGTERM nginx keeps serving while the ALB deregisters the target; the proxy outlives nginx; the grace
+    period covers both (else every rollout, scale-down or drain drops requests with 502s)."""
+    spec = ingress_specs.deployment("nginx:1", "conf", "abc", ha=True)
+    pod, annotations = spec["template"]["spec"], spec["template"]["metadata"]["annotations"]
+    sleep = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    wait = int(annotations["config.alpha.linkerd.io/proxy-wait-before-exit-seconds"])
+    assert 0 < sleep < wait < pod["terminationGracePeriodSeconds"]
+

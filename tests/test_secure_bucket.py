@@ -179,3 +179,14 @@ def test_log_bucket_is_private_versioned_expires_logs_and_does_not_log_itself(lo
     assert lifecycle[0]["expiration"] == {"days": 400}
     logs_urn = logged.one(ACCESS_LOGS, "logs").urn
     assert not [r for r in logged.children(logs_urn) if r.type == "aws:s3/bucketLogging:BucketLogging"]
+
+
+def test_alb_log_delivery_uses_the_regional_elb_account_only_where_one_exists() -> None:
+    """Regions opened after August 2022 have no ELB account (the provider's lookup fails there): service principal."""
+    from components.access_log_bucket import ELB_ACCOUNT_REGIONS, load_balancer_log_statements
+
+    legacy = load_balancer_log_statements("arn:aws:s3:::logs", "alb", "111122223333", "arn:aws:iam::127311923021:root")
+    newer = load_balancer_log_statements("arn:aws:s3:::logs", "alb", "111122223333", None)
+    assert [s["Sid"] for s in legacy] == ["AlbAccessLogDeliveryLegacyRegions", "AlbAccessLogDelivery"]
+    assert [s["Principal"] for s in newer] == [{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
+    assert "us-east-1" in ELB_ACCOUNT_REGIONS and "me-central-1" not in ELB_ACCOUNT_REGIONS
