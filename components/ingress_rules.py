@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from components.config_rules import rule
-from components.stack_config import Problem, StackConfig, key
+from components.stack_config import PROJECT, Problem, StackConfig, key
 
 # A fully qualified DNS name of at least two labels, lower case (ACM and Route 53 normalise to lower case anyway).
 _DOMAIN: Final = re.compile(r"^(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -54,3 +54,17 @@ def ingress(cfg: StackConfig) -> Iterator[Problem]:
             ipaddress.IPv4Network(cidr)
         except ValueError:
             yield Problem(key("allowedCidrs"), f"{cidr!r} is not a valid IPv4 network")
+
+
+@rule
+def reserved_service_names(cfg: StackConfig) -> Iterator[Problem]:
+    """Names the platform itself uses in the app namespace: the public edge (its SA is admitted by every public
+    service) and the canary's per-track Services (`<svc>-stable`, `<svc>-canary`)."""
+    from components.ingress_specs import NAME as EDGE
+
+    for svc in cfg.services:
+        at = f"{PROJECT}:services.{svc.name}"
+        if svc.name == EDGE:
+            yield Problem(at, f"{EDGE!r} is the public edge's name (its identity may call every public service)")
+        elif svc.name.endswith(("-stable", "-canary")):
+            yield Problem(at, "names ending in -stable or -canary are the canary's per-track Services")

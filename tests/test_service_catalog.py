@@ -115,6 +115,8 @@ P = "mtls-platform:services"
     ({"a": svc(color="blue")}, f"{P}.a.color: unknown setting"),
     ({"a": {k: v for k, v in svc().items() if k != "health"}}, f"{P}.a.health: is required"),
     ({"a": svc(ports=[{"name": "http", "port": 70000, "protocol": "http"}])}, f"{P}.a.ports[0].port: must be less"),
+    ({"public-ingress": svc()}, f"{P}.public-ingress: 'public-ingress' is the public edge's name"),
+    ({"payments-canary": svc()}, f"{P}.payments-canary: names ending in -stable or -canary"),
 ])
 def test_each_catalog_error_names_its_key(services: dict[str, Any], expected: str) -> None:
     found = problems(services)
