@@ -38,7 +38,8 @@ def test_verify_runs_after_up_and_can_fail_the_job(jobs: dict[str, Any], env: st
     assert len(up) == 1 and len(verify) == 1
     assert verify[0] == up[0] + 1
     step = steps[verify[0]]
-    assert step["run"].split() == [".venv/bin/python", "-m", "tools.verify", "--stack", env]
+    # --settle: right after `up` a Certificate may still be issuing; a real failure still fails after 5 minutes.
+    assert step["run"].split() == [".venv/bin/python", "-m", "tools.verify", "--stack", env, "--settle", "300"]
     assert "continue-on-error" not in step and "if" not in step  # a failure must stop the promotion
     assert step["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"  # for `pulumi stack output`
 

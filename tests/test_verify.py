@@ -243,3 +243,22 @@ def test_bad_window_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         verify.main(["--stack", "prod", "--window", "an hour"], fetch=_fake("healthy"))
     assert exc.value.code == 2
+
+
+def test_settle_retries_a_failure_until_it_clears_or_time_is_up() -> None:
+    """Right after `pulumi up` a certificate may still be issuing: --settle judges the settled state."""
+    states = iter(["sealed-vault", "sealed-vault", "healthy"])
+    now = [0.0]
+
+    def fetch(source: Source, exp: Expectations) -> Snapshot:
+        return snapshot(next(states))
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    source = Source(stack="prod", kubeconfig=None, trust_anchor=None)
+    rows = verify.settled_rows(fetch, source, PROD, settle=60, interval=20, clock=lambda: now[0], sleep=sleep)
+    assert worst(rows) is not Status.FAIL and now[0] == 40
+    stuck = verify.settled_rows(lambda s, e: snapshot("sealed-vault"), source, PROD, settle=30, interval=20,
+                                clock=lambda: now[0], sleep=sleep)
+    assert worst(stuck) is Status.FAIL  # a real failure still fails once the time is up

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,6 +60,22 @@ def render_json(stack: str, rows: Sequence[Row]) -> str:
     return json.dumps(doc, indent=2)
 
 
+def settled_rows(fetch: Fetcher, source: Source, exp: Expectations, settle: float, interval: float = 20.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> list[Row]:
+    """Fetch and check; while something fails and `settle` seconds have not passed, wait and try again. Right after
+    `pulumi up`, a Certificate may still be issuing or a pod starting: a smoke test should judge the settled state,
+    and a real failure still fails once the time is up."""
+    deadline = clock() + settle
+    while True:
+        rows = run_checks(fetch(source, exp), exp)
+        if worst(rows) is not Status.FAIL or clock() + interval > deadline:
+            return rows
+        print(f"verify {exp.stack}: {sum(r.status is Status.FAIL for r in rows)} failing check(s); "
+              f"retrying in {interval:g} s", file=sys.stderr)
+        sleep(interval)
+
+
 def main(argv: list[str] | None = None, fetch: Fetcher = fetch_snapshot) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, choices=list_stacks())
@@ -70,6 +87,8 @@ def main(argv: list[str] | None = None, fetch: Fetcher = fetch_snapshot) -> int:
     parser.add_argument("--prometheus-service", default="prometheus-operated:9090",
                         help="<service>:<port> reached through the API server's service proxy")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per API call")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds to keep retrying while a check fails (e.g. 300 right after `pulumi up`)")
     args = parser.parse_args(argv)
     if not valid_window(args.window):
         parser.error(f"--window {args.window!r}: a Prometheus duration like 30m, 1h or 1d")
@@ -82,13 +101,12 @@ def main(argv: list[str] | None = None, fetch: Fetcher = fetch_snapshot) -> int:
                     prometheus_namespace=args.prometheus_namespace, prometheus_service=args.prometheus_service,
                     timeout=args.timeout)
     try:
-        snap = fetch(source, exp)
+        rows = settled_rows(fetch, source, exp, args.settle)
     except CannotConnect as err:
         print(f"verify {args.stack}: cannot connect: {err}", file=sys.stderr)
         if args.json:  # machines get a document on stdout too
             print(json.dumps({"stack": args.stack, "status": "error", "error": f"cannot connect: {err}"}))
         return 2
-    rows = run_checks(snap, exp)
     print(render_json(args.stack, rows) if args.json else render_table(args.stack, rows))
     return 1 if worst(rows) is Status.FAIL else 0
 
