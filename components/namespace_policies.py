@@ -126,7 +126,9 @@ def allow_snapshots_to_vault() -> Spec:
 
 
 def allow_vault_from_snapshots() -> Spec:
-    """Ingress to Vault's API (8200 only, not raft's 8201) from the snapshot job's pods."""
+    """Ingress to Vault's API from the snapshot job's pods. Documents the path rather than restricting it: the vault
+    namespace's common allow-within-namespace already admits every pod there (raft's 8201 included), so the job is
+    kept honest by its Vault policy (snapshot read only), not by these rules."""
     return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"podSelector": {"matchLabels": SNAPSHOT_POD_LABELS}}], "ports": _ports(VAULT_API)}]}
 

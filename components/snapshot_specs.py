@@ -4,7 +4,7 @@ A daily CronJob in the `vault` namespace logs in to Vault with a projected, audi
 (Kubernetes auth role `vault-snapshot`, whose policy may only read `sys/storage/raft/snapshot`), saves a snapshot to
 an emptyDir in an init container running the server's own Vault image, then uploads it with the AWS CLI under the
 `raft/` prefix of the snapshot bucket, SSE-KMS. Its IRSA role may only put objects under that prefix. Nothing here
-creates a resource: `backup_aws.py` and `vault_snapshots.py` do, and the tests read these builders directly.
+creates a resource: `backup_aws.py` and `backups.py` do, and the tests read these builders directly.
 Restore: docs/vault-restore.md.
 """
 

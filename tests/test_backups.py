@@ -220,7 +220,7 @@ def test_service_account_carries_the_snapshot_role(prod: Plan) -> None:
     assert prod.outputs["vault_snapshot_role_arn"] == irsa(prod).outputs["arn"]
 
 
-def test_network_policies_let_snapshot_pods_reach_vault_api_only() -> None:
+def test_snapshot_network_policies_name_the_vault_api_path() -> None:
     egress = np.allow_snapshots_to_vault()
     assert egress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "vault-snapshot"}}
     assert egress["egress"][0]["ports"] == [{"protocol": "TCP", "port": 8200}]
