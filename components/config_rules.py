@@ -396,4 +396,18 @@ def gitops(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(key("appNamespace"), "'argocd' is Argo CD's own namespace when gitops.argocd is on")
 
 
+
+@rule
+def image_pins(cfg: StackConfig) -> Iterator[Problem]:
+    """`rollout.images` names catalog services, each with exactly one pinned tag or digest."""
+    from components.image_pins import check_pin
+
+    names = {s.name for s in cfg.services}
+    for name, pin in cfg.image_pins.items():
+        at = f"{key('images')}.{name}"
+        if name not in names:
+            yield Problem(at, f"unknown service {name!r} (services: {', '.join(sorted(names))})")
+        yield from (Problem(k, r) for k, r in check_pin(at, pin))
+
+
 from components import ingress_rules  # noqa: E402,F401  (registers the public-entry rules)

@@ -19,6 +19,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import service_catalog
+from components.image_pins import ImagePin, apply_pins
 from components.profiles import HA_ENVIRONMENTS, PROFILES, Environment, Profile
 from components.service_catalog import Catalog
 from components.traffic_policy import Canary
@@ -128,6 +129,7 @@ class RolloutConfig(_Group):
     namespace's mesh onboarding mode: `audit` admits and records would-be denials, `enforce` denies."""
 
     canaries: dict[str, Canary] | None = Field(None, alias="canaries")
+    image_pins: dict[str, ImagePin] | None = Field(None, alias="images")
     policy_mode: Literal["audit", "enforce"] | None = Field(None, alias="policyMode")
 
 
@@ -304,6 +306,7 @@ class StackConfig(Profile):
     service_catalog_products: Mapping[str, ServiceCatalogProduct] = dataclasses.field(default_factory=dict)
     services: Catalog = ()  # the application's service catalog (components/service_catalog.py)
     canaries: Mapping[str, Canary] = dataclasses.field(default_factory=dict)  # rollout.canaries (app_routes)
+    image_pins: Mapping[str, ImagePin] = dataclasses.field(default_factory=dict)  # rollout.images (image_pins)
     slack_team_id: str | None = None  # notifications: unset = alarms reach the SNS topic only
     slack_channel_id: str | None = None
     # Public entry (ingress group): needed as soon as the catalog has a public service (config rule `ingress`).
@@ -451,7 +454,8 @@ def build_stack_config(stack: str, config: Mapping[str, Any]) -> StackConfig:
         f"{PROJECT}:services", raw.services, raw.environment,
         service_catalog.duplicate_names(config.get(f"{PROJECT}:services")))
     problems += [Problem(k, rule) for k, rule in catalog_problems]
-    cfg = dataclasses.replace(merge(stack, region, raw, PROFILES[raw.environment]), services=catalog)
+    merged = merge(stack, region, raw, PROFILES[raw.environment])
+    cfg = dataclasses.replace(merged, services=apply_pins(catalog, merged.image_pins))
     problems += [p for p in config_rules.check(cfg) if not _involves(p, failed)]
     objects, manifest_problems = manifests.load_for(cfg)
     problems += [Problem(k, rule) for k, rule in manifest_problems]

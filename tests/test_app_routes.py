@@ -298,3 +298,26 @@ def test_pulumi_yaml_documents_the_traffic_settings() -> None:
         for name, field in model.model_fields.items():
             assert (field.alias or name) in services, f"{model.__name__}.{field.alias or name}"
     assert "canaries" in config["rollout"]["description"]
+
+
+def test_rollout_images_release_a_new_tag_on_the_default_catalog() -> None:
+    """A default-catalog stack ships (or promotes a canary to) a new image without restating the catalog."""
+    config = {**load_stack_settings("staging"), "mtls-platform:rollout": json.dumps({
+        "images": {"payment-gateway": {"tag": "v1.1.0"}, "analytics": {"digest": "sha256:" + "a" * 64}}})}
+    cfg = build_stack_config("staging", config)
+    images = {s.name: s.image for s in cfg.services}
+    assert (images["payment-gateway"].tag, images["analytics"].digest) == ("v1.1.0", "sha256:" + "a" * 64)
+    assert images["order-processing"].tag == "v1.0.0"  # the others keep the catalog's tag
+
+
+@pytest.mark.parametrize(("images", "expected"), [
+    ({"nope": {"tag": "v2"}}, "mtls-platform:rollout.images.nope: unknown service 'nope'"),
+    ({"analytics": {"tag": "latest"}}, "mtls-platform:rollout.images.analytics.tag: 'latest' is not a pinned tag"),
+    ({"analytics": {"tag": "v2", "digest": "sha256:" + "a" * 64}},
+     "mtls-platform:rollout.images.analytics: set exactly one of tag or digest"),
+])
+def test_rollout_images_errors_name_the_key(images: dict[str, Any], expected: str) -> None:
+    config = {**load_stack_settings("prod"), "mtls-platform:rollout": json.dumps({"images": images})}
+    with pytest.raises(ConfigError) as err:
+        build_stack_config("prod", config)
+    assert any(p.startswith(expected) for p in [f"{p.key}: {p.rule}" for p in err.value.problems])

@@ -1,0 +1,44 @@
+"""Release a new image of a service without restating the catalog: `rollout.images` ({service: {tag | digest}}).
+
+The default catalog's tags are fixed in code, and a non-empty `services` key replaces the whole catalog, so a stack
+that runs the default catalog needs this to ship `v1.0.1` of one service (and to promote a canary: set the canary's
+tag here, then remove the canary). The pin keeps the service's repository (its ECR repository unless the catalog
+names another) and replaces only the tag or digest. Rules (config_rules.image_pins): a known service, exactly one of
+tag or digest, never `latest`, a digest of the sha256 form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from components.service_catalog import DIGEST, Catalog, Image
+
+
+class ImagePin(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    tag: str | None = None
+    digest: str | None = None
+
+
+def apply_pins(catalog: Catalog, pins: Mapping[str, ImagePin]) -> Catalog:
+    """The catalog with each pinned service's image tag/digest replaced (unknown names are left to the rule)."""
+    return tuple(
+        svc.model_copy(update={"image": Image(repository=svc.image.repository, tag=pins[svc.name].tag,
+                                              digest=pins[svc.name].digest)})
+        if svc.name in pins and _valid(pins[svc.name]) else svc
+        for svc in catalog)
+
+
+def _valid(pin: ImagePin) -> bool:
+    return not list(check_pin("", pin))
+
+
+def check_pin(at: str, pin: ImagePin) -> Iterator[tuple[str, str]]:
+    if (pin.tag is None) == (pin.digest is None):
+        yield at, "set exactly one of tag or digest"
+    elif pin.tag is not None and pin.tag in ("", "latest"):
+        yield f"{at}.tag", f"{pin.tag!r} is not a pinned tag"
+    elif pin.digest is not None and not DIGEST.match(pin.digest):
+        yield f"{at}.digest", "must be sha256:<64 hex digits>"
