@@ -63,14 +63,19 @@ ELB_ACCOUNT_REGIONS: Final = frozenset({
 })
 
 
-def load_balancer_log_statements(bucket_arn: pulumi.Input[str], prefix: str, account_id: pulumi.Input[str],
+def load_balancer_log_resource(bucket_arn: pulumi.Input[str], prefix: str,
+                               account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Where ALB access logs land: `<prefix>/AWSLogs/<account>/...` of the bucket."""
+    return pulumi.Output.concat(bucket_arn, f"/{prefix}/AWSLogs/", account_id, "/*")
+
+
+def load_balancer_log_statements(resource: pulumi.Input[str],
                                  elb_account_arn: pulumi.Input[str] | None) -> list[policies.Document]:
     """Lets Elastic Load Balancing write ALB access logs under `<prefix>/AWSLogs/<account>/`: the regional ELB
     account for Regions opened before August 2022 (us-east-1 ...), the log-delivery service principal for newer ones.
     Ref: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
     (Attach a bucket policy); SSE-S3 is the only default encryption ALB log delivery supports, as for S3 logs.
     """
-    resource = pulumi.Output.concat(bucket_arn, f"/{prefix}/AWSLogs/", account_id, "/*")
     statements: list[policies.Document] = [
         {"Sid": "AlbAccessLogDelivery", "Effect": "Allow",
          "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
@@ -107,8 +112,8 @@ class AccessLogBucket(pulumi.ComponentResource):
         if args.load_balancer_log_prefix is not None:
             elb_arn = (aws.elb.get_service_account_output(opts=pulumi.InvokeOptions(parent=self)).arn
                        if args.region in ELB_ACCOUNT_REGIONS else None)
-            statements += load_balancer_log_statements(self.bucket.arn, args.load_balancer_log_prefix,
-                                                       args.account_id, elb_arn)
+            resource = load_balancer_log_resource(self.bucket.arn, args.load_balancer_log_prefix, args.account_id)
+            statements += load_balancer_log_statements(resource, elb_arn)
         policy = harden_bucket(
             name, self.bucket, child,
             lifecycle_rules(args.noncurrent_version_expiration_days, expire_current_after_days=args.retention_days),

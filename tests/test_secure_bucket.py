@@ -185,8 +185,10 @@ def test_alb_log_delivery_uses_the_regional_elb_account_only_where_one_exists() 
     """Regions opened after August 2022 have no ELB account (the provider's lookup fails there): service principal."""
     from components.access_log_bucket import ELB_ACCOUNT_REGIONS, load_balancer_log_statements
 
-    legacy = load_balancer_log_statements("arn:aws:s3:::logs", "alb", "111122223333", "arn:aws:iam::127311923021:root")
-    newer = load_balancer_log_statements("arn:aws:s3:::logs", "alb", "111122223333", None)
+    # Plain strings: an Output made outside a running program would leave a task on the event loop.
+    resource = "arn:aws:s3:::logs/alb/AWSLogs/111122223333/*"
+    legacy = load_balancer_log_statements(resource, "arn:aws:iam::127311923021:root")
+    newer = load_balancer_log_statements(resource, None)
     assert [s["Sid"] for s in legacy] == ["AlbAccessLogDeliveryLegacyRegions", "AlbAccessLogDelivery"]
     assert [s["Principal"] for s in newer] == [{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
     assert "us-east-1" in ELB_ACCOUNT_REGIONS and "me-central-1" not in ELB_ACCOUNT_REGIONS
