@@ -407,7 +407,7 @@ def image_pins(cfg: StackConfig) -> Iterator[Problem]:
         at = f"{key('images')}.{name}"
         if name not in names:
             yield Problem(at, f"unknown service {name!r} (services: {', '.join(sorted(names))})")
-        yield from (Problem(k, r) for k, r in check_pin(at, pin))
+        yield from (Problem(k, r) for k, r in check_pin(at, pin.tag, pin.digest))
 
 
 from components import ingress_rules  # noqa: E402,F401  (registers the public-entry rules)

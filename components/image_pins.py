@@ -32,13 +32,14 @@ def apply_pins(catalog: Catalog, pins: Mapping[str, ImagePin]) -> Catalog:
 
 
 def _valid(pin: ImagePin) -> bool:
-    return not list(check_pin("", pin))
+    return not list(check_pin("", pin.tag, pin.digest))
 
 
-def check_pin(at: str, pin: ImagePin) -> Iterator[tuple[str, str]]:
-    if (pin.tag is None) == (pin.digest is None):
-        yield at, "set exactly one of tag or digest"
-    elif pin.tag is not None and pin.tag in ("", "latest"):
-        yield f"{at}.tag", f"{pin.tag!r} is not a pinned tag"
-    elif pin.digest is not None and not DIGEST.match(pin.digest):
+def check_pin(at: str, tag: str | None, digest: str | None, what: str = "") -> Iterator[tuple[str, str]]:
+    """Exactly one of a pinned tag (never `latest`) or a sha256 digest; `what` explains whose image it is."""
+    if (tag is None) == (digest is None):
+        yield at, "set exactly one of tag or digest" + (f" ({what})" if what else "")
+    elif tag is not None and tag in ("", "latest"):
+        yield f"{at}.tag", f"{tag!r} is not a pinned tag"
+    elif digest is not None and not DIGEST.match(digest):
         yield f"{at}.digest", "must be sha256:<64 hex digits>"

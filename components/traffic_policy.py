@@ -226,15 +226,13 @@ def _route_match(at: str, protocol: Protocol, r: Route) -> Iterator[tuple[str, s
 
 def check_canary(at: str, s: Service, canary: Canary) -> Iterator[tuple[str, str]]:
     """`at` is the canary block's key path (catalog or `rollout.canaries`)."""
-    from components.service_catalog import DIGEST, image_suffix
+    from components.image_pins import check_pin  # imports the catalog, which imports this module
+    from components.service_catalog import image_suffix
 
     if not 0 <= canary.weight <= 100:
         yield f"{at}.weight", f"{canary.weight} must be between 0 and 100 (percent of requests to the canary)"
-    if (canary.tag is None) == (canary.digest is None):
-        yield at, "set exactly one of tag or digest (the canary's image in the service's repository)"
-    elif canary.tag is not None and canary.tag in ("", "latest"):
-        yield f"{at}.tag", f"{canary.tag!r} is not a pinned tag"
-    elif canary.digest is not None and not DIGEST.match(canary.digest):
-        yield f"{at}.digest", "must be sha256:<64 hex digits>"
+    pin = list(check_pin(at, canary.tag, canary.digest, "the canary's image in the service's repository"))
+    if pin:
+        yield from pin
     elif canary.suffix == image_suffix(s.image):
         yield at, f"the canary must run a different image than the service ({canary.suffix[1:]} is the same)"
