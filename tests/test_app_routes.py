@@ -308,6 +308,11 @@ def test_rollout_images_release_a_new_tag_on_the_default_catalog() -> None:
     images = {s.name: s.image for s in cfg.services}
     assert (images["payment-gateway"].tag, images["analytics"].digest) == ("v1.1.0", "sha256:" + "a" * 64)
     assert images["order-processing"].tag == "v1.0.0"  # the others keep the catalog's tag
+    # ... and the Deployment the plan registers runs the pinned image from the service's ECR repository.
+    plan = run_stack("staging", config=config)
+    container = plan.one("kubernetes:apps/v1:Deployment", "app-payment-gateway-deployment").inputs[
+        "spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith("/mtls-platform-staging/payment-gateway:v1.1.0")
 
 
 @pytest.mark.parametrize(("images", "expected"), [
