@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.tx
 	touch $@
 
 plan: $(VENV)/.installed
-	$(PY) -m tools.plan --stack $(STACK) $(ARGS)
+	$(PY) -m tools.engine.plan --stack $(STACK) $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -37,7 +37,7 @@ pytest: $(VENV)/.installed
 test: lint typecheck pytest
 
 audit: $(VENV)/.installed
-	$(PY) -m tools.audit --stack $(STACK) $(ARGS)
+	$(PY) -m tools.audit_report --stack $(STACK) $(ARGS)
 
 cost: $(VENV)/.installed
 	$(PY) -m tools.cost --stack $(STACK) $(ARGS)
@@ -49,7 +49,7 @@ diagram: $(VENV)/.installed
 	$(PY) -m tools.diagram --stack $(STACK) $(ARGS)
 
 bench: $(VENV)/.installed
-	$(PY) -m tools.bench
+	$(PY) -m tools.engine.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
@@ -60,4 +60,4 @@ verify: $(VENV)/.installed
 	$(PY) -m tools.verify --stack $(STACK) $(ARGS)
 
 bench-scale: $(VENV)/.installed
-	$(PY) -m tools.bench_scale --stack $(STACK) $(ARGS)
+	$(PY) -m tools.engine.bench_scale --stack $(STACK) $(ARGS)

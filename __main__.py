@@ -9,24 +9,24 @@ import dataclasses
 import pulumi
 import pulumi_aws as aws
 
-from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
-from components.app_manifests import AppManifests, AppManifestsArgs
-from components.application import Application, ApplicationArgs
-from components.argocd import ArgoCd, ArgoCdArgs
-from components.aws_context import AwsContext
-from components.backups import Backups, BackupsArgs
-from components.cluster import Cluster, ClusterArgs
-from components.data_services import DataServices, DataServicesArgs
-from components.encryption_keys import EncryptionKeys, EncryptionKeysArgs
-from components.ingress_specs import LOG_PREFIX
-from components.mesh import Mesh, MeshArgs
-from components.monitoring import Monitoring, MonitoringArgs
-from components.network import Network, NetworkArgs
-from components.observability import Observability, ObservabilityArgs
+from components.app.app_manifests import AppManifests, AppManifestsArgs
+from components.app.application import Application, ApplicationArgs
+from components.backup.backups import Backups, BackupsArgs
+from components.cluster.cluster import Cluster, ClusterArgs
+from components.data.data_services import DataServices, DataServicesArgs
+from components.gitops.argocd import ArgoCd, ArgoCdArgs
+from components.ingress.edge_specs import LOG_PREFIX
+from components.ingress.public_entry import PublicEntry, PublicEntryArgs
+from components.mesh.mesh import Mesh, MeshArgs
+from components.monitoring.monitoring import Monitoring, MonitoringArgs
+from components.network.network import Network, NetworkArgs
+from components.observability.observability import Observability, ObservabilityArgs
 from components.outputs import Layers, export_outputs
-from components.public_entry import PublicEntry, PublicEntryArgs
-from components.stack_config import load_stack_config
-from components.vault_aws import VaultAws, VaultAwsArgs
+from components.shared.access_log_bucket import AccessLogBucket, AccessLogBucketArgs
+from components.shared.aws_context import AwsContext
+from components.shared.encryption_keys import EncryptionKeys, EncryptionKeysArgs
+from components.vault.vault_aws import VaultAws, VaultAwsArgs
+from config.load import load_stack_config
 
 cfg = load_stack_config()
 # manifests.mode "replace": the manifests are the application, the catalog's services are not created.

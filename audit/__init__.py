@@ -2,8 +2,8 @@
 
 Each rule carries the ids auditors use (checkov CKV_*, CIS EKS Benchmark, EKS Best Practices, Security Hub, Vault /
 Linkerd / cert-manager docs; see ../shared/reference/audit-rules.md), an enforcement per environment (mandatory or
-advisory) and a pure check over the neutral `Resource` view. `tools.audit` runs them on the offline plan
-(`make audit STACK=prod`); `policy/` runs the very same functions as a Pulumi policy pack in `pulumi preview`.
+advisory) and a pure check over the neutral `Resource` view. `tools.audit_report.audit_report` runs them on the offline
+plan (`make audit STACK=prod`); `policy/` runs the very same functions as a Pulumi policy pack in `pulumi preview`.
 """
 
 from __future__ import annotations

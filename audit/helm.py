@@ -1,7 +1,7 @@
 """Helm releases and Kubernetes objects as the rules read them: which chart, its values, its namespace.
 
 A release is `kubernetes:helm.sh/v3:Release` (or a v4 `Chart`) with `chart` and `values` inputs; values keys are the
-pinned charts' own (vault-helm 0.34.1, cert-manager v1.21.1, linkerd-control-plane 2026.8.3; components/versions.py).
+pinned charts' own (vault-helm 0.34.1, cert-manager v1.21.1, linkerd-control-plane 2026.8.3; config/versions.py).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from audit.model import (
     stack_rule,
     truthy,
 )
-from components.versions import EKS_STANDARD_SUPPORT_END
+from config.versions import EKS_STANDARD_SUPPORT_END
 
 CONTROL_PLANE_LOG_TYPES = frozenset({"api", "audit", "authenticator", "controllerManager", "scheduler"})
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$")
@@ -173,7 +173,7 @@ def eks_supported_version(r: Resource, ctx: Context) -> Verdict:
     version = eks_settings(r).version
     end = EKS_STANDARD_SUPPORT_END.get(str(version))
     if end is None:
-        return failed(f"version {version!r} is not in the standard-support calendar (components/versions.py)")
+        return failed(f"version {version!r} is not in the standard-support calendar (config/versions.py)")
     if end <= ctx.today:
         return failed(f"{version} left standard support on {end}")
     return passed(f"{version}, standard support until {end}")

@@ -19,10 +19,10 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from components.access_log_bucket import AccessLogBucket, AccessLogBucketArgs  # noqa: E402
-from components.aws_context import AwsContext  # noqa: E402
-from components.encryption_keys import customer_key  # noqa: E402
-from components.secure_bucket import SecureBucket, SecureBucketArgs  # noqa: E402
+from components.shared.access_log_bucket import AccessLogBucket, AccessLogBucketArgs  # noqa: E402
+from components.shared.aws_context import AwsContext  # noqa: E402
+from components.shared.encryption_keys import customer_key  # noqa: E402
+from components.shared.secure_bucket import SecureBucket, SecureBucketArgs  # noqa: E402
 
 PROJECT = "mtls-platform"
 SECRETS_KEY_ALIAS = f"{PROJECT}-pulumi-secrets"

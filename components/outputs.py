@@ -10,16 +10,16 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.application import Application
-from components.backups import Backups
-from components.cluster import Cluster
-from components.data_services import DataServices
-from components.mesh import Mesh
-from components.network import Network
-from components.observability import Observability
-from components.public_entry import PublicEntry
-from components.stack_config import StackConfig
-from components.vault_aws import VaultAws
+from components.app.application import Application
+from components.backup.backups import Backups
+from components.cluster.cluster import Cluster
+from components.data.data_services import DataServices
+from components.ingress.public_entry import PublicEntry
+from components.mesh.mesh import Mesh
+from components.network.network import Network
+from components.observability.observability import Observability
+from components.vault.vault_aws import VaultAws
+from config.model import StackConfig
 
 
 @dataclass(frozen=True)

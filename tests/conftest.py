@@ -1,13 +1,16 @@
 """Shared test plumbing: the repo root on sys.path and one cached offline plan per stack.
 
-Every stack's real program runs once per test session on the mock engine (`tools.mock_engine.run_stack`, the same
+Every stack's real program runs once per test session on the mock engine (`tools.engine.mock_engine.run_stack`, the same
 runner `make plan` uses); tests then assert on the recorded registrations.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,8 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tools.mock_engine import Plan, run_stack  # noqa: E402
+from config.load import TODAY_VARIABLE, build_stack_config  # noqa: E402
+from config.model import StackConfig  # noqa: E402
+from tools.engine.mock_engine import Plan, run_stack  # noqa: E402
 
+FACTS: Final = ROOT / "tests" / "upstream_facts"  # upstream facts the tests read (chart keys, CRD fields, metrics)
+FIXTURES: Final = ROOT / "tests" / "fixtures"
+# The date every test evaluates support calendars at: no test depends on the day it runs. Move it forward together
+# with the pins (config/versions.py), never to date.today().
+TODAY: Final = date(2026, 12, 1)
+# Every offline plan a test runs (in this process or a subprocess it starts) reads the calendars at TODAY.
+os.environ[TODAY_VARIABLE] = TODAY.isoformat()
 STACKS = ("sandbox", "dev", "staging", "prod")
 HA = ("staging", "prod")
 _PLANS: dict[str, Plan] = {}
@@ -56,3 +68,8 @@ def minimal_settings(env: str = "prod", **groups: Any) -> dict[str, str]:
     base = {"aws:region": "us-east-1", "mtls-platform:environment": env,
             "mtls-platform:ingress": json.dumps(EXAMPLE_INGRESS)}
     return {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}}
+
+
+def build_config(stack: str, settings: Mapping[str, str]) -> StackConfig:
+    """`build_stack_config` as of the suite's fixed date."""
+    return build_stack_config(stack, settings, today=TODAY)

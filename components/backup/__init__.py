@@ -1,0 +1,2 @@
+"""Backups (`mtls-platform:backup`): Vault raft snapshots to S3 with DR replication, optional Velero.
+"""

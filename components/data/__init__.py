@@ -1,0 +1,2 @@
+"""The data layer (`mtls-platform:data`): RDS PostgreSQL, Amazon MQ and ElastiCache, private to the cluster.
+"""

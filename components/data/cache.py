@@ -1,0 +1,96 @@
+"""ElastiCache for Valkey: the platform's cache, a replication group private in the isolated subnets.
+
+Encrypted at rest with the customer data key and in transit with TLS required (no plaintext clients at all),
+protected by a generated AUTH token kept in a Secrets Manager secret under the data key. With Multi-AZ on, a
+replica in another zone is promoted automatically when the primary fails. Slow and engine logs go to a
+KMS-encrypted log group with the stack's retention; daily snapshots are kept for the configured days, plus a
+final one when a protected stack's group is deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import pulumi
+import pulumi_aws as aws
+
+from components.data.placement import CACHE_PORT, PasswordRules, Placement, stored_credential
+from config.model import StackConfig
+from config.versions import VALKEY_ENGINE_VERSION, VALKEY_PARAMETER_FAMILY
+
+# AUTH tokens: 16-128 printable characters; the only non-alphanumerics allowed are ! & # $ ^ < > -
+# Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html
+AUTH_TOKEN_RULES: Final = PasswordRules(length=64, special="!&#$^<>-")
+# Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Log_Delivery.html
+LOG_TYPES: Final = ("slow-log", "engine-log")
+SNAPSHOT_WINDOW: Final = "02:00-03:00"  # UTC; must not overlap the maintenance window
+MAINTENANCE_WINDOW: Final = "sun:05:00-sun:06:00"
+
+
+LogDelivery = aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgsDict
+
+
+def log_delivery(log_group: pulumi.Input[str]) -> list[LogDelivery]:
+    """Both Valkey log types, as JSON, into one CloudWatch log group."""
+    return [{"destination": log_group, "destination_type": "cloudwatch-logs", "log_format": "json", "log_type": t}
+            for t in LOG_TYPES]
+
+
+@dataclass(frozen=True)
+class CacheArgs:
+    placement: Placement
+    config: StackConfig  # cache_* sizes, log_retention_days, name_prefix, protect_resources
+
+
+class Cache(pulumi.ComponentResource):
+    """One Valkey replication group (cluster mode off) with its subnet group, log group and AUTH token."""
+
+    endpoint: pulumi.Output[str]  # primary endpoint host:port (TLS)
+    secret_arn: pulumi.Output[str]  # {"auth_token": ...}
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mtls-platform:data:Cache", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg, where = args.config, args.placement
+        protect = cfg.protect_resources
+
+        logs = aws.cloudwatch.LogGroup(name, name=f"/aws/elasticache/{cfg.name_prefix}",
+                                       retention_in_days=cfg.log_retention_days, kms_key_id=where.logs_key_arn,
+                                       opts=child)
+        subnets = aws.elasticache.SubnetGroup(name, description=f"{cfg.name_prefix} cache: isolated subnets",
+                                              subnet_ids=where.subnet_ids, opts=child)
+        token = stored_credential(f"{name}-auth-token", f"{cfg.name_prefix} Valkey AUTH token", AUTH_TOKEN_RULES,
+                                  lambda value: {"auth_token": value}, where.data_key_arn, self, protect)
+
+        self.replication_group = aws.elasticache.ReplicationGroup(
+            name,
+            description=f"{cfg.name_prefix} Valkey cache",
+            engine="valkey",
+            engine_version=VALKEY_ENGINE_VERSION,
+            parameter_group_name=f"default.{VALKEY_PARAMETER_FAMILY}",  # cluster mode off
+            cluster_mode="disabled",
+            auto_minor_version_upgrade=True,
+            node_type=cfg.cache_node_type,
+            num_cache_clusters=cfg.cache_nodes,
+            automatic_failover_enabled=cfg.cache_multi_az,
+            multi_az_enabled=cfg.cache_multi_az,
+            port=CACHE_PORT,
+            subnet_group_name=subnets.name,
+            security_group_ids=[where.security_group_id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=where.data_key_arn,
+            transit_encryption_enabled=True,
+            # "required" is valid at creation; only an existing group must pass through "preferred" first.
+            transit_encryption_mode="required",
+            auth_token=token.password,
+            snapshot_retention_limit=cfg.cache_snapshot_retention_days,
+            snapshot_window=SNAPSHOT_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            final_snapshot_identifier=f"{cfg.name_prefix}-cache-final" if protect else None,
+            log_delivery_configurations=log_delivery(logs.name),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        self.endpoint = pulumi.Output.format("{0}:{1}", self.replication_group.primary_endpoint_address, CACHE_PORT)
+        self.secret_arn = token.secret_arn
+        self.register_outputs({"endpoint": self.endpoint, "secret_arn": self.secret_arn})

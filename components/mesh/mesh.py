@@ -1,0 +1,76 @@
+"""The mesh layer, in dependency order: namespaces -> cert-manager -> Vault -> bootstrap -> ClusterIssuer ->
+identity issuer Certificate -> Linkerd (CNI, CRDs, control plane).
+
+After `pulumi up`, every meshed connection is mTLS and the chain of trust starts at a root CA held by Vault; every
+certificate in the chain renews itself (README: "Trust chain"). Which namespaces are meshed and why the control
+planes are not: `platform_namespaces`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.cluster.cluster import Cluster
+from components.mesh import namespace_specs, policy_mode_specs
+from components.mesh.cert_manager import CONTROLLER_SERVICE_ACCOUNT, CertManager, CertManagerArgs
+from components.mesh.linkerd import Linkerd, LinkerdArgs
+from components.mesh.linkerd_values import LinkerdValuesArgs
+from components.mesh.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.mesh.trust_chain import TrustChain, TrustChainArgs
+from components.shared.encryption_keys import EncryptionKeys
+from components.vault.vault import Vault, VaultArgs
+from components.vault.vault_aws import VaultAws
+from config.model import StackConfig
+
+TRUST_DOMAIN = "cluster.local"  # Linkerd's identityTrustDomain default (the cluster domain)
+
+
+@dataclass(frozen=True)
+class MeshArgs:
+    config: StackConfig
+    cluster: Cluster
+    vault_aws: VaultAws
+    keys: EncryptionKeys
+
+
+class Mesh(pulumi.ComponentResource):
+    """Namespaces, cert-manager, Vault, the trust chain and Linkerd."""
+
+    def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mtls-platform:mesh:Mesh", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.config
+        self.namespaces = PlatformNamespaces("namespaces", PlatformNamespacesArgs(
+            app_namespace=cfg.app_namespace_name,
+            networks=namespace_specs.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
+            app_inbound_policy=policy_mode_specs.NAMESPACE_INBOUND_POLICY[cfg.policy_mode],
+        ), child)
+        ns = self.namespaces.name_of
+        nodes = args.cluster.nodes_ready
+        self.cert_manager = CertManager("cert-manager", CertManagerArgs(ns("cert-manager"), cfg.is_ha, nodes), child)
+        self.vault = Vault("vault", VaultArgs(
+            namespace=ns("vault"), namespace_name="vault", ha=cfg.is_ha, region=cfg.region,
+            name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
+            kubeconfig=args.cluster.kubeconfig, trust_anchor_ttl_hours=cfg.trust_anchor_ttl_hours,
+            protect=cfg.protect_resources, depends_on=[*nodes, args.cluster.ebs_csi_addon],
+        ), child)
+        spec = self.vault.spec
+        self.trust_chain = TrustChain("trust-chain", TrustChainArgs(
+            vault_server=self.vault.server, vault_ca_pem=self.vault.ca_pem, root_ca_pem=self.vault.root_ca_pem,
+            previous_root_ca_pem=cfg.previous_trust_anchor_pem, sign_path=spec.signing_path,
+            auth_mount=spec.kubernetes_auth_path, vault_role=spec.cert_manager_role, audience=spec.audience,
+            cert_manager_namespace=ns("cert-manager"), cert_manager_service_account=CONTROLLER_SERVICE_ACCOUNT,
+            linkerd_namespace=ns("linkerd"), trust_domain=TRUST_DOMAIN,
+            issuer_duration_hours=cfg.identity_issuer_duration_hours,
+            issuer_renew_before_hours=cfg.identity_issuer_renew_before_hours,
+            issuer_depends_on=[self.cert_manager.release, self.vault.bootstrap],
+        ), child)
+        self.linkerd = Linkerd("linkerd", LinkerdArgs(
+            namespace=ns("linkerd"), namespace_name="linkerd", cni_namespace=ns("linkerd-cni"),
+            values=LinkerdValuesArgs(ha=cfg.is_ha, default_inbound_policy=cfg.default_inbound_policy),
+            control_plane_depends_on=[self.trust_chain.trust_roots, self.trust_chain.identity_issuer],
+            cert_manager=self.cert_manager.release, nodes_ready=nodes,
+        ), child)
+        self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})

@@ -1,0 +1,190 @@
+"""Pure builders for the platform namespaces: Pod Security labels and NetworkPolicy specs.
+
+Every namespace starts from default-deny (ingress and egress) and gets only the edges its workloads need; the VPC
+CNI enforces them (its network-policy agent is enabled by the cluster layer). Each allow is a named, commented
+function so a reviewer can read the platform's traffic matrix in one file.
+Ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
+Ref: https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+Level = Literal["privileged", "baseline", "restricted"]
+Spec = dict[str, Any]
+
+# Namespace name -> Pod Security level enforced, with why anything is below "restricted".
+POD_SECURITY: Final[dict[str, tuple[Level, str]]] = {
+    "linkerd": ("restricted", "with the CNI plugin no proxy-init container needs NET_ADMIN"),
+    "linkerd-cni": ("privileged", "the CNI DaemonSet writes the node's CNI config (hostPath) by design"),
+    "cert-manager": ("restricted", ""),
+    "vault": ("restricted", ""),
+    "monitoring": ("privileged", "node-exporter reads host metrics (hostNetwork, hostPID, hostPath)"),
+    "aws-load-balancer-controller": ("restricted", ""),
+}
+# Labels a namespace needs beyond Pod Security. Linkerd's CLI install writes these on its namespace; a Helm install
+# does not, so we do: the control plane must never be injected or validated by its own webhooks.
+# Ref: linkerd-control-plane 2026.8.3 templates/namespace.yaml
+EXTRA_LABELS: Final[dict[str, dict[str, str]]] = {
+    "linkerd": {"linkerd.io/is-control-plane": "true", "config.linkerd.io/admission-webhooks": "disabled",
+                "linkerd.io/control-plane-ns": "linkerd"},
+    "linkerd-cni": {"config.linkerd.io/admission-webhooks": "disabled"},
+}
+DNS_PORTS: Final = ({"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53})
+# Ports of the Linkerd control plane every meshed proxy talks to, and its webhooks (called by the API server).
+# Ref: https://linkerd.io/2-edge/reference/architecture/ (destination 8086, identity 8080, policy 8090)
+LINKERD_CONTROL_PORTS: Final = (8080, 8086, 8090)
+LINKERD_WEBHOOK_PORTS: Final = (8443, 9443)
+LINKERD_PROXY_INBOUND: Final = 4143
+VAULT_API, VAULT_CLUSTER = 8200, 8201
+CERT_MANAGER_WEBHOOK: Final = 10250
+# AWS Load Balancer Controller: chart default webhookBindPort 9443; selectorLabels app.kubernetes.io/name (v3.5.0).
+ALB_CONTROLLER_WEBHOOK: Final = 9443
+ALB_CONTROLLER_LABELS: Final = {"app.kubernetes.io/name": "aws-load-balancer-controller"}
+
+
+def pod_security_labels(level: Level) -> dict[str, str]:
+    """Enforce the level; warn and audit against restricted everywhere so exceptions stay visible."""
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+
+
+@dataclass(frozen=True)
+class Networks:
+    """Address ranges the policies need: the API server's ENIs live in the VPC, services in the service CIDR."""
+
+    vpc_cidr: str
+    service_cidr: str
+
+
+def _ns(name: str) -> Spec:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def _ports(*ports: int, protocol: str = "TCP") -> list[Spec]:
+    return [{"protocol": protocol, "port": p} for p in ports]
+
+
+def default_deny() -> Spec:
+    """Selects every pod; no rules: nothing in, nothing out (CKV2_K8S_6, CIS 4.3.2)."""
+    return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def allow_dns() -> Spec:
+    """Egress to CoreDNS only."""
+    return {"podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{**_ns("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                        "ports": list(DNS_PORTS)}]}
+
+
+def allow_api_server(net: Networks) -> Spec:
+    """Egress to the Kubernetes API: its ClusterIP and the control-plane ENIs (VPC addresses that change)."""
+    return {"podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": net.vpc_cidr}}, {"ipBlock": {"cidr": net.service_cidr}}],
+                        "ports": _ports(443)}]}
+
+
+def allow_webhook_from_api_server(net: Networks, ports: tuple[int, ...], pod_labels: dict[str, str]) -> Spec:
+    """Ingress to an admission webhook: the API server calls it from its ENIs inside the VPC."""
+    return {"podSelector": {"matchLabels": pod_labels}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": net.vpc_cidr}}], "ports": _ports(*ports)}]}
+
+
+def allow_aws_apis() -> Spec:
+    """Egress on 443 outside the VPC (through NAT): KMS and STS for Vault's awskms seal via IRSA; ELB, EC2, ACM and
+    STS for the AWS Load Balancer Controller."""
+    return {"podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12",
+                                                                            "192.168.0.0/16"]}}],
+                        "ports": _ports(443)}]}
+
+
+def allow_vault_clients(client_namespaces: tuple[str, ...]) -> Spec:
+    """Ingress to Vault's API (8200) from its clients only; raft (8201) between Vault pods only."""
+    vault_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}}
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [_ns(n) for n in client_namespaces], "ports": _ports(VAULT_API)},
+                        {"from": [vault_pods], "ports": _ports(VAULT_API, VAULT_CLUSTER)}],
+            "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API, VAULT_CLUSTER)}]}
+
+
+# The raft snapshot CronJob's pods (components/backup/snapshot_specs.py POD_LABELS).
+SNAPSHOT_POD_LABELS: Final = {"app.kubernetes.io/name": "vault-snapshot"}
+
+
+def allow_snapshots_to_vault() -> Spec:
+    """Egress from the snapshot job's pods to Vault's API (DNS, and 443 to S3/STS: the namespace-wide allows)."""
+    vault_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}}
+    return {"podSelector": {"matchLabels": SNAPSHOT_POD_LABELS}, "policyTypes": ["Egress"],
+            "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API)}]}
+
+
+def allow_vault_from_snapshots() -> Spec:
+    """Ingress to Vault's API from the snapshot job's pods. Documents the path rather than restricting it: the vault
+    namespace's common allow-within-namespace already admits every pod there (raft's 8201 included), so the job is
+    kept honest by its Vault policy (snapshot read only), not by these rules."""
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": SNAPSHOT_POD_LABELS}}], "ports": _ports(VAULT_API)}]}
+
+
+def allow_egress_to(namespace: str, ports: tuple[int, ...]) -> Spec:
+    return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [_ns(namespace)], "ports": _ports(*ports)}]}
+
+
+def allow_linkerd_control_plane() -> Spec:
+    """Ingress to the control plane from every namespace's proxies (and the proxies' own inbound port)."""
+    return {"podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {}}],
+                         "ports": _ports(*LINKERD_CONTROL_PORTS, LINKERD_PROXY_INBOUND)}]}
+
+
+def allow_within_namespace() -> Spec:
+    """Pods of one namespace may talk to each other (control-plane components, leader election peers)."""
+    return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {}}]}], "egress": [{"to": [{"podSelector": {}}]}]}
+
+
+def allow_scraping_from(namespace: str) -> Spec:
+    """Ingress from the monitoring namespace (Prometheus) on any port: metrics ports differ per component."""
+    return {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [_ns(namespace)]}]}
+
+
+def allow_egress_anywhere_in_cluster() -> Spec:
+    """Egress to every pod of every namespace (Prometheus scrapes them all)."""
+    return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"namespaceSelector": {}}]}]}
+
+
+def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
+    """The NetworkPolicies of one system namespace, by name (default-deny first)."""
+    common = {"default-deny": default_deny(), "allow-dns": allow_dns(), "allow-api-server": allow_api_server(net),
+              "allow-within-namespace": allow_within_namespace(), "allow-monitoring": allow_scraping_from("monitoring")}
+    extra: dict[str, Spec] = {
+        "cert-manager": {
+            "allow-webhook": allow_webhook_from_api_server(net, (CERT_MANAGER_WEBHOOK,),
+                                                           {"app.kubernetes.io/component": "webhook"}),
+            "allow-to-vault": allow_egress_to("vault", (VAULT_API,)),
+        },
+        "vault": {
+            "allow-vault": allow_vault_clients(("cert-manager",)),
+            "allow-aws-apis": allow_aws_apis(),
+            "allow-snapshots-to-vault": allow_snapshots_to_vault(),
+            "allow-vault-from-snapshots": allow_vault_from_snapshots(),
+        },
+        "linkerd": {
+            "allow-proxies": allow_linkerd_control_plane(),
+            "allow-webhooks": allow_webhook_from_api_server(net, LINKERD_WEBHOOK_PORTS, {}),
+        },
+        "monitoring": {"allow-scrape-all": allow_egress_anywhere_in_cluster()},
+        # Public entry: the controller calls ELB, EC2, ACM, WAF, Shield and STS; the API server calls its webhook.
+        "aws-load-balancer-controller": {
+            "allow-webhook": allow_webhook_from_api_server(net, (ALB_CONTROLLER_WEBHOOK,), ALB_CONTROLLER_LABELS),
+            "allow-aws-apis": allow_aws_apis(),
+        },
+    }.get(namespace, {})
+    return {**common, **extra}

@@ -1,0 +1,188 @@
+"""Pure builders for the platform's PrometheusRule: the alerts that say the zero-trust chain is breaking.
+
+One rule group per failure domain: certificates (cert-manager), the Linkerd identity issuer and trust anchor, Vault,
+and the mesh's traffic (authorization denials, mTLS share, added latency). Thresholds come from the `alerts` config
+group (config/profiles.py defaults); docs/observability.md says what each alert means and the first action.
+Every metric name used here is listed, with the source version it was checked in, in
+tests/upstream_facts/metric_names.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Final
+
+import pulumi
+
+from components.backup.snapshot_specs import JOB_NAME
+
+Spec = dict[str, Any]
+TRUST_ANCHOR_EXPIRY: Final = "mtls_platform:trust_anchor_expiry_timestamp_seconds"
+# Label Prometheus selects PrometheusRules, PodMonitors and ServiceMonitors by (values_monitoring sets the selectors).
+SELECTOR_LABEL: Final = "release"
+_DAY: Final = 86400
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """The `alerts` config group, resolved (see Pulumi.yaml for each key's meaning)."""
+
+    cert_expiry_warning_days: int
+    cert_expiry_critical_days: int
+    cert_renewal_grace_hours: int
+    identity_issuer_expiry_warning_hours: int
+    trust_anchor_expiry_warning_days: int
+    mtls_success_rate_floor: float
+    mtls_min_request_rate: float
+    latency_budget_ms: int
+    authz_denials_per_10m: int
+    snapshot_max_age_hours: int = 26  # the daily raft snapshot, plus two hours of slack
+
+
+def trust_anchor_not_after(pem: str) -> float | None:
+    """The trust anchor's notAfter as a Unix time, or None if `pem` is no certificate (the offline plan's stand-in)."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return None
+    return cert.not_valid_after_utc.replace(tzinfo=UTC).timestamp()
+
+
+def trust_anchor_expr(pem: str) -> str:
+    """Recording expression for the trust anchor's expiry. Linkerd exposes no trust-anchor metric (linkerd2
+    edge-26.8.3 pkg/identity/service.go leaves it as a TODO), so the program writes the notAfter of the certificate
+    Vault returned at bootstrap; every `pulumi up` rewrites it, so a rotated anchor is followed."""
+    not_after = trust_anchor_not_after(pem)
+    # No certificate: an expression with an empty result, so the alert cannot fire on a made-up date.
+    return f"vector({not_after:.0f})" if not_after is not None else "vector(0) < 0"
+
+
+def _alert(name: str, expr: str, for_: str, severity: str, summary: str, action: str) -> Spec:
+    return {"alert": name, "expr": expr, "for": for_, "labels": {"severity": severity},
+            "annotations": {"summary": summary, "action": action,
+                            "runbook_url": f"docs/observability.md#{name.lower()}"}}
+
+
+def certificate_rules(t: AlertThresholds) -> list[Spec]:
+    """cert-manager's view: not Ready, renewal overdue, expiring (warning, then critical)."""
+    expires_in = "certmanager_certificate_expiration_timestamp_seconds - time()"
+    return [
+        _alert("CertificateNotReady",
+               'max by (namespace, name) (certmanager_certificate_ready_status{condition!="True"}) == 1', "15m",
+               "warning", "Certificate {{ $labels.namespace }}/{{ $labels.name }} is not Ready",
+               "kubectl describe certificate -n {{ $labels.namespace }} {{ $labels.name }}; check issuer and Vault"),
+        _alert("CertificateRenewalOverdue",
+               f"time() - certmanager_certificate_renewal_timestamp_seconds > {t.cert_renewal_grace_hours * 3600}"
+               " and certmanager_certificate_renewal_timestamp_seconds > 0", "0m",
+               "warning", "Certificate {{ $labels.namespace }}/{{ $labels.name }} is past its renewal time",
+               "kubectl get certificaterequests -n {{ $labels.namespace }}; cert-manager controller logs"),
+        _alert("CertificateExpiringSoon", f"{expires_in} < {t.cert_expiry_warning_days * _DAY}", "1h",
+               "warning", "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires in under "
+               f"{t.cert_expiry_warning_days} days", "renewal has failed for weeks: fix the issuer, then "
+               "cmctl renew"),
+        _alert("CertificateExpiryCritical", f"{expires_in} < {t.cert_expiry_critical_days * _DAY}", "10m",
+               "critical", "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires in under "
+               f"{t.cert_expiry_critical_days} days", "renew now (cmctl renew); an expired identity issuer stops "
+               "all new mTLS"),
+    ]
+
+
+def identity_rules(t: AlertThresholds, trust_anchor: pulumi.Input[str]) -> list[Spec]:
+    """Linkerd's identity issuer as the identity controller sees it, and the trust anchor (recorded constant)."""
+    return [
+        {"record": TRUST_ANCHOR_EXPIRY, "expr": trust_anchor},
+        _alert("LinkerdIdentityIssuerExpiring",
+               f"min(issuer_cert_ttl_seconds) < {t.identity_issuer_expiry_warning_hours * 3600}", "30m", "critical",
+               f"Linkerd's identity issuer has less than {t.identity_issuer_expiry_warning_hours} h left",
+               "kubectl describe certificate -n linkerd linkerd-identity-issuer; restart linkerd-identity if the "
+               "Secret is already renewed"),
+        _alert("LinkerdTrustAnchorExpiring",
+               f"{TRUST_ANCHOR_EXPIRY} - time() < {t.trust_anchor_expiry_warning_days * _DAY}", "1h", "warning",
+               f"The mesh trust anchor (Vault root CA) expires in under {t.trust_anchor_expiry_warning_days} days",
+               "start the trust anchor rotation runbook (README, previousTrustAnchorPem)"),
+    ]
+
+
+def vault_rules() -> list[Spec]:
+    """Vault: a sealed node, or no active node (also when no node reports at all)."""
+    return [
+        _alert("VaultSealed", "vault_core_unsealed == 0", "2m", "critical", "Vault pod {{ $labels.pod }} is sealed",
+               "auto-unseal failed: check the pod log for KMS/IRSA errors (the unseal key and role)"),
+        _alert("VaultNoLeader", "(sum(vault_core_active) or vector(0)) < 1", "5m", "critical",
+               "Vault has no active node: certificates cannot be issued",
+               "kubectl -n vault get pods; vault operator raft list-peers from a running pod"),
+        # Per pod: a sealed Vault may answer /v1/sys/metrics with an error instead of vault_core_unsealed 0, so a
+        # pod that stops reporting is an alert of its own; `absent` covers "no target at all".
+        _alert("VaultMetricsMissing", 'up{namespace="vault"} == 0 or absent(up{namespace="vault"})', "10m",
+               "warning", "Prometheus cannot scrape Vault pod {{ $labels.pod }} (down, sealed or unreachable)",
+               "kubectl -n vault get pods; the vault target in Prometheus (TLS CA, NetworkPolicy)"),
+    ]
+
+
+def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
+    """Traffic in the application namespace, from the proxies' own metrics (scraped on the admin port)."""
+    ns = f'namespace="{app_namespace}"'
+    inbound = f'direction="inbound",{ns}'
+    by = "namespace, deployment"
+    # mTLS share on the callers' side (outbound, per destination): every meshed call should leave over mTLS. The
+    # server side would count the kubelet's plaintext probes, which Linkerd authorizes on every meshed port; an
+    # unmeshed caller cannot get past the namespace's deny default and shows up as an authorization denial instead.
+    dst = 'direction="outbound",dst_namespace="' + app_namespace + '"'
+    dst_by = "dst_namespace, dst_deployment"
+    total = f"sum by ({dst_by}) (rate(response_total{{{dst}}}[5m]))"
+    # `or 0 * total`: a destination reached only in plaintext has no tls="true" series at all, so without it the
+    # share would be empty — silent in exactly the case the alert exists for.
+    mtls = f'(sum by ({dst_by}) (rate(response_total{{{dst},tls="true"}}[5m])) or 0 * {total})'
+    limit = t.authz_denials_per_10m
+    denials = (f"(sum by ({by}) (increase(inbound_http_authz_deny_total{{{ns}}}[10m])) > {limit})"
+               f" or (sum by ({by}) (increase(inbound_tcp_authz_deny_total{{{ns}}}[10m])) > {limit})")
+    # Added latency, estimated per server: the callers' p99 (outbound, measured in the calling proxy) minus the
+    # server's own p99 (inbound, measured in its proxy); what is left is the two proxies and the network.
+    outbound_p99 = (f"histogram_quantile(0.99, sum by (le, dst_namespace, dst_deployment) "
+                    f'(rate(response_latency_ms_bucket{{direction="outbound",dst_namespace="{app_namespace}"}}[5m])))')
+    inbound_p99 = (f"label_replace(label_replace(histogram_quantile(0.99, sum by (le, {by}) "
+                   f"(rate(response_latency_ms_bucket{{{inbound}}}[5m]))), "
+                   '"dst_namespace", "$1", "namespace", "(.*)"), "dst_deployment", "$1", "deployment", "(.*)")')
+    return [
+        _alert("MeshAuthorizationDenied", denials, "0m", "warning",
+               "{{ $labels.deployment }} denied {{ $value }} requests/connections in 10 minutes",
+               "an unauthorized caller or a missing callers entry in the service catalog: linkerd viz authz"),
+        _alert("MeshMtlsSuccessRateLow",
+               f"({mtls} / {total}) < {t.mtls_success_rate_floor} and {total} > {t.mtls_min_request_rate}",
+               "10m", "critical", "Only {{ $value | humanizePercentage }} of calls to {{ $labels.dst_deployment }} "
+               "are mTLS", "linkerd viz edges deploy -n {{ $labels.dst_namespace }}; check proxy identity logs"),
+        _alert("MeshAddedLatencyHigh",
+               f"({outbound_p99} - on (dst_namespace, dst_deployment) {inbound_p99}) > {t.latency_budget_ms}",
+               "15m", "warning", "Mesh adds ~{{ $value }} ms at p99 in front of {{ $labels.dst_deployment }} "
+               f"(budget {t.latency_budget_ms} ms)", "check proxy CPU limits and node saturation"),
+    ]
+
+
+def backup_rules(t: AlertThresholds, namespace: str, cronjob: str) -> list[Spec]:
+    """Vault's raft snapshot CronJob (components/backup/backups.py): no successful run for longer than the threshold.
+    kube-state-metrics (a kube-prometheus-stack default) exports the CronJob's last successful time; a CronJob that
+    never succeeded has no value, which the `absent` arm catches once the job has existed for a day."""
+    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
+    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
+    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > {_DAY}))"
+    return [
+        _alert("VaultSnapshotMissing",
+               f"(time() - {last_success} > {t.snapshot_max_age_hours * 3600}) or {never}", "30m", "critical",
+               f"No successful Vault raft snapshot in {t.snapshot_max_age_hours} h",
+               f"kubectl -n {namespace} get jobs (the {cronjob}-* ones); the failed pod's log "
+               "(Vault login, S3 upload); docs/vault-restore.md"),
+    ]
+
+
+def prometheus_rule_spec(t: AlertThresholds, app_namespace: str, trust_anchor: pulumi.Input[str]) -> Spec:
+    """The PrometheusRule `spec` (monitoring.coreos.com/v1)."""
+    return {"groups": [
+        {"name": "mtls-platform.certificates", "rules": certificate_rules(t)},
+        {"name": "mtls-platform.identity", "rules": identity_rules(t, trust_anchor)},
+        {"name": "mtls-platform.vault", "rules": vault_rules()},
+        {"name": "mtls-platform.mesh", "rules": mesh_rules(t, app_namespace)},
+        {"name": "mtls-platform.backups", "rules": backup_rules(t, "vault", JOB_NAME)},
+    ]}

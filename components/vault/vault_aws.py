@@ -1,0 +1,74 @@
+"""Vault's AWS side: the auto-unseal key, the IRSA role that alone may use it, and the snapshot bucket.
+
+Vault's pods (mesh layer) unseal through the awskms seal with credentials from IRSA, so no static AWS key exists
+anywhere. The role is trusted only by the `vault/vault` service account of this cluster and may only call what the
+seal needs on this one key. Raft snapshots go to a versioned, KMS-encrypted, TLS-only bucket, under `raft/`, kept
+`backup_retention_days` as current objects and as long again as noncurrent versions (the writer: `BackupAws`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.backup import snapshot_specs
+from components.cluster.cluster import Cluster
+from components.shared import iam_documents
+from components.shared.encryption_keys import EncryptionKeys, customer_key
+from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
+
+VAULT_NAMESPACE = "vault"
+VAULT_SERVICE_ACCOUNT = "vault"  # vault-helm's default server service account name (values.yaml server.serviceAccount)
+
+
+@dataclass(frozen=True)
+class VaultAwsArgs:
+    cluster: Cluster
+    keys: EncryptionKeys
+    name_prefix: str
+    backup_retention_days: int  # noncurrent snapshot versions expire after this many days
+    protect: bool
+    access_log_bucket: pulumi.Input[str] | None = None  # where the bucket's S3 server access logs go (CKV_AWS_18)
+
+
+class VaultAws(pulumi.ComponentResource):
+    """KMS unseal key + IRSA role + snapshot bucket for Vault."""
+
+    def __init__(self, name: str, args: VaultAwsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mtls-platform:vault:VaultAws", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.cluster.aws_context
+
+        self.unseal_key = customer_key(
+            f"{name}-unseal", "Vault awskms auto-unseal (wraps Vault's root key)", f"{args.name_prefix}-vault-unseal",
+            ctx, child, args.protect,
+        )
+        self.role = args.cluster.irsa_role(f"{name}-irsa", VAULT_NAMESPACE, VAULT_SERVICE_ACCOUNT, parent=self)
+        seal_policy = aws.iam.RolePolicy(
+            f"{name}-seal",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps(iam_documents.document(
+                iam_documents.allow(iam_documents.AWSKMS_SEAL_ACTIONS, [self.unseal_key.arn], sid="AwsKmsSeal"))),
+            opts=pulumi.ResourceOptions(parent=self.role),
+        )
+        self.backup_bucket = SecureBucket(f"{name}-snapshots", SecureBucketArgs(
+            kms_key_arn=args.keys.data.arn,
+            protect=args.protect,
+            noncurrent_version_expiration_days=args.backup_retention_days,
+            access_log_bucket=args.access_log_bucket,
+            log_prefix="vault-snapshots/",
+            # Snapshots get new names daily, so they never become noncurrent on their own: expire them by age.
+            extra_lifecycle_rules=(snapshot_specs.snapshot_retention_rule(args.backup_retention_days),),
+        ), child)
+
+        # Published only once the policy is attached: a pod using the role earlier would fail to unseal.
+        self.role_arn = pulumi.Output.all(self.role.arn, seal_policy.id).apply(lambda v: str(v[0]))
+        self.unseal_key_id = self.unseal_key.key_id
+        self.bucket_name = self.backup_bucket.name
+        self.register_outputs({
+            "role_arn": self.role_arn,
+            "unseal_key_id": self.unseal_key_id,
+            "bucket": self.bucket_name,
+        })

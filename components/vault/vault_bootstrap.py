@@ -1,0 +1,233 @@
+"""`VaultBootstrap`: a Pulumi dynamic resource that runs the Vault bootstrap (components/vault/bootstrap/steps.py).
+
+How the deployer reaches Vault: Vault is never exposed outside the cluster, and a CI runner only has the Kubernetes
+API. So `create`/`update` open a port-forward to the Vault pod through the API server (the `pods/portforward`
+subresource, as `kubectl port-forward` does), bridge it to a listener on 127.0.0.1:<ephemeral>, and point hvac at
+https://127.0.0.1:<port>, verifying Vault's listener certificate against the CA given as input. `diff` compares a hash
+of the bootstrap spec, so a `pulumi up` with unchanged inputs does not even contact Vault; when it does run, the
+bootstrap itself is idempotent. Outputs: `root_ca_pem` (the trust anchor certificate, public) and `spec_hash`.
+
+The provider is pickled into the state by dill. Its class lives in an importable module, so dill stores a reference
+(`components.vault_bootstrap_provider.VaultBootstrapProvider`, ~100 bytes, no bytecode: the class declares the
+import shim at that path as its module, the path every existing state holds), which the provider process resolves by
+importing that module: `pulumi-resource-pulumi-python` runs `python -m pulumi.dynamic` in the project
+directory (it resolves the relative `virtualenv: .venv` against $PWD; pulumi/pulumi sdk/python/dist), so the project
+root is on sys.path. Importing this module has no side effects; heavy or untyped libraries (kubernetes, boto3, hvac,
+yaml) are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from components.vault.bootstrap.spec import BootstrapSpec, spec_from_props, spec_hash, spec_to_props
+
+LOG = logging.getLogger("mtls_platform.vault_bootstrap")
+
+# Property names as registered (type "pulumi-python:dynamic:Resource"): inputs, then the outputs create/update return.
+CONNECTION_INPUTS = ("kubeconfig", "namespace", "pod_name", "port", "vault_ca_pem", "recovery_secret_arn", "region")
+OUTPUTS = ("root_ca_pem", "spec_hash")
+
+
+@dataclass(frozen=True)
+class VaultBootstrapArgs:
+    kubeconfig: pulumi.Input[str]  # kubeconfig (YAML or JSON) of the cluster; registered as a secret
+    vault_ca_pem: pulumi.Input[str]  # CA that signed Vault's listener certificate (its SANs include 127.0.0.1)
+    recovery_secret_arn: pulumi.Input[str]  # Secrets Manager secret that receives the recovery material
+    region: pulumi.Input[str]  # region of that secret
+    spec: BootstrapSpec  # what Vault must hold; plain values, validated when built
+    namespace: pulumi.Input[str] = "vault"
+    # The first raft node: initialised here, the others join it (retry_join). Later runs could use any unsealed pod,
+    # as standbys forward requests to the active node.
+    pod_name: pulumi.Input[str] = "vault-0"
+    port: pulumi.Input[int] = 8200
+
+
+class VaultBootstrapProvider(pulumi.dynamic.ResourceProvider):
+    """CRUD for VaultBootstrap. Only `create` and `update` talk to Vault."""
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        # `_olds` are the stored outputs; only the spec decides whether Vault must be converged again. Connection
+        # details (kubeconfig, CA, pod, secret ARN) may change without any change in Vault.
+        try:
+            wanted = spec_hash(spec_from_props(_news))
+        except (TypeError, ValueError):  # a value not known yet (preview): assume a change
+            return pulumi.dynamic.DiffResult(changes=True)
+        return pulumi.dynamic.DiffResult(changes=_olds.get("spec_hash") != wanted, replaces=[])
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        return pulumi.dynamic.CreateResult(id_=f"{props['namespace']}/{props['pod_name']}", outs=converge(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(outs=converge(_news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        # Deliberately nothing: Vault's data (the trust anchor's private key, the recovery-keyed barrier) must not go
+        # away because a resource left the program. Vault is torn down with its Helm release and volumes.
+        return None
+
+
+# State stores the provider by module path (see the module docstring): keep the path stacks were deployed with, the
+# shim at components/vault_bootstrap_provider.py, so moving this file never changes a stored `__provider`.
+VaultBootstrapProvider.__module__ = "components.vault_bootstrap_provider"
+
+
+class VaultBootstrap(pulumi.dynamic.Resource):
+    """Vault initialised and configured for the platform; `root_ca_pem` is the trust anchor for Linkerd."""
+
+    root_ca_pem: pulumi.Output[str]
+    spec_hash: pulumi.Output[str]
+
+    def __init__(self, name: str, args: VaultBootstrapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {
+            "kubeconfig": pulumi.Output.secret(args.kubeconfig),
+            "namespace": args.namespace,
+            "pod_name": args.pod_name,
+            "port": args.port,
+            "vault_ca_pem": args.vault_ca_pem,
+            "recovery_secret_arn": args.recovery_secret_arn,
+            "region": args.region,
+            **spec_to_props(args.spec),
+            **dict.fromkeys(OUTPUTS),
+        }
+        super().__init__(VaultBootstrapProvider(), name, props, opts)
+
+
+def converge(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the bootstrap against the pod named in `props`; returns the resource's outputs."""
+    import hvac
+
+    from components.vault.bootstrap.steps import SecretsManagerStore, bootstrap
+
+    if not LOG.handlers:  # the provider process has no logging set up; Pulumi shows its stderr
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("vault-bootstrap: %(message)s"))
+        LOG.addHandler(handler)
+        LOG.setLevel(logging.INFO)
+    spec = spec_from_props(props)
+    port = int(props["port"])
+    opener = functools.partial(
+        open_pod_stream, core_v1_api(props["kubeconfig"]), str(props["namespace"]), str(props["pod_name"]), port)
+    with _ca_bundle_file(str(props["vault_ca_pem"])) as ca_path, PortForward(opener) as local_port:
+        # 127.0.0.1 is one of the SANs of Vault's listener certificate precisely so that a client behind a
+        # port-forward verifies the certificate without overriding the hostname (an IP address sends no SNI).
+        client = hvac.Client(  # type: ignore[no-untyped-call]  # hvac's constructor is unannotated
+            url=f"https://127.0.0.1:{local_port}", verify=ca_path, token="")
+        store = SecretsManagerStore(str(props["recovery_secret_arn"]), str(props["region"]))
+        result = bootstrap(client, spec, store, LOG)
+    return {"root_ca_pem": result.root_ca_pem, "spec_hash": spec_hash(spec)}
+
+
+def core_v1_api(kubeconfig: str | Mapping[str, Any]) -> Any:
+    """A CoreV1Api for the cluster in `kubeconfig` (YAML/JSON text, or already parsed)."""
+    import yaml
+
+    kubernetes = importlib.import_module("kubernetes")  # ships no type information
+    config = yaml.safe_load(kubeconfig) if isinstance(kubeconfig, str) else dict(kubeconfig)
+    # Ref: kubernetes-client/python config/kube_config.py new_client_from_config_dict (persist_config=False: there
+    # is no file to write refreshed credentials back to).
+    api_client = kubernetes.config.new_client_from_config_dict(config, persist_config=False)
+    return kubernetes.client.CoreV1Api(api_client)
+
+
+def open_pod_stream(core_v1: Any, namespace: str, pod: str, port: int) -> Any:
+    """One TCP stream to `pod:port` through the API server (a socket-like object)."""
+    # Ref: kubernetes-client/python kubernetes/stream/ws_client.py (portforward_call -> PortForward.socket(port))
+    # and examples/pod_portforward.py. Each call is a new websocket, so every local connection gets its own.
+    stream = importlib.import_module("kubernetes.stream")
+    forward = stream.portforward(core_v1.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+    return forward.socket(port)
+
+
+class PortForward:
+    """A listener on 127.0.0.1:<ephemeral>; each accepted connection is piped to a fresh stream from `open_stream`.
+
+    `with PortForward(opener) as port:` yields the local port; leaving the block closes the listener and every pipe.
+    """
+
+    def __init__(self, open_stream: Callable[[], Any]) -> None:
+        self._open_stream = open_stream
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)  # lets the accept loop notice the close promptly
+        self._closing = threading.Event()
+        self._open: list[Any] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept_loop, name="vault-port-forward", daemon=True)
+
+    def __enter__(self) -> int:
+        self._thread.start()
+        return int(self._listener.getsockname()[1])
+
+    def __exit__(self, *_exc: object) -> None:
+        self._closing.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        with self._lock:
+            for sock in self._open:
+                _close(sock)
+            self._open.clear()
+
+    def _accept_loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                local, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            local.settimeout(None)
+            try:
+                remote = self._open_stream()
+            except Exception as exc:  # e.g. pod not found, RBAC refuses pods/portforward
+                LOG.warning("port-forward to the Vault pod failed: %s", exc)
+                _close(local)
+                continue
+            with self._lock:
+                self._open += [local, remote]
+            for src, dst in ((local, remote), (remote, local)):
+                threading.Thread(target=_pump, args=(src, dst), daemon=True).start()
+
+
+def _pump(src: Any, dst: Any) -> None:
+    """Copy bytes until either side ends, then close both (the Kubernetes stream has no half-close)."""
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(src)
+        _close(dst)
+
+
+def _close(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv() on it
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+@contextlib.contextmanager
+def _ca_bundle_file(pem: str) -> Iterator[str]:
+    """requests verifies against a CA file path: write the (public) CA to a private temp file for the run."""
+    handle, path = tempfile.mkstemp(prefix="vault-ca-", suffix=".pem")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(pem)
+        yield path
+    finally:
+        os.unlink(path)

@@ -1,0 +1,229 @@
+"""Helm values for Vault (vault-helm 0.34.1, Vault 2.0.4): the platform's root of trust and secret store.
+
+Vault runs as a raft cluster (3 voters in HA, 1 otherwise) behind its own TLS listener, unseals through the awskms
+seal with IRSA credentials (no static AWS key anywhere), and writes its audit log to a dedicated volume. Keys were
+checked against the chart's values.yaml and templates at tag v0.34.1 (commit aa1c92e4); the server configuration
+(HCL) follows https://developer.hashicorp.com/vault/docs/configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import pulumi
+
+from components.shared.chart_values import Values, resources, zone_spread
+from config.versions import VAULT_VERSION
+
+# The chart's names are pinned with fullnameOverride (read by templates/_helpers.tpl "vault.fullname") so pods are
+# vault-0..N-1 behind the headless service vault-internal whatever the Helm release is called: the raft retry_join
+# addresses and the TLS certificate's names depend on them.
+VAULT_FULLNAME: Final = "vault"
+# Must equal components.vault.vault_aws.VAULT_SERVICE_ACCOUNT: the IRSA role trusts only
+# system:serviceaccount:vault:vault.
+VAULT_SERVICE_ACCOUNT: Final = "vault"
+TLS_MOUNT: Final = "/vault/userconfig/tls"  # where the listener's Secret (tls.crt, tls.key, ca.crt) is mounted
+API_PORT, CLUSTER_PORT = 8200, 8201
+# Ready = initialised-or-not-yet, and unsealed; standbys count as ready. Uninitialised answers 204 so the release
+# (and the bootstrap that initialises Vault) is not blocked before `vault operator init`; the chart's default probe
+# (`vault status`, exit 2 while sealed or uninitialised) never passes on a fresh install.
+# Ref: https://github.com/hashicorp/vault-helm/issues/17 , https://github.com/hashicorp/vault-helm/issues/375
+# Sealed stays 503 (unlike the sealedcode=204 variant in #375): with auto-unseal a sealed pod means the KMS key or
+# IRSA is broken, and it must not count as available for the disruption budget.
+# Ref: https://developer.hashicorp.com/vault/api-docs/system/health (uninitcode, standbyok)
+READINESS_PATH: Final = "/v1/sys/health?standbyok=true&uninitcode=204"
+# Placeholders the chart's start-up script replaces with sed (templates/_helpers.tpl "vault.args"); the config must
+# not contain them by accident.
+CHART_PLACEHOLDERS: Final = ("HOST_IP", "POD_IP", "HOSTNAME", "API_ADDR", "TRANSIT_ADDR", "RAFT_ADDR")
+
+_SAFE_HCL = re.compile(r"^[A-Za-z0-9:/_.\-]+$")  # region, key ids, ARNs and aliases: nothing that ends a string
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+_POD_LABELS: Final = {"app.kubernetes.io/name": "vault", "component": "server"}  # server-statefulset.yaml labels
+
+
+@dataclass(frozen=True)
+class VaultValuesArgs:
+    ha: bool  # 3 raft voters, zone spread and a disruption budget; otherwise one raft node
+    region: str  # AWS region of the unseal key
+    kms_key_id: pulumi.Input[str]  # unseal key id or ARN (components.vault.vault_aws unseal_key)
+    irsa_role_arn: pulumi.Input[str]  # role the vault service account assumes (IRSA) for the seal
+    tls_secret_name: str  # kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt for the listener
+    storage_class: str  # encrypted gp3 StorageClass for the raft and audit volumes
+    storage_size: str = "10Gi"  # raft data volume per pod
+    audit_storage_size: str = "10Gi"  # audit log volume per pod
+    namespace: str = "vault"  # namespace of the release (used in the certificate names)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _SAFE_HCL.match(self.region):
+            problems.append(f"region {self.region!r} is not an AWS region name")
+        if isinstance(self.kms_key_id, str) and not _SAFE_HCL.match(self.kms_key_id):
+            problems.append(f"kms_key_id {self.kms_key_id!r} is not a KMS key id, ARN or alias")
+        for name in ("tls_secret_name", "storage_class", "namespace"):
+            if not _DNS1123.match(getattr(self, name)):
+                problems.append(f"{name} {getattr(self, name)!r} is not a valid Kubernetes name")
+        for name in ("storage_size", "audit_storage_size"):
+            if not _QUANTITY.match(getattr(self, name)):
+                problems.append(f"{name} {getattr(self, name)!r} is not a size like '10Gi'")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def replicas(self) -> int:
+        return 3 if self.ha else 1
+
+
+def pod_hosts(replicas: int) -> list[str]:
+    """Stable names of the raft peers: StatefulSet pods behind the headless service (resolved in the namespace)."""
+    return [f"{VAULT_FULLNAME}-{i}.{VAULT_FULLNAME}-internal" for i in range(replicas)]
+
+
+def vault_server_hcl(replicas: int, region: str, kms_key_id: str) -> str:
+    """Vault's server configuration: TLS listener, awskms seal through IRSA, raft storage joined over https."""
+    for name, value in (("region", region), ("kms_key_id", kms_key_id)):
+        if not _SAFE_HCL.match(value):
+            raise ValueError(f"{name} {value!r} cannot be written into the Vault configuration")
+    retry_join = "".join(
+        f'  retry_join {{\n    leader_api_addr     = "https://{host}:{API_PORT}"\n'
+        f'    leader_ca_cert_file = "{TLS_MOUNT}/ca.crt"\n  }}\n'
+        for host in pod_hosts(replicas)
+    )
+    # api_addr and cluster_addr are not written here: the chart always sets VAULT_API_ADDR and VAULT_CLUSTER_ADDR
+    # (server-statefulset.yaml), which Vault prefers; they come from server.ha.apiAddr/clusterAddr below.
+    # disable_mlock: mlock and raft's memory-mapped BoltDB do not mix (the whole data set would be pinned in RAM);
+    # Vault's docs advise it for integrated storage and the chart would append it anyway (_helpers.tpl "vault.config").
+    # Ref: https://developer.hashicorp.com/vault/docs/configuration#disable_mlock
+    return (
+        "ui = false\n"
+        "disable_mlock = true\n"
+        "\n"
+        'listener "tcp" {\n'
+        f'  address         = "[::]:{API_PORT}"\n'
+        f'  cluster_address = "[::]:{CLUSTER_PORT}"\n'
+        "  tls_disable     = false\n"
+        f'  tls_cert_file   = "{TLS_MOUNT}/tls.crt"\n'
+        f'  tls_key_file    = "{TLS_MOUNT}/tls.key"\n'
+        '  tls_min_version = "tls12"\n'
+        # /v1/sys/metrics without a token, for Prometheus: the NetworkPolicy admits 8200 only from cert-manager and
+        # monitoring, and the metrics carry no secret.
+        # Ref: https://developer.hashicorp.com/vault/docs/configuration/listener/tcp#telemetry-parameters
+        "  telemetry {\n"
+        "    unauthenticated_metrics_access = true\n"
+        "  }\n"
+        "}\n"
+        "\n"
+        "# Credentials come from IRSA (the pod's web identity token), never from static AWS keys.\n"
+        'seal "awskms" {\n'
+        f'  region     = "{region}"\n'
+        f'  kms_key_id = "{kms_key_id}"\n'
+        "}\n"
+        "\n"
+        'storage "raft" {\n'
+        '  path = "/vault/data"\n'
+        f"{retry_join}"
+        "}\n"
+        "\n"
+        'service_registration "kubernetes" {}\n'
+        "\n"
+        # Metrics in Prometheus format (vault_core_unsealed, vault_core_active... read by the monitoring alerts);
+        # no hostname prefix so every pod reports the same metric names.
+        # Ref: https://developer.hashicorp.com/vault/docs/configuration/telemetry#prometheus
+        "telemetry {\n"
+        '  prometheus_retention_time = "24h"\n'
+        "  disable_hostname          = true\n"
+        "}\n"
+    )
+
+
+@dataclass(frozen=True)
+class VaultTlsNames:
+    """Names the listener certificate must carry for every way Vault is reached."""
+
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+
+
+def vault_tls_names(args: VaultValuesArgs) -> VaultTlsNames:
+    """SANs for the listener certificate: raft peers (retry_join), services, and 127.0.0.1 (in-pod CLI, VAULT_ADDR)."""
+    ns = args.namespace
+    services = [VAULT_FULLNAME, f"{VAULT_FULLNAME}-active", f"{VAULT_FULLNAME}-standby", f"{VAULT_FULLNAME}-internal"]
+    names = [*pod_hosts(args.replicas)]
+    for service in services:
+        names += [service, f"{service}.{ns}", f"{service}.{ns}.svc", f"{service}.{ns}.svc.cluster.local"]
+    names += [f"{host}.{ns}.svc.cluster.local" for host in pod_hosts(args.replicas)]
+    return VaultTlsNames(dns_names=tuple(names), ip_addresses=("127.0.0.1",))
+
+
+def vault_values(args: VaultValuesArgs) -> Values:
+    """Values for the vault chart. `server.ha.raft.config` is an Output when the KMS key id is one."""
+    if isinstance(args.kms_key_id, str):
+        config: pulumi.Input[str] = vault_server_hcl(args.replicas, args.region, args.kms_key_id)
+    else:
+        config = pulumi.Output.concat(args.kms_key_id).apply(
+            lambda key: vault_server_hcl(args.replicas, args.region, key))
+    server: Values = {
+        "image": {"tag": VAULT_VERSION},
+        "resources": resources("250m", "256Mi", "1", "512Mi"),
+        "readinessProbe": {"enabled": True, "path": READINESS_PATH},
+        "serviceAccount": {
+            "name": VAULT_SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": args.irsa_role_arn},
+        },
+        # The listener's certificate. `volumes`/`volumeMounts` are rendered verbatim (the `extraVolumes` list is
+        # deprecated in 0.34.1). /tmp is writable because the chart's start-up script writes the final config there
+        # (_helpers.tpl "vault.args"), which lets the root filesystem be read-only.
+        "volumes": [
+            {"name": "tls", "secret": {"secretName": args.tls_secret_name, "defaultMode": 0o440}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+        ],
+        "volumeMounts": [
+            {"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        # The in-pod CLI (VAULT_ADDR=https://127.0.0.1:8200, set by the chart) verifies the listener with the CA.
+        "extraEnvironmentVars": {"VAULT_CACERT": f"{TLS_MOUNT}/ca.crt"},
+        "dataStorage": {"enabled": True, "size": args.storage_size, "storageClass": args.storage_class},
+        # The file audit device (enabled by the bootstrap) writes to /vault/audit on this volume.
+        "auditStorage": {"enabled": True, "size": args.audit_storage_size, "storageClass": args.storage_class},
+        "ha": {
+            # HA mode with raft in every environment (1 node outside HA): one configuration, and raft snapshots for
+            # backups everywhere (the standalone "file" backend has none).
+            "enabled": True,
+            "replicas": args.replicas,
+            # Addresses in the certificate's names (the chart's default api_addr is the pod IP). `$(VAULT_K8S_POD_NAME)`
+            # because Kubernetes expands only variables defined earlier in the env list, and HOSTNAME comes later.
+            "apiAddr": f"https://$(VAULT_K8S_POD_NAME).{VAULT_FULLNAME}-internal:{API_PORT}",
+            "clusterAddr": f"https://$(HOSTNAME).{VAULT_FULLNAME}-internal:{CLUSTER_PORT}",
+            "raft": {"enabled": True, "setNodeId": True, "config": config},
+            # HA: at most 1 of 3 voters down (quorum 2 kept). One node: a budget would block every drain.
+            "disruptionBudget": {"enabled": True, "maxUnavailable": 1} if args.ha else {"enabled": False},
+        },
+        # The chart's default pod context (runAsNonRoot, uid 100, gid 1000, fsGroup 1000) is replaced as a whole when
+        # set (_helpers.tpl "server.statefulSet.securityContext.pod"), so it is restated with seccomp added; the
+        # container drops every capability (disable_mlock: no IPC_LOCK) and gets a read-only root filesystem.
+        "statefulSet": {"securityContext": {
+            "pod": {"runAsNonRoot": True, "runAsUser": 100, "runAsGroup": 1000, "fsGroup": 1000,
+                    "seccompProfile": {"type": "RuntimeDefault"}},
+            "container": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                          "readOnlyRootFilesystem": True},
+        }},
+        # The chart's policy would admit 8200 and 8201 from every namespace; components.mesh.namespace_specs owns
+        # Vault's NetworkPolicies (8200 from clients, 8201 between Vault pods only), so it stays off explicitly.
+        "networkPolicy": {"enabled": False},
+    }
+    # `server.affinity` is left at the chart's default: required anti-affinity on kubernetes.io/hostname (one Vault
+    # pod per node). Zones are spread hard in HA so an AZ loss leaves a quorum.
+    if args.ha:
+        server["topologySpreadConstraints"] = zone_spread(_POD_LABELS, hard=True)
+    return {
+        "fullnameOverride": VAULT_FULLNAME,
+        # https on the listener, the probes (scheme HTTPS) and VAULT_ADDR.
+        "global": {"tlsDisable": False},
+        # The platform delivers certificates with cert-manager and secrets through the Kubernetes API / CSI, not Vault
+        # Agent sidecars; the injector would be one more cluster-wide mutating webhook with nothing to do.
+        "injector": {"enabled": False},
+        "server": server,
+    }

@@ -1,0 +1,188 @@
+"""Per-environment size profiles: the defaults every stack starts from.
+
+A stack file (`Pulumi.<stack>.yaml`) holds only what differs from its environment's profile, plus secrets. Each field
+here has a config key of the same name in camelCase (see `Pulumi.yaml`); a key set in the stack file wins.
+Sizing rationale (the seed asked for 7 x t3.large in prod) is in the README, "Sizing".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Final, Literal
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Defaults for one environment; field names are the snake_case form of the config keys."""
+
+    vpc_cidr: str
+    az_count: int
+    nat_gateways: Literal["single", "perAz"]
+    log_retention_days: int
+    endpoint_public_access: bool
+    system_node_instance_types: tuple[str, ...]
+    system_node_min_size: int
+    system_node_desired_size: int
+    system_node_max_size: int
+    spot_nodes_enabled: bool
+    spot_node_min_size: int
+    spot_node_desired_size: int
+    spot_node_max_size: int
+    rds_instance_class: str
+    rds_allocated_storage_gb: int
+    rds_max_allocated_storage_gb: int
+    rds_multi_az: bool
+    rds_backup_retention_days: int
+    mq_instance_type: str
+    mq_multi_az: bool
+    cache_node_type: str
+    cache_nodes: int
+    cache_multi_az: bool
+    cache_snapshot_retention_days: int
+    protect_resources: bool
+    # Fields below share one default across environments.
+    node_disk_size_gb: int = 50
+    # Spot capacity is diversified across interchangeable 2 vCPU / 8 GiB x86 types to survive pool reclaims.
+    spot_node_instance_types: tuple[str, ...] = ("t3.large", "t3a.large", "m5.large", "m6i.large")
+    kubernetes_service_cidr: str = "172.20.0.0/16"
+    vault_backup_retention_days: int = 30
+    # Mesh: never "all-unauthenticated"; the app namespace itself defaults to deny (its own annotation).
+    default_inbound_policy: Literal["all-authenticated", "cluster-authenticated", "deny"] = "all-authenticated"
+    # 90-day identity issuer (the seed's certificate lifetime), renewed when 61 days remain: `linkerd check` warns
+    # once an issuer has less than 60 days left, so renewing earlier keeps it quiet in steady state.
+    identity_issuer_duration_hours: int = 2160
+    identity_issuer_renew_before_hours: int = 1464
+    # Trust anchor (Vault root CA): 10 years; rotation is a runbook (README), not an expiry.
+    trust_anchor_ttl_hours: int = 87600
+    # Container logs (CloudWatch Observability add-on) and the Vault/cert-manager alarms that read them; off only in
+    # the sandbox profile (see below and docs/cloudwatch.md).
+    container_logs_enabled: bool = True
+    # Backups (docs/vault-restore.md): the Vault raft snapshot CronJob's schedule (cron, UTC; daily off the hour)
+    # and cross-region replication of the snapshot bucket to a DR region (prod; the region is per stack).
+    backup_schedule: str = "17 3 * * *"
+    backup_dr_replication: bool = False
+    backup_dr_region: str = ""
+    # Velero: optional, sandbox only (the seed client declined it); off by default.
+    velero_enabled: bool = False
+    # Observability (components/monitoring/monitoring.py). Off in the sandbox: Prometheus, Alertmanager, Grafana, the
+    # exporters
+    # and linkerd-viz want ~1.5 GiB of requests, too much for its two t3.medium nodes (docs/observability.md).
+    monitoring_enabled: bool = True
+    prometheus_retention_days: int = 7
+    prometheus_storage_gb: int = 20
+    # Alert thresholds (components/monitoring/alert_specs.py). Certificate warnings sit below every cert-manager
+    # renewBefore (61 d for the identity issuer, 120 d for the webhooks), so in steady state they never fire: a
+    # warning means renewal failed for weeks. The issuer warning is `linkerd check`'s 60 days.
+    cert_expiry_warning_days: int = 30
+    cert_expiry_critical_days: int = 7
+    cert_renewal_grace_hours: int = 24
+    identity_issuer_expiry_warning_hours: int = 1440
+    trust_anchor_expiry_warning_days: int = 365
+    mtls_success_rate_floor: float = 0.99
+    mtls_min_request_rate: float = 1.0
+    latency_budget_ms: int = 10
+    authz_denials_per_10m: int = 0
+    # A day between raft snapshots (backup.schedule is daily) plus two hours: the `VaultSnapshotMissing` alert.
+    snapshot_max_age_hours: int = 26
+
+
+_SMALL = Profile(
+    monitoring_enabled=False,
+    vpc_cidr="10.40.0.0/16",
+    az_count=3,
+    nat_gateways="single",
+    log_retention_days=30,
+    endpoint_public_access=True,
+    system_node_instance_types=("t3.medium",),
+    system_node_min_size=2,
+    system_node_desired_size=2,
+    system_node_max_size=4,
+    spot_nodes_enabled=False,
+    spot_node_min_size=0,
+    spot_node_desired_size=0,
+    spot_node_max_size=2,
+    rds_instance_class="db.t4g.micro",
+    rds_allocated_storage_gb=20,
+    rds_max_allocated_storage_gb=50,
+    rds_multi_az=False,
+    rds_backup_retention_days=1,
+    mq_instance_type="mq.t3.micro",
+    mq_multi_az=False,
+    cache_node_type="cache.t4g.micro",
+    cache_nodes=1,
+    cache_multi_az=False,
+    cache_snapshot_retention_days=1,
+    protect_resources=False,
+)
+
+_HA = Profile(
+    vpc_cidr="10.20.0.0/16",
+    az_count=3,
+    nat_gateways="single",
+    log_retention_days=365,
+    endpoint_public_access=False,
+    system_node_instance_types=("t3.large",),
+    system_node_min_size=3,
+    system_node_desired_size=3,
+    system_node_max_size=6,
+    spot_nodes_enabled=True,
+    spot_node_min_size=0,
+    spot_node_desired_size=1,
+    spot_node_max_size=3,
+    rds_instance_class="db.t4g.medium",
+    rds_allocated_storage_gb=50,
+    rds_max_allocated_storage_gb=200,
+    rds_multi_az=True,
+    rds_backup_retention_days=7,
+    mq_instance_type="mq.m5.large",
+    mq_multi_az=True,
+    cache_node_type="cache.t4g.small",
+    cache_nodes=2,
+    cache_multi_az=True,
+    cache_snapshot_retention_days=7,
+    protect_resources=True,
+    prometheus_retention_days=15,
+    prometheus_storage_gb=50,
+)
+
+PROFILES: Final[dict[str, Profile]] = {
+    # Proof of concept: no agents on the nodes, no log ingestion; control-plane alarms and the topic stay.
+    "sandbox": dataclasses.replace(_SMALL, container_logs_enabled=False),
+    "dev": dataclasses.replace(
+        _SMALL,
+        vpc_cidr="10.30.0.0/16",
+        log_retention_days=90,
+        system_node_instance_types=("t3.large",),
+        rds_backup_retention_days=7,
+        cache_snapshot_retention_days=3,
+        monitoring_enabled=True,
+    ),
+    "staging": _HA,
+    "prod": dataclasses.replace(
+        _HA,
+        vpc_cidr="10.10.0.0/16",
+        nat_gateways="perAz",
+        system_node_desired_size=5,
+        system_node_max_size=9,
+        spot_node_desired_size=2,
+        spot_node_max_size=4,
+        rds_allocated_storage_gb=100,
+        rds_max_allocated_storage_gb=500,
+        rds_backup_retention_days=14,
+        cache_snapshot_retention_days=14,
+        vault_backup_retention_days=90,
+        backup_dr_replication=True,
+        prometheus_retention_days=30,
+        prometheus_storage_gb=100,
+    ),
+}
+
+# The DR region a stack's backups replicate to when `backup.drRegion` is unset: a nearby region on the same continent
+# (same data-residency area), far enough for a separate failure domain. Other regions must set drRegion.
+DR_REGION_DEFAULTS: Final[dict[str, str]] = {
+    "us-east-1": "us-west-2", "us-east-2": "us-west-2", "us-west-1": "us-east-1", "us-west-2": "us-east-1",
+    "eu-west-1": "eu-central-1", "eu-west-2": "eu-west-1", "eu-west-3": "eu-central-1", "eu-central-1": "eu-west-1",
+    "eu-north-1": "eu-central-1", "ap-southeast-1": "ap-southeast-2", "ap-southeast-2": "ap-southeast-1",
+    "ap-northeast-1": "ap-northeast-3", "ap-south-1": "ap-south-2",
+}

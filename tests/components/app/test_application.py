@@ -1,0 +1,174 @@
+"""The application layer in every stack's plan: each catalog service's objects exist, are meshed and restricted,
+and the registered Linkerd and Kubernetes policies allow exactly the catalog's edges and no others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.app import app_specs as specs
+from config import catalog as sc
+from tests.conftest import STACKS, plan_of
+from tools.engine.mock_engine import Plan, Registration
+
+LINKERD = "kubernetes:policy.linkerd.io"
+SERVER = f"{LINKERD}/v1beta3:Server"
+AUTHZ = f"{LINKERD}/v1alpha1:AuthorizationPolicy"
+MESHTLS = f"{LINKERD}/v1alpha1:MeshTLSAuthentication"
+NETAUTH = f"{LINKERD}/v1alpha1:NetworkAuthentication"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PER_SERVICE = ("kubernetes:core/v1:ServiceAccount", DEPLOYMENT, "kubernetes:core/v1:Service",
+               "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:policy/v1:PodDisruptionBudget",
+               NETPOL)
+
+
+def app_objects(plan: Plan, type_: str) -> dict[str, Registration]:
+    """Objects of a type in the app namespace, by Kubernetes name."""
+    ns = f"{plan.stack}-app"
+    return {r.inputs["metadata"]["name"]: r for r in plan.of_type(type_) if r.inputs["metadata"]["namespace"] == ns}
+
+
+def catalog(stack: str) -> sc.Catalog:
+    return sc.default_catalog(stack)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_service_has_its_objects(stack: str) -> None:
+    plan = plan_of(stack)
+    for type_ in PER_SERVICE:
+        assert {s.name for s in catalog(stack)} <= set(app_objects(plan, type_)), type_
+    servers, authz, authn = (app_objects(plan, t) for t in (SERVER, AUTHZ, MESHTLS))
+    for svc in catalog(stack):
+        for port in svc.ports:
+            assert f"{svc.name}-{port.name}" in servers
+        assert any(a.startswith(f"{svc.name}-") for a in authz) and any(a.startswith(f"{svc.name}-") for a in authn)
+
+
+def _authorized(plan: Plan) -> set[tuple[str, str, str]]:
+    """(client service account, server name, port) allowed by the registered Linkerd policy."""
+    servers, authz, authn = (app_objects(plan, t) for t in (SERVER, AUTHZ, MESHTLS))
+    allowed = set()
+    for policy in authz.values():
+        spec = policy.inputs["spec"]
+        target = servers[spec["targetRef"]["name"]].inputs["spec"]
+        for ref in spec["requiredAuthenticationRefs"]:
+            if ref["kind"] != "MeshTLSAuthentication":
+                continue
+            for identity in authn[ref["name"]].inputs["spec"]["identityRefs"]:
+                assert identity["kind"] == "ServiceAccount" and "namespace" not in identity
+                selector = target["podSelector"].get("matchLabels", {})
+                allowed.add((identity["name"], selector.get(specs.NAME_LABEL, "*"), target["port"]))
+    return allowed
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_linkerd_policy_allows_exactly_the_catalog_edges(stack: str) -> None:
+    plan = plan_of(stack)
+    expected = {(caller, s.name, p.name) for s in catalog(stack) for caller in s.callers for p in s.ports}
+    expected |= {(specs.INGRESS, s.name, p.name) for s in catalog(stack) if s.public for p in s.ports
+                 if p.protocol == "http"}
+    assert _authorized(plan) == expected
+    # An identity outside the catalog (or a caller on a service it does not call) has no path.
+    assert not any(client == "intruder" for client, _, _ in _authorized(plan))
+    assert ("analytics", "payment-gateway", "grpc") not in _authorized(plan)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_callers_authentication_names_exactly_the_declared_callers(stack: str) -> None:
+    authn = app_objects(plan_of(stack), MESHTLS)
+    for svc in catalog(stack):
+        if svc.callers:
+            refs = authn[f"{svc.name}-callers"].inputs["spec"]["identityRefs"]
+            assert sorted(r["name"] for r in refs) == sorted(svc.callers)
+        else:
+            assert f"{svc.name}-callers" not in authn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_may_scrape_only_the_proxy_admin_port(stack: str) -> None:
+    plan = plan_of(stack)
+    server = app_objects(plan, SERVER)["proxy-admin"].inputs["spec"]
+    assert (server["port"], server["podSelector"]) == ("linkerd-admin", {})
+    # The public entry adds its own (`public-ingress-alb`, tests/components/ingress/test_public_entry.py): pick
+    # Prometheus's by name.
+    netauth = app_objects(plan, NETAUTH)["prometheus-scrape"]
+    private = plan.of_type("aws:ec2/subnet:Subnet")
+    assert {n["cidr"] for n in netauth.inputs["spec"]["networks"]} == {
+        s.inputs["cidrBlock"] for s in private if "private" in s.name}
+    policy = app_objects(plan, AUTHZ)["proxy-admin-prometheus"].inputs["spec"]
+    assert policy["requiredAuthenticationRefs"][0]["kind"] == "NetworkAuthentication"
+
+
+def _netpol_edges(plan: Plan) -> set[tuple[str, str]]:
+    edges = set()
+    for name, policy in app_objects(plan, NETPOL).items():
+        spec: dict[str, Any] = policy.inputs["spec"]
+        if not spec["podSelector"]:
+            continue  # namespace-wide (default-deny, DNS, Linkerd)
+        for rule in spec.get("ingress", []):
+            for peer in rule["from"]:
+                if "podSelector" in peer:
+                    edges.add((peer["podSelector"]["matchLabels"][specs.NAME_LABEL], name))
+    return edges
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_network_policies_mirror_the_graph(stack: str) -> None:
+    plan = plan_of(stack)
+    expected = sc.edges(catalog(stack)) | {(specs.INGRESS, s.name) for s in catalog(stack) if s.public}
+    assert _netpol_edges(plan) == expected
+    policies = app_objects(plan, NETPOL)
+    isolated = {s.inputs["cidrBlock"] for s in plan.of_type("aws:ec2/subnet:Subnet") if "isolated" in s.name}
+    for svc in catalog(stack):
+        blocks = {peer["ipBlock"]["cidr"] for rule in policies[svc.name].inputs["spec"]["egress"]
+                  for peer in rule["to"] if "ipBlock" in peer}
+        assert blocks == (isolated if svc.data_services else set()), svc.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployments_are_meshed_restricted_and_pinned(stack: str) -> None:
+    plan = plan_of(stack)
+    deployments = app_objects(plan, DEPLOYMENT)
+    repos = {r.inputs["name"]: r for r in plan.of_type("aws:ecr/repository:Repository")}
+    for svc in catalog(stack):
+        template = deployments[svc.name].inputs["spec"]["template"]
+        pod = template["spec"]
+        assert template["metadata"]["annotations"]["linkerd.io/inject"] == "enabled"
+        assert pod["automountServiceAccountToken"] is False
+        (container,) = pod["containers"]
+        context = container["securityContext"]
+        assert context["runAsNonRoot"] and context["readOnlyRootFilesystem"]
+        assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        image = container["image"]
+        assert not image.endswith(":latest") and ("@sha256:" in image or ":" in image.rsplit("/", 1)[-1])
+        if stack == "sandbox":
+            assert image == "docker.io/buoyantio/bb:v0.0.6" and container["args"]
+        else:
+            repo = repos[f"mtls-platform-{stack}/{svc.name}"]
+            assert image == f"{repo.outputs['repositoryUrl']}:{sc.DEFAULT_TAG}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ecr_repositories_immutable_scanned_and_encrypted(stack: str) -> None:
+    plan = plan_of(stack)
+    repos = plan.of_type("aws:ecr/repository:Repository")
+    if stack == "sandbox":
+        assert repos == []  # the sandbox runs the public test image
+        return
+    data_key = plan.one("aws:kms/key:Key", "keys-data").outputs["arn"]
+    assert len(repos) == 8
+    for repo in repos:
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": data_key}]
+        assert repo.protect is (stack in ("staging", "prod"))
+    assert len(plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")) == 8
+
+
+def test_app_waits_for_the_linkerd_control_plane(prod: Plan) -> None:
+    control_plane = prod.one("kubernetes:helm.sh/v3:Release", "linkerd-control-plane")
+    for r in [*app_objects(prod, DEPLOYMENT).values(), *app_objects(prod, SERVER).values()]:
+        assert control_plane.urn in r.dependencies, r.name

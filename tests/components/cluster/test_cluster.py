@@ -1,0 +1,165 @@
+"""Cluster layer per stack: EKS settings, access entries, logs, node hardening, IRSA and the Kubernetes provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.cluster.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES, DEVOPS_GROUP
+from config.versions import KUBERNETES_VERSION
+from tests.conftest import HA, STACKS, plan_of
+from tools.engine.mock_engine import Plan, Registration
+
+EKS = "eks:index:Cluster"
+
+
+def eks(plan: Plan) -> Registration:
+    return plan.one(EKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_supported_version_on_standard_support(stack: str) -> None:
+    inputs = eks(plan_of(stack)).inputs
+    assert inputs["version"] == KUBERNETES_VERSION
+    assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}  # CKV_AWS_339: no $0.60/h extended support
+    assert inputs["name"] == f"mtls-platform-{stack}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_endpoint_exposure_per_environment(stack: str) -> None:
+    inputs = eks(plan_of(stack)).inputs
+    assert inputs["endpointPrivateAccess"] is True  # CIS 5.4.2
+    if stack in HA:
+        assert inputs["endpointPublicAccess"] is False
+        assert "publicAccessCidrs" not in inputs
+    else:
+        assert inputs["endpointPublicAccess"] is True
+        assert inputs["publicAccessCidrs"] == ["203.0.113.0/24"]  # CIS 5.4.1: never 0.0.0.0/0
+
+
+def test_api_authentication_with_admin_and_devops_entries(prod: Plan) -> None:
+    inputs = eks(prod).inputs
+    assert inputs["authenticationMode"] == "API"
+    entries = inputs["accessEntries"]
+    assert set(entries) == {"admin", "devops"}
+    admin = entries["admin"]
+    assert admin["principalArn"] == prod.one("aws:iam/role:Role", "cluster-admin").outputs["arn"]
+    assert admin["accessPolicies"]["cluster-admin"] == {
+        "policyArn": CLUSTER_ADMIN_POLICY, "accessScope": {"type": "cluster"}}
+    devops = entries["devops"]
+    assert devops["kubernetesGroups"] == [DEVOPS_GROUP] and "accessPolicies" not in devops
+
+
+def test_people_roles_default_to_the_account_and_take_configured_principals(prod: Plan) -> None:
+    trust = json.loads(prod.one("aws:iam/role:Role", "cluster-admin").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_encryption_and_all_control_plane_logs(stack: str) -> None:
+    plan = plan_of(stack)
+    inputs = eks(plan).inputs
+    assert inputs["encryptionConfigKeyArn"] == "arn:aws:kms:us-east-1:123456789012:key/keys-eks"  # CIS 5.3.1
+    assert inputs["enabledClusterLogTypes"] == CONTROL_PLANE_LOG_TYPES == [
+        "api", "audit", "authenticator", "controllerManager", "scheduler"]
+    group = plan.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane")
+    assert group.inputs["name"] == f"/aws/eks/mtls-platform-{stack}/cluster"  # the name EKS writes to
+    assert group.inputs["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/keys-logs"
+    assert group.urn in eks(plan).dependencies  # exists (with key and retention) before EKS would create it
+
+
+def test_oidc_provider_network_policy_and_no_default_node_group(prod: Plan) -> None:
+    inputs = eks(prod).inputs
+    assert inputs["createOidcProvider"] is True
+    assert inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
+    assert inputs["skipDefaultNodeGroup"] is True and inputs["nodeAssociatePublicIpAddress"] is False
+    assert inputs["privateSubnetIds"] == [f"network-private-us-east-1{z}-id" for z in "abc"]
+    assert "publicSubnetIds" not in inputs
+
+
+@pytest.mark.parametrize(("stack", "pools"), [
+    ("sandbox", {"system": (2, 2, 4, "t3.medium")}),
+    ("dev", {"system": (2, 2, 4, "t3.large")}),
+    ("staging", {"system": (3, 3, 6, "t3.large"), "spot": (0, 1, 3, "t3.large")}),
+    ("prod", {"system": (3, 5, 9, "t3.large"), "spot": (0, 2, 4, "t3.large")}),
+])
+def test_node_pools_per_environment(stack: str, pools: dict[str, tuple[int, int, int, str]]) -> None:
+    plan = plan_of(stack)
+    node_groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    groups = {g.name.removeprefix("cluster-").removesuffix("-ng"): g for g in node_groups}
+    assert set(groups) == set(pools)
+    for pool, (lo, want, hi, first_type) in pools.items():
+        g = groups[pool].inputs
+        assert (g["scalingConfig"]["minSize"], g["scalingConfig"]["desiredSize"], g["scalingConfig"]["maxSize"]) == (
+            lo, want, hi)
+        assert g["instanceTypes"][0] == first_type
+        assert g["capacityType"] == ("SPOT" if pool == "spot" else "ON_DEMAND")
+        assert g["subnetIds"] == [f"network-private-us-east-1{z}-id" for z in "abc"]
+        assert "remoteAccess" not in g  # CKV_AWS_100: no SSH key
+        assert g["tags"][f"k8s.io/cluster-autoscaler/mtls-platform-{stack}"] == "owned"
+    if "spot" in groups:
+        assert groups["spot"].inputs["taints"] == [{"key": "capacity", "value": "spot", "effect": "NO_SCHEDULE"}]
+        assert len(set(groups["spot"].inputs["instanceTypes"])) >= 2
+        assert "taints" not in groups["system"].inputs or groups["system"].inputs["taints"] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_launch_templates_require_imdsv2_with_hop_limit_one(stack: str) -> None:
+    for lt in plan_of(stack).of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        meta = lt.inputs["metadataOptions"]
+        assert (meta["httpTokens"], meta["httpPutResponseHopLimit"]) == ("required", 1)  # CKV_AWS_79/341
+        ebs = lt.inputs["blockDeviceMappings"][0]["ebs"]
+        assert ebs["encrypted"] == "true" and ebs["volumeType"] == "gp3"
+        assert "keyName" not in lt.inputs and "networkInterfaces" not in lt.inputs
+
+
+def test_node_role_uses_ssm_not_ssh(prod: Plan) -> None:
+    attached = {a.inputs["policyArn"].rsplit("/", 1)[-1] for a in prod.of_type(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a.name.startswith("cluster-node-")}
+    assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly",
+                        "AmazonSSMManagedInstanceCore"}
+
+
+def irsa_condition(role: Registration) -> dict[str, str]:
+    statement = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert len(statement) == 1 and statement[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    return dict(statement[0]["Condition"]["StringEquals"])
+
+
+@pytest.mark.parametrize(("role", "subject"), [
+    ("cluster-autoscaler", "system:serviceaccount:kube-system:cluster-autoscaler"),
+    ("cluster-ebs-csi", "system:serviceaccount:kube-system:ebs-csi-controller-sa"),
+])
+def test_irsa_roles_trust_one_service_account(prod: Plan, role: str, subject: str) -> None:
+    issuer = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+    assert irsa_condition(prod.one("aws:iam/role:Role", role)) == {
+        f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
+
+
+def test_autoscaler_may_resize_only_this_clusters_groups(prod: Plan) -> None:
+    policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "cluster-autoscaler").inputs["policy"])
+    resize = next(s for s in policy["Statement"] if s.get("Sid") == "ResizeOwnGroupsOnly")
+    assert resize["Condition"] == {"StringEquals": {
+        "aws:ResourceTag/k8s.io/cluster-autoscaler/mtls-platform-prod": "owned"}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cluster_protection_follows_environment(stack: str) -> None:
+    cluster = eks(plan_of(stack))
+    assert cluster.protect is (stack in HA)
+    assert cluster.inputs["deletionProtection"] is (stack in HA)
+
+
+def test_one_kubernetes_provider_from_the_cluster_kubeconfig(prod: Plan) -> None:
+    (provider,) = prod.of_type("pulumi:providers:kubernetes")
+    kubeconfig = json.loads(provider.inputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["name"] == "mtls-platform-prod"
+    assert provider.inputs["enableServerSideApply"] == "true"
+
+
+def test_ebs_csi_driver_runs_with_its_own_role(prod: Plan) -> None:
+    addon = prod.one("aws:eks/addon:Addon", "cluster-ebs-csi")
+    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    assert addon.inputs["serviceAccountRoleArn"] == prod.one("aws:iam/role:Role", "cluster-ebs-csi").outputs["arn"]
+    assert addon.inputs["clusterName"] == "mtls-platform-prod"

@@ -1,0 +1,205 @@
+"""Stack configuration: profiles, overrides, and every validation rule with the error it must produce.
+
+Each bad input must come back as one ConfigError line naming the config key path, before any resource exists.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+import yaml
+
+from config import rules
+from config.model import ConfigError
+from config.profiles import PROFILES
+from config.schema import AMBIGUOUS, GROUPS, KEY_PATHS, key
+from config.subnets import carve_subnets
+from tests.conftest import ROOT, STACKS, build_config, minimal_settings
+from tools.engine.mock_engine import PlanMocks, RecordingMonitor, load_stack_settings, run_stack
+
+settings = minimal_settings
+
+
+def problems(stack: str, config: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        build_config(stack, config)
+    return [f"{p.key}: {p.rule}" for p in err.value.problems]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_is_valid_and_takes_its_profile(stack: str) -> None:
+    cfg = build_config(stack, load_stack_settings(stack))
+    assert cfg.environment == stack
+    assert cfg.system_node_instance_types == PROFILES[stack].system_node_instance_types
+    assert cfg.is_ha == (stack in ("staging", "prod"))
+
+
+def test_stack_override_wins_over_profile() -> None:
+    cfg = build_config("prod", settings(nodes={"systemMaxSize": 12}, data={"rdsInstanceClass": "db.m7g.large"}))
+    assert cfg.system_node_max_size == 12 and cfg.rds_instance_class == "db.m7g.large"
+    assert cfg.system_node_min_size == PROFILES["prod"].system_node_min_size
+
+
+def test_config_is_frozen() -> None:
+    cfg = build_config("prod", settings())
+    with pytest.raises(AttributeError):
+        cfg.vpc_cidr = "10.0.0.0/16"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("env", "groups", "expected"), [
+    ("prod", {"network": {"vpcCidr": "10.0.0.0/33"}}, "network.vpcCidr: '10.0.0.0/33' is not a valid IPv4 network"),
+    ("prod", {"network": {"vpcCidr": "8.8.0.0/16"}}, "network.vpcCidr: 8.8.0.0/16 must lie in an RFC 1918"),
+    ("prod", {"network": {"vpcCidr": "10.0.0.0/12"}}, "network.vpcCidr: 10.0.0.0/12 must be between /16 and /20"),
+    ("prod", {"network": {"azCount": 2}}, "network.azCount: prod needs 3 availability zones (got 2)"),
+    ("dev", {"network": {"azCount": 1}}, "network.azCount: dev needs 2 to 3 availability zones (got 1)"),
+    ("prod", {"network": {"availabilityZones": ["us-east-1a", "us-east-1a", "us-west-2b"]}},
+     "network.availabilityZones: must not repeat a zone"),
+    ("prod", {"network": {"availabilityZones": ["us-east-1a", "us-east-1b", "us-west-2b"]}},
+     "network.availabilityZones: 'us-west-2b' is not a zone of region 'us-east-1'"),
+    ("prod", {"network": {"isolatedSubnetCidrs": ["10.10.0.0/24", "10.10.232.0/21", "10.10.240.0/21"]}},
+     "network.isolatedSubnetCidrs: 10.10.0.0/24 overlaps 10.10.0.0/18 (mtls-platform:network.privateSubnetCidrs)"),
+    ("prod", {"network": {"publicSubnetCidrs": ["10.99.0.0/24", "10.10.200.0/21", "10.10.208.0/21"]}},
+     "network.publicSubnetCidrs: 10.99.0.0/24 is outside vpcCidr 10.10.0.0/16"),
+    ("prod", {"network": {"privateSubnetCidrs": ["10.10.0.0/24", "10.10.64.0/18", "10.10.128.0/18"]}},
+     "network.privateSubnetCidrs: 10.10.0.0/24 is smaller than /22"),
+    ("prod", {"network": {"publicSubnetCidrs": ["10.10.192.0/21"]}},
+     "network.publicSubnetCidrs: needs one CIDR per availability zone (3), got 1"),
+    ("prod", {"network": {"kubernetesServiceCidr": "10.10.0.0/16"}},
+     "network.kubernetesServiceCidr: 10.10.0.0/16 overlaps vpcCidr 10.10.0.0/16"),
+    ("prod", {"network": {"natGateways": "single"}}, "network.natGateways: prod must use perAz"),
+    ("prod", {"cluster": {"kubernetesVersion": "1.24"}}, "cluster.kubernetesVersion: '1.24' is not in EKS standard"),
+    ("prod", {"cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["1.2.3.0/24"]}},
+     "cluster.endpointPublicAccess: prod keeps the API endpoint private"),
+    ("dev", {"cluster": {"publicAccessCidrs": []}}, "cluster.publicAccessCidrs: a public endpoint needs the CIDRs"),
+    ("dev", {"cluster": {"publicAccessCidrs": ["0.0.0.0/0"]}}, "cluster.publicAccessCidrs: 0.0.0.0/0 opens"),
+    ("prod", {"cluster": {"logRetentionDays": 90}}, "cluster.logRetentionDays: prod keeps logs at least 365 days"),
+    ("dev", {"cluster": {"logRetentionDays": 42, "publicAccessCidrs": ["1.2.3.0/24"]}},
+     "cluster.logRetentionDays: 42 is not a CloudWatch retention value"),
+    ("prod", {"cluster": {"adminPrincipalArns": ["arn:aws:iam::12:role/x"]}},
+     "cluster.adminPrincipalArns: 'arn:aws:iam::12:role/x' is not an IAM role"),
+    ("prod", {"nodes": {"systemMinSize": 6, "systemMaxSize": 4}}, "nodes.systemMinSize: min 6 is greater than max 4"),
+    ("prod", {"nodes": {"systemDesiredSize": 20}}, "nodes.systemDesiredSize: desired 20 must lie between min 3"),
+    ("prod", {"nodes": {"systemMinSize": 2, "systemDesiredSize": 2}},
+     "nodes.systemMinSize: prod keeps at least one system node per zone (3)"),
+    ("prod", {"nodes": {"systemInstanceTypes": ["large"]}}, "nodes.systemInstanceTypes: 'large' is not an EC2"),
+    ("prod", {"nodes": {"spotInstanceTypes": ["t3.large"]}}, "nodes.spotInstanceTypes: spot needs at least 2"),
+    ("prod", {"nodes": {"diskSizeGb": 8}}, "nodes.diskSizeGb: 8 must be between 20 and 1000 GiB"),
+    ("prod", {"data": {"rdsMultiAz": False}}, "data.rdsMultiAz: prod runs data services Multi-AZ"),
+    ("staging", {"data": {"cacheMultiAz": False}}, "data.cacheMultiAz: staging runs data services Multi-AZ"),
+    ("prod", {"data": {"cacheNodes": 1}}, "data.cacheNodes: cacheMultiAz needs at least 2 nodes"),
+    ("prod", {"data": {"mqInstanceType": "mq.t3.micro"}}, "data.mqInstanceType: mq.t3.micro is single-instance only"),
+    ("prod", {"data": {"rdsMaxAllocatedStorageGb": 50}}, "data.rdsMaxAllocatedStorageGb: must not be below"),
+    ("prod", {"data": {"mode": "serviceCatalog"}}, "data.serviceCatalogProducts: serviceCatalog mode needs products"),
+    ("prod", {"protection": {"protectResources": False}}, "protection.protectResources: prod protects stateful"),
+    ("prod", {"mesh": {"appNamespace": "vault"}}, "mesh.appNamespace: 'vault' must be a DNS label and not a system"),
+    ("prod", {"mesh": {"identityIssuerRenewBeforeHours": 2160}},
+     "mesh.identityIssuerRenewBeforeHours: 2160h must be at least 1 and below identityIssuerDurationHours"),
+    ("prod", {"mesh": {"identityIssuerDurationHours": 24, "identityIssuerRenewBeforeHours": 12}},
+     "mesh.identityIssuerDurationHours: 24h is shorter than two 24h proxy certificate lifetimes"),
+    ("prod", {"mesh": {"trustAnchorTtlHours": 1000}}, "mesh.trustAnchorTtlHours: 1000h must outlive"),
+    ("prod", {"mesh": {"previousTrustAnchorPem": "not a pem"}}, "mesh.previousTrustAnchorPem: must be one PEM"),
+    ("prod", {"mesh": {"defaultInboundPolicy": "all-unauthenticated"}}, "mesh.defaultInboundPolicy: must be"),
+])
+def test_each_rule_names_its_key(env: str, groups: dict[str, Any], expected: str) -> None:
+    found = problems(env, settings(env, **groups))
+    assert any(p.startswith(f"mtls-platform:{expected}") for p in found), found
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"mtls-platform:environment": "qa"}, "mtls-platform:environment: must be 'sandbox', 'dev', 'staging' or 'prod'"),
+    ({}, "mtls-platform:environment: is required"),
+    ({"mtls-platform:environment": "prod", "mtls-platform:nodez": "{}"}, "mtls-platform:nodez: unknown config key"),
+    ({"mtls-platform:environment": "prod", "mtls-platform:nodes": '{"systemMax": 3}'},
+     "mtls-platform:nodes.systemMax: unknown setting"),
+    ({"mtls-platform:environment": "prod", "mtls-platform:nodes": '{"systemMaxSize": "many"}'},
+     "mtls-platform:nodes.systemMaxSize: must be a valid integer"),
+    ({"mtls-platform:environment": "prod", "mtls-platform:budget": "-5"},
+     "mtls-platform:budget: must be greater than 0"),
+    ({"mtls-platform:environment": "prod", "mtls-platform:data": "not json"},
+     "mtls-platform:data: must be a valid dictionary"),
+])
+def test_type_and_shape_errors(config: dict[str, str], expected: str) -> None:
+    found = problems("prod", {"aws:region": "us-east-1", **config})
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_missing_region_is_reported() -> None:
+    assert any(p.startswith("aws:region:") for p in problems("prod", {"mtls-platform:environment": "prod"}))
+
+
+def test_all_problems_are_reported_together() -> None:
+    found = problems("prod", settings(network={"vpcCidr": "nope", "natGateways": "single"},
+                                      nodes={"systemMinSize": 9, "systemMaxSize": 3}, data={"rdsMultiAz": "x"}))
+    keys = {p.split(":")[1] for p in found}
+    assert {"network.vpcCidr", "network.natGateways", "nodes.systemMinSize", "data.rdsMultiAz"} <= keys
+
+
+def test_a_broken_key_does_not_cascade_into_rules_about_it() -> None:
+    found = problems("prod", settings(nodes={"systemMinSize": "three"}))
+    assert found == ["mtls-platform:nodes.systemMinSize: must be a valid integer"]
+
+
+def test_version_leaving_standard_support_is_an_error() -> None:
+    cfg = build_config("prod", settings(cluster={"kubernetesVersion": "1.34"}))
+    assert list(rules.kubernetes_version(cfg, today=date(2026, 11, 1))) == []
+    (late,) = rules.kubernetes_version(cfg, today=date(2026, 12, 3))
+    assert late.rule.startswith("1.34 left EKS standard support on 2026-12-02")
+
+
+def test_bad_config_registers_no_resource() -> None:
+    monitor = RecordingMonitor(PlanMocks("us-east-1"))
+    with pytest.raises(ConfigError, match=r"network\.natGateways"):
+        run_stack("prod", config=settings(network={"natGateways": "single"}), monitor=monitor)
+    assert monitor.registrations == []
+
+
+def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert set(declared) == {"environment", "owner", "budget", "services", *GROUPS}
+    for name, decl in declared.items():
+        assert decl["description"] and decl["type"] in {"string", "object", "integer"}, name
+        # Pulumi demands a value in every stack file for a declared key without a default: only `environment`.
+        assert ("default" in decl) == (name != "environment"), name
+    for alias, path in KEY_PATHS.items():  # every setting is documented in its group's description
+        group = path.split(".")[0]
+        assert alias in " ".join(declared[group]["description"].split()), path
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_hold_only_what_differs(stack: str) -> None:
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    profile = PROFILES[stack]
+    for group in GROUPS:
+        for alias, value in (config.get(f"mtls-platform:{group}") or {}).items():
+            field = next(n for n, f in GROUPS[group].model_fields.items() if f.alias == alias)
+            if hasattr(profile, field):
+                current = getattr(profile, field)
+                assert (tuple(value) if isinstance(value, list) else value) != current, f"{group}.{alias}"
+
+
+@pytest.mark.parametrize(("cidr", "azs", "private", "public", "isolated"), [
+    ("10.10.0.0/16", 3, "10.10.0.0/18", "10.10.192.0/21", "10.10.224.0/21"),
+    ("10.10.0.0/20", 3, "10.10.0.0/22", "10.10.12.0/25", "10.10.14.0/25"),
+    ("10.10.0.0/16", 2, "10.10.0.0/18", "10.10.192.0/21", "10.10.224.0/21"),
+])
+def test_subnet_carving(cidr: str, azs: int, private: str, public: str, isolated: str) -> None:
+    tiers = carve_subnets(cidr, azs)
+    assert [len(v) for v in tiers.values()] == [azs] * 3
+    assert (tiers["private"][0], tiers["public"][0], tiers["isolated"][0]) == (private, public, isolated)
+
+
+def test_subnet_carving_rejects_nonsense_quietly() -> None:
+    assert carve_subnets("bogus", 3) == {"public": (), "private": (), "isolated": ()}
+    assert carve_subnets("10.0.0.0/16", 4)["private"] == ()
+
+
+def test_an_alias_shared_by_two_groups_must_be_named_with_its_group() -> None:
+    """`key(alias)` finds a setting by its alias; where two groups share one, only `group.alias` is accepted."""
+    assert {"mode"} == AMBIGUOUS  # data.mode, manifests.mode
+    assert "mode" not in KEY_PATHS
+    with pytest.raises(ValueError, match=r"name it as group\.mode"):
+        key("mode")
+    assert key("manifests.mode") == "mtls-platform:manifests.mode"
+    assert key("schedule") == "mtls-platform:backup.schedule"

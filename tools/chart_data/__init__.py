@@ -1,0 +1,2 @@
+"""Refreshing the committed upstream facts the tests read (chart key lists, Gateway API CRD fields).
+"""

@@ -1,0 +1,2 @@
+"""The monthly cost estimate of a stack's offline plan (`make cost`) and the comparison of two estimates.
+"""

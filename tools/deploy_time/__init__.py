@@ -1,0 +1,2 @@
+"""The modelled wall time of a fresh `pulumi up` (`make deploy-time`): durations, schedule, ordering findings.
+"""

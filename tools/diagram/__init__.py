@@ -1,0 +1,2 @@
+"""The architecture diagram of a stack's offline plan (`make diagram`).
+"""
