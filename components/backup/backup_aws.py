@@ -8,6 +8,7 @@ Retention is the bucket's lifecycle (`VaultAws`), cross-region copies are `Backu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -18,16 +19,21 @@ from components.backup.backup_replication import BackupReplication, BackupReplic
 from components.cluster.cluster import Cluster
 from components.shared.encryption_keys import EncryptionKeys
 from components.vault.vault_aws import VAULT_NAMESPACE, VaultAws
-from config.model import StackConfig
 
 
 @dataclass(frozen=True)
 class BackupAwsArgs:
-    config: StackConfig
     cluster: Cluster
     vault_aws: VaultAws  # owns the snapshot bucket
     keys: EncryptionKeys  # `data` encrypts the bucket
     service_account: str  # the CronJob's service account in `vault`
+    region: str  # the stack's region (KMS via S3 condition of the write policy)
+    name_prefix: str
+    dr_region: str | None  # backup.drReplication on: the region the snapshots are replicated to; None: no copy
+    retention_days: int  # protection.vaultBackupRetentionDays, for the replicas too
+    log_retention_days: int
+    protect: bool
+    tags: Mapping[str, str]  # the base tags, for the DR region's provider
 
 
 class BackupAws(pulumi.ComponentResource):
@@ -35,23 +41,22 @@ class BackupAws(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupAwsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:backup:BackupAws", name, None, opts)
-        cfg = args.config
         bucket = args.vault_aws.backup_bucket
         self.role = args.cluster.irsa_role(f"{name}-snapshot-irsa", VAULT_NAMESPACE, args.service_account, parent=self)
         policy = aws.iam.RolePolicy(
             f"{name}-snapshot-write",
             role=self.role.id,
             policy=pulumi.Output.json_dumps(
-                snapshot_specs.snapshot_writer_policy(bucket.arn, args.keys.data.arn, cfg.region)),
+                snapshot_specs.snapshot_writer_policy(bucket.arn, args.keys.data.arn, args.region)),
             opts=pulumi.ResourceOptions(parent=self.role),
         )
         self.replication: BackupReplication | None = None
-        if cfg.backup_dr_replication:
+        if args.dr_region is not None:
             self.replication = BackupReplication(f"{name}-dr", BackupReplicationArgs(
                 aws_context=args.cluster.aws_context, source=bucket, source_key_arn=args.keys.data.arn,
-                dr_region=cfg.dr_region, name_prefix=cfg.name_prefix,
-                retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources, tags=cfg.tags,
-                log_retention_days=cfg.log_retention_days,
+                dr_region=args.dr_region, name_prefix=args.name_prefix,
+                retention_days=args.retention_days, protect=args.protect, tags=args.tags,
+                log_retention_days=args.log_retention_days,
             ), pulumi.ResourceOptions(parent=self))
         # Published once the policy is attached: a job started earlier would fail its upload.
         self.role_arn = pulumi.Output.all(self.role.arn, policy.id).apply(lambda v: str(v[0]))

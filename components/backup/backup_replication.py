@@ -22,6 +22,7 @@ from components.shared.access_log_bucket import AccessLogBucket, AccessLogBucket
 from components.shared.aws_context import AwsContext
 from components.shared.encryption_keys import customer_key
 from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
+from components.vault import snapshot_bucket_specs
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class BackupReplication(pulumi.ComponentResource):
             kms_key_arn=self.replica_key.arn, protect=args.protect,
             noncurrent_version_expiration_days=args.retention_days,
             access_log_bucket=logs.name, log_prefix="vault-snapshot-replicas/",
-            extra_lifecycle_rules=(snapshot_specs.snapshot_retention_rule(args.retention_days),),
+            extra_lifecycle_rules=(snapshot_bucket_specs.snapshot_retention_rule(args.retention_days),),
         ), in_dr_tree)
         role = aws.iam.Role(f"{name}-role", description="S3 replication of Vault snapshots to the DR region",
                             assume_role_policy=pulumi.Output.json_dumps(iam_documents.service_trust("s3.amazonaws.com")),
@@ -76,7 +77,7 @@ class BackupReplication(pulumi.ComponentResource):
             rules=[{
                 "id": "vault-snapshots-to-dr",
                 "status": "Enabled",
-                "filter": {"prefix": f"{snapshot_specs.SNAPSHOT_PREFIX}/"},
+                "filter": {"prefix": f"{snapshot_bucket_specs.SNAPSHOT_PREFIX}/"},
                 "delete_marker_replication": {"status": "Disabled"},
                 "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
                 "destination": {

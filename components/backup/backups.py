@@ -44,8 +44,11 @@ class Backups(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cfg, spec = args.config, args.vault.spec
         self.aws = BackupAws(f"{name}-aws", BackupAwsArgs(
-            config=cfg, cluster=args.cluster, vault_aws=args.vault_aws, keys=args.keys,
-            service_account=spec.snapshot_service_account), child)
+            cluster=args.cluster, vault_aws=args.vault_aws, keys=args.keys,
+            service_account=spec.snapshot_service_account, region=cfg.region, name_prefix=cfg.name_prefix,
+            dr_region=cfg.dr_region if cfg.backup_dr_replication else None,
+            retention_days=cfg.vault_backup_retention_days, log_retention_days=cfg.log_retention_days,
+            protect=cfg.protect_resources, tags=cfg.tags), child)
         # Ref: https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html (annotation)
         account = k8s.core.v1.ServiceAccount(
             f"{name}-snapshot-sa",

@@ -1,4 +1,4 @@
-"""Pure builders for Vault's raft snapshot backups: the CronJob, its IAM policy, the bucket rules and replication.
+"""Pure builders for Vault's raft snapshot backups: the CronJob, its IAM policy, and the replication.
 
 A daily CronJob in the `vault` namespace logs in to Vault with a projected, audience-bound service-account token
 (Kubernetes auth role `vault-snapshot`, whose policy may only read `sys/storage/raft/snapshot`), saves a snapshot to
@@ -17,9 +17,9 @@ import pulumi
 
 from components.shared import iam_documents
 from components.shared.iam_documents import Document
+from components.vault.snapshot_bucket_specs import SNAPSHOT_PREFIX
 from config import versions
 
-SNAPSHOT_PREFIX: Final = "raft"  # object keys: raft/YYYY/MM/DD/vault-<UTC timestamp>.snap
 JOB_NAME: Final = "vault-snapshot"
 POD_LABELS: Final = {"app.kubernetes.io/name": "vault-snapshot", "app.kubernetes.io/component": "backup"}
 RUN_AS: Final = 65532  # any non-root uid: both images run their CLI as an arbitrary user
@@ -59,13 +59,6 @@ def snapshot_writer_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[
         iam_documents.allow(WRITER_S3_ACTIONS, [_concat(bucket_arn, f"/{SNAPSHOT_PREFIX}/*")], sid="PutSnapshotsOnly"),
         kms,
     )
-
-
-def snapshot_retention_rule(days: int) -> Any:
-    """Snapshots are current for `days`, then noncurrent (restorable) for the bucket-wide noncurrent period."""
-    # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html (prefix filter)
-    return {"id": "expire-raft-snapshots", "status": "Enabled", "filter": {"prefix": f"{SNAPSHOT_PREFIX}/"},
-            "expiration": {"days": days}}
 
 
 def replication_policy(

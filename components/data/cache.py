@@ -16,7 +16,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.data.placement import CACHE_PORT, PasswordRules, Placement, stored_credential
-from config.model import StackConfig
 from config.versions import VALKEY_ENGINE_VERSION, VALKEY_PARAMETER_FAMILY
 
 # AUTH tokens: 16-128 printable characters; the only non-alphanumerics allowed are ! & # $ ^ < > -
@@ -40,7 +39,13 @@ def log_delivery(log_group: pulumi.Input[str]) -> list[LogDelivery]:
 @dataclass(frozen=True)
 class CacheArgs:
     placement: Placement
-    config: StackConfig  # cache_* sizes, log_retention_days, name_prefix, protect_resources
+    name_prefix: str  # physical names: the log group, descriptions, the final snapshot
+    node_type: str  # data.cacheNodeType
+    nodes: int  # data.cacheNodes: the primary plus replicas
+    multi_az: bool  # data.cacheMultiAz: automatic failover to a replica in another zone
+    snapshot_retention_days: int  # data.cacheSnapshotRetentionDays
+    log_retention_days: int
+    protect: bool  # protect + a final snapshot on delete
 
 
 class Cache(pulumi.ComponentResource):
@@ -52,29 +57,28 @@ class Cache(pulumi.ComponentResource):
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:data:Cache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        cfg, where = args.config, args.placement
-        protect = cfg.protect_resources
+        where, protect = args.placement, args.protect
 
-        logs = aws.cloudwatch.LogGroup(name, name=f"/aws/elasticache/{cfg.name_prefix}",
-                                       retention_in_days=cfg.log_retention_days, kms_key_id=where.logs_key_arn,
+        logs = aws.cloudwatch.LogGroup(name, name=f"/aws/elasticache/{args.name_prefix}",
+                                       retention_in_days=args.log_retention_days, kms_key_id=where.logs_key_arn,
                                        opts=child)
-        subnets = aws.elasticache.SubnetGroup(name, description=f"{cfg.name_prefix} cache: isolated subnets",
+        subnets = aws.elasticache.SubnetGroup(name, description=f"{args.name_prefix} cache: isolated subnets",
                                               subnet_ids=where.subnet_ids, opts=child)
-        token = stored_credential(f"{name}-auth-token", f"{cfg.name_prefix} Valkey AUTH token", AUTH_TOKEN_RULES,
+        token = stored_credential(f"{name}-auth-token", f"{args.name_prefix} Valkey AUTH token", AUTH_TOKEN_RULES,
                                   lambda value: {"auth_token": value}, where.data_key_arn, self, protect)
 
         self.replication_group = aws.elasticache.ReplicationGroup(
             name,
-            description=f"{cfg.name_prefix} Valkey cache",
+            description=f"{args.name_prefix} Valkey cache",
             engine="valkey",
             engine_version=VALKEY_ENGINE_VERSION,
             parameter_group_name=f"default.{VALKEY_PARAMETER_FAMILY}",  # cluster mode off
             cluster_mode="disabled",
             auto_minor_version_upgrade=True,
-            node_type=cfg.cache_node_type,
-            num_cache_clusters=cfg.cache_nodes,
-            automatic_failover_enabled=cfg.cache_multi_az,
-            multi_az_enabled=cfg.cache_multi_az,
+            node_type=args.node_type,
+            num_cache_clusters=args.nodes,
+            automatic_failover_enabled=args.multi_az,
+            multi_az_enabled=args.multi_az,
             port=CACHE_PORT,
             subnet_group_name=subnets.name,
             security_group_ids=[where.security_group_id],
@@ -84,10 +88,10 @@ class Cache(pulumi.ComponentResource):
             # "required" is valid at creation; only an existing group must pass through "preferred" first.
             transit_encryption_mode="required",
             auth_token=token.password,
-            snapshot_retention_limit=cfg.cache_snapshot_retention_days,
+            snapshot_retention_limit=args.snapshot_retention_days,
             snapshot_window=SNAPSHOT_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
-            final_snapshot_identifier=f"{cfg.name_prefix}-cache-final" if protect else None,
+            final_snapshot_identifier=f"{args.name_prefix}-cache-final" if protect else None,
             log_delivery_configurations=log_delivery(logs.name),
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )

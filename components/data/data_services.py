@@ -172,9 +172,16 @@ class DataServices(pulumi.ComponentResource):
 
             child = pulumi.ResourceOptions(parent=self)
             ctx = args.cluster.aws_context
-            postgres = Postgres(f"{name}-postgres", PostgresArgs(placement("postgres"), ctx, cfg), child)
-            broker = MessageBroker(f"{name}-broker", MessageBrokerArgs(placement("broker"), ctx, cfg), child)
-            cache = Cache(f"{name}-cache", CacheArgs(placement("cache"), cfg), child)
+            prefix, protect = cfg.name_prefix, cfg.protect_resources
+            postgres = Postgres(f"{name}-postgres", PostgresArgs(
+                placement("postgres"), ctx, prefix, cfg.rds_instance_class, cfg.rds_allocated_storage_gb,
+                cfg.rds_max_allocated_storage_gb, cfg.rds_multi_az, cfg.rds_backup_retention_days,
+                cfg.log_retention_days, protect), child)
+            broker = MessageBroker(f"{name}-broker", MessageBrokerArgs(
+                placement("broker"), ctx, prefix, cfg.mq_instance_type, cfg.mq_multi_az, protect), child)
+            cache = Cache(f"{name}-cache", CacheArgs(
+                placement("cache"), prefix, cfg.cache_node_type, cfg.cache_nodes, cfg.cache_multi_az,
+                cfg.cache_snapshot_retention_days, cfg.log_retention_days, protect), child)
             for service, component in (("postgres", postgres), ("broker", broker), ("cache", cache)):
                 endpoints[service], secrets[service] = component.endpoint, component.secret_arn
 

@@ -18,7 +18,6 @@ import pulumi_aws as aws
 from components.data.placement import PasswordRules, Placement, stored_credential
 from components.shared import iam_documents
 from components.shared.aws_context import AwsContext
-from config.model import StackConfig
 from config.versions import ACTIVEMQ_ENGINE_VERSION
 
 DeploymentMode = Literal["SINGLE_INSTANCE", "ACTIVE_STANDBY_MULTI_AZ"]
@@ -70,7 +69,10 @@ def log_delivery_policy(ctx: AwsContext) -> iam_documents.Document:
 class MessageBrokerArgs:
     placement: Placement
     aws_context: AwsContext  # account and region for the log delivery policy
-    config: StackConfig  # mq_instance_type, mq_multi_az, name_prefix, protect_resources
+    name_prefix: str  # physical names: the broker, its log policy, the secret's description
+    instance_type: str  # data.mqInstanceType
+    multi_az: bool  # data.mqMultiAz: active/standby over two zones
+    protect: bool
 
 
 class MessageBroker(pulumi.ComponentResource):
@@ -81,18 +83,18 @@ class MessageBroker(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MessageBrokerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:data:MessageBroker", name, None, opts)
-        cfg, where = args.config, args.placement
-        protect = cfg.protect_resources
-        mode = deployment_mode(cfg.mq_multi_az)
+        where = args.placement
+        protect = args.protect
+        mode = deployment_mode(args.multi_az)
 
         # Account-wide (a log group per broker is created by Amazon MQ, named after the broker id). Must exist
         # before the broker starts, or Amazon MQ silently publishes nothing.
         log_policy = aws.cloudwatch.LogResourcePolicy(
-            f"{name}-logs", policy_name=f"{cfg.name_prefix}-amazonmq-logs",
+            f"{name}-logs", policy_name=f"{args.name_prefix}-amazonmq-logs",
             policy_document=pulumi.Output.json_dumps(log_delivery_policy(args.aws_context)),
             opts=pulumi.ResourceOptions(parent=self))
         credential = stored_credential(
-            f"{name}-credentials", f"{cfg.name_prefix} Amazon MQ user (username, password)", PASSWORD_RULES,
+            f"{name}-credentials", f"{args.name_prefix} Amazon MQ user (username, password)", PASSWORD_RULES,
             lambda password: {"username": USERNAME, "password": password},
             where.data_key_arn, self, protect)
 
@@ -102,7 +104,7 @@ class MessageBroker(pulumi.ComponentResource):
             engine_type="ActiveMQ",
             engine_version=ACTIVEMQ_ENGINE_VERSION,
             auto_minor_version_upgrade=True,
-            host_instance_type=cfg.mq_instance_type,
+            host_instance_type=args.instance_type,
             deployment_mode=mode,
             subnet_ids=pulumi.Output.from_input(where.subnet_ids).apply(lambda ids: list(ids)[:count]),
             security_groups=[where.security_group_id],

@@ -20,7 +20,6 @@ import pulumi_aws as aws
 from components.data.placement import POSTGRES_PORT, Placement
 from components.shared import iam_documents
 from components.shared.aws_context import AwsContext
-from config.model import StackConfig
 from config.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY, RDS_CA_IDENTIFIER
 
 # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html
@@ -67,7 +66,14 @@ def managed_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecre
 class PostgresArgs:
     placement: Placement
     aws_context: AwsContext  # partition for the monitoring policy ARN
-    config: StackConfig  # rds_* sizes, log_retention_days, name_prefix, protect_resources
+    name_prefix: str  # physical names: the instance identifier, log groups, the final snapshot
+    instance_class: str  # data.rdsInstanceClass
+    allocated_storage_gb: int  # data.rdsAllocatedStorageGb
+    max_allocated_storage_gb: int  # data.rdsMaxAllocatedStorageGb: storage autoscaling ceiling
+    multi_az: bool  # data.rdsMultiAz
+    backup_retention_days: int  # data.rdsBackupRetentionDays
+    log_retention_days: int
+    protect: bool  # protect + deletion protection + a final snapshot
 
 
 class Postgres(pulumi.ComponentResource):
@@ -79,13 +85,13 @@ class Postgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:data:Postgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        cfg, where = args.config, args.placement
-        protect = cfg.protect_resources
-        db_id = identifier(cfg.name_prefix)
+        where = args.placement
+        protect = args.protect
+        db_id = identifier(args.name_prefix)
 
         log_groups = [
             aws.cloudwatch.LogGroup(f"{name}-{log}", name=f"/aws/rds/instance/{db_id}/{log}",
-                                    retention_in_days=cfg.log_retention_days, kms_key_id=where.logs_key_arn,
+                                    retention_in_days=args.log_retention_days, kms_key_id=where.logs_key_arn,
                                     opts=child)
             for log in LOG_EXPORTS
         ]
@@ -114,10 +120,10 @@ class Postgres(pulumi.ComponentResource):
             # No silent switch to paid RDS Extended Support when the major version leaves standard support.
             # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/extended-support.html
             engine_lifecycle_support="open-source-rds-extended-support-disabled",
-            instance_class=cfg.rds_instance_class,
+            instance_class=args.instance_class,
             storage_type="gp3",
-            allocated_storage=cfg.rds_allocated_storage_gb,
-            max_allocated_storage=cfg.rds_max_allocated_storage_gb,
+            allocated_storage=args.allocated_storage_gb,
+            max_allocated_storage=args.max_allocated_storage_gb,
             storage_encrypted=True,
             kms_key_id=where.data_key_arn,
             db_name=DATABASE_NAME,
@@ -132,8 +138,8 @@ class Postgres(pulumi.ComponentResource):
             publicly_accessible=False,
             parameter_group_name=params.name,
             ca_cert_identifier=RDS_CA_IDENTIFIER,
-            multi_az=cfg.rds_multi_az,
-            backup_retention_period=cfg.rds_backup_retention_days,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
             backup_window=BACKUP_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
             copy_tags_to_snapshot=True,

@@ -14,6 +14,7 @@ from datetime import UTC
 from typing import Any, Final
 
 import pulumi
+from cryptography import x509
 
 from components.backup.snapshot_specs import JOB_NAME
 
@@ -42,8 +43,6 @@ class AlertThresholds:
 
 def trust_anchor_not_after(pem: str) -> float | None:
     """The trust anchor's notAfter as a Unix time, or None if `pem` is no certificate (the offline plan's stand-in)."""
-    from cryptography import x509
-
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:

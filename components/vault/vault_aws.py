@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import snapshot_specs
 from components.cluster.cluster import Cluster
 from components.shared import iam_documents
 from components.shared.encryption_keys import EncryptionKeys, customer_key
 from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
+from components.vault.snapshot_bucket_specs import snapshot_retention_rule
 
 VAULT_NAMESPACE = "vault"
 VAULT_SERVICE_ACCOUNT = "vault"  # vault-helm's default server service account name (values.yaml server.serviceAccount)
@@ -60,7 +60,7 @@ class VaultAws(pulumi.ComponentResource):
             access_log_bucket=args.access_log_bucket,
             log_prefix="vault-snapshots/",
             # Snapshots get new names daily, so they never become noncurrent on their own: expire them by age.
-            extra_lifecycle_rules=(snapshot_specs.snapshot_retention_rule(args.backup_retention_days),),
+            extra_lifecycle_rules=(snapshot_retention_rule(args.backup_retention_days),),
         ), child)
 
         # Published only once the policy is attached: a pod using the role earlier would fail to unseal.

@@ -12,8 +12,8 @@ The provider is pickled into the state by dill. Its class lives in an importable
 import shim at that path as its module, the path every existing state holds), which the provider process resolves by
 importing that module: `pulumi-resource-pulumi-python` runs `python -m pulumi.dynamic` in the project
 directory (it resolves the relative `virtualenv: .venv` against $PWD; pulumi/pulumi sdk/python/dist), so the project
-root is on sys.path. Importing this module has no side effects; heavy or untyped libraries (kubernetes, boto3, hvac,
-yaml) are imported inside the functions that use them.
+root is on sys.path. Importing this module has no side effects; the libraries only the provider process needs
+(kubernetes, boto3, hvac and the bootstrap steps) are imported inside the functions that use them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic
+import yaml
 
 from components.vault.bootstrap.spec import BootstrapSpec, spec_from_props, spec_hash, spec_to_props
 
@@ -109,6 +110,8 @@ class VaultBootstrap(pulumi.dynamic.Resource):
 
 def converge(props: Mapping[str, Any]) -> dict[str, Any]:
     """Run the bootstrap against the pod named in `props`; returns the resource's outputs."""
+    # Imported here, not at the top: only the provider process converges, while every `pulumi preview`/`up` and
+    # offline plan imports this module to register the resource; hvac and the bootstrap steps cost ~0.7 s to import.
     import hvac
 
     from components.vault.bootstrap.steps import SecretsManagerStore, bootstrap
@@ -134,8 +137,6 @@ def converge(props: Mapping[str, Any]) -> dict[str, Any]:
 
 def core_v1_api(kubeconfig: str | Mapping[str, Any]) -> Any:
     """A CoreV1Api for the cluster in `kubeconfig` (YAML/JSON text, or already parsed)."""
-    import yaml
-
     kubernetes = importlib.import_module("kubernetes")  # ships no type information
     config = yaml.safe_load(kubeconfig) if isinstance(kubeconfig, str) else dict(kubeconfig)
     # Ref: kubernetes-client/python config/kube_config.py new_client_from_config_dict (persist_config=False: there

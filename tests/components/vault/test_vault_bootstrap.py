@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import logging
+import pickle
 import re
 import socket
 import threading
@@ -39,6 +41,7 @@ from components.vault.vault_bootstrap import (
     VaultBootstrapArgs,
     VaultBootstrapProvider,
 )
+from tests.conftest import STACKS, plan_of
 from tests.helpers.vault_double import VaultDouble, encode_root_token, self_signed_ca
 
 SPEC = BootstrapSpec(root_common_name="mtls-platform test root", audience=cert_manager_default_audience("vault-issuer"))
@@ -420,3 +423,25 @@ def test_resource_registers_the_documented_inputs_and_outputs() -> None:
 
     check()
     assert done.is_set()
+
+
+# --- State safety: the provider's stored path ------------------------------------------------------------------------
+# Pulumi keeps a dynamic resource's provider in state as a dill pickle that names the class by module path; every
+# stack deployed before the domain folders holds `components.vault_bootstrap_provider.VaultBootstrapProvider`.
+
+OLD_PROVIDER_PATH = "components.vault_bootstrap_provider"
+
+
+def test_the_old_module_path_still_imports_the_provider() -> None:
+    shim = importlib.import_module(OLD_PROVIDER_PATH)
+    assert shim.VaultBootstrapProvider is VaultBootstrapProvider
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_registered_provider_names_the_path_existing_state_holds(stack: str) -> None:
+    blob = plan_of(stack).one("pulumi-python:dynamic:Resource", "vault-bootstrap").inputs["__provider"]
+    raw = base64.b64decode(blob)
+    # By reference (module path + class name, no bytecode), and the reference is the old path.
+    assert OLD_PROVIDER_PATH.encode() in raw and b"VaultBootstrapProvider" in raw
+    assert b"components.vault.vault_bootstrap" not in raw and len(raw) < 200
+    assert type(pickle.loads(raw)) is VaultBootstrapProvider  # what the provider process does with it
