@@ -10,7 +10,7 @@ instead of a false failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any, Final
@@ -63,7 +63,7 @@ def short_type(type_: str) -> str:
 @dataclass(frozen=True)
 class Context:
     environment: str
-    today: date = field(default_factory=date.today)
+    today: date  # support calendars are read at this date; callers pass it, no rule reads the clock
 
     @property
     def is_ha(self) -> bool:

@@ -11,7 +11,6 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Any
 
 import pytest
@@ -36,13 +35,12 @@ from audit import RULES, Context, Enforcement, Resource, Stack, Status, evaluate
 from audit import kinds as k
 from audit.model import UNKNOWN, environment_from
 from audit.policy_pack import build_policies, from_args, from_policy_resource, pack_environment, plain
-from tests.conftest import ROOT, STACKS, plan_of
+from tests.conftest import ROOT, STACKS, TODAY, plan_of
 from tools.audit_report import audit_report as offline
 from tools.engine.mock_engine import Plan
 
 AUDIT_LIST = ROOT.parent / "shared" / "reference" / "audit-rules.md"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/k1"
-TODAY = date(2026, 11, 22)
 RULE = {r.id: r for r in RULES}
 
 
@@ -652,7 +650,7 @@ def test_policy_pack_entry_point_serves_every_rule() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_stack_breaks_a_mandatory_rule(stack: str) -> None:
-    environment, findings = offline.audit_plan(plan_of(stack))  # today: support calendars are part of the audit
+    environment, findings = offline.audit_plan(plan_of(stack), TODAY)
     assert environment == stack
     failures = offline.mandatory_failures(findings, environment)
     assert not failures, "\n".join(f"{f.rule.id} {f.resource}: {f.message}" for f in failures)
@@ -668,7 +666,7 @@ def test_prod_report_lists_every_rule_with_its_ids() -> None:
 
 def test_prod_judges_what_matters_not_vacuously() -> None:
     """The AWS rules find their subjects in the real prod plan (a broken link would make them N/A)."""
-    _, findings = offline.audit_plan(plan_of("prod"))
+    _, findings = offline.audit_plan(plan_of("prod"), TODAY)
     passed = {f.rule.id for f in findings if f.status is Status.PASS}
     assert {"vpc-flow-logs", "workload-subnets-private", "nodegroup-multi-az", "s3-public-access-block",
             "s3-sse-kms", "s3-access-logging", "s3-tls-only", "stateful-protected", "keys-buckets-retained",
@@ -728,6 +726,6 @@ def test_policy_pack_and_offline_audit_agree_on_the_prod_plan() -> None:
 
             with contextlib.suppress(_NotApplicableError):
                 p.validate(args, report_at)
-    _, findings = offline.audit_plan(prod)
+    _, findings = offline.audit_plan(prod, TODAY)
     assert ("eks-creator-not-admin", prod.one(k.EKS_COMPONENT).urn) in pack  # not vacuous: advisory failures show
     assert pack == {(f.rule.id, f.urn) for f in findings if f.status is Status.FAIL}

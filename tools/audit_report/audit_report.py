@@ -21,6 +21,7 @@ from datetime import date
 
 from audit import RULES, Context, Enforcement, Finding, Resource, Status, environment_from, evaluate
 from audit.model import group_by_rule, rule_status
+from config.load import run_date
 from config.model import ConfigError
 from tools.engine.mock_engine import Plan, Registration, list_stacks, run_stack
 
@@ -35,11 +36,11 @@ def to_resource(r: Registration) -> Resource:
                     dependencies=tuple(r.dependencies), identifiers=frozenset(identifiers))
 
 
-def audit_plan(plan: Plan, today: date | None = None) -> tuple[str, list[Finding]]:
+def audit_plan(plan: Plan, today: date) -> tuple[str, list[Finding]]:
     """(environment, findings of every rule) for one offline plan."""
     resources = [to_resource(r) for r in plan.resources]
     environment = environment_from(resources) or plan.stack
-    context = Context(environment, today or date.today())
+    context = Context(environment, today)
     return environment, evaluate(RULES, resources, context)
 
 
@@ -78,7 +79,7 @@ def render_report(stack: str, environment: str, findings: Sequence[Finding]) -> 
 
 def render_audit(plan: Plan) -> str:
     """The audit report of one offline plan (a `tools.engine.plan` view)."""
-    environment, findings = audit_plan(plan)
+    environment, findings = audit_plan(plan, run_date())
     return render_report(plan.stack, environment, findings)
 
 
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    environment, findings = audit_plan(plan)
+    environment, findings = audit_plan(plan, run_date())
     text = (render_json if args.json else render_report)(plan.stack, environment, findings)
     try:
         print(text)

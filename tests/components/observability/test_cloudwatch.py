@@ -19,7 +19,7 @@ from components.shared.chart_values import flatten
 from config import versions
 from config.model import ConfigError
 from config.profiles import PROFILES
-from tests.conftest import ROOT, STACKS, build_config, minimal_settings, plan_of
+from tests.conftest import ROOT, STACKS, TODAY, build_config, minimal_settings, plan_of
 from tests.helpers.cw_filter import PatternError, compile_pattern, matches
 from tools.audit_report.audit_report import audit_plan, mandatory_failures
 from tools.chart_data import chart_keys
@@ -188,7 +188,7 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_may_use(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_audit_passes_the_new_resources(stack: str) -> None:
-    environment, findings = audit_plan(plan_of(stack))
+    environment, findings = audit_plan(plan_of(stack), TODAY)
     ours = [f for f in findings if f.urn and "observability" in f.urn]
     assert {f.rule.id for f in ours if f.status is Status.PASS} >= {"kms-rotation", "kms-key-policy", "sns-kms"}
     # Sandbox/dev waive protection and 365-day retention (advisory there, as for every other resource).
