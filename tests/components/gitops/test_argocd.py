@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gitops import argocd_values as spec
+from components.gitops import argocd_specs, argocd_values
 from components.shared.chart_values import flatten
 from config.manifests import ALLOWED
 from config.model import ConfigError
@@ -38,7 +38,8 @@ def test_key_list_names_its_source_and_every_value_set_exists_in_the_pinned_char
     assert KEY_LIST.read_text().startswith(
         "# Source: github.com/argoproj/argo-helm tag argo-cd-10.1.1 (commit af0a9310")
     keys = chart_keys.load(KEY_LIST)
-    assert sorted(flatten(spec.argocd_values())) == sorted(p for p in flatten(spec.argocd_values()) if p in keys)
+    values = flatten(argocd_values.argocd_values())
+    assert sorted(values) == sorted(p for p in values if p in keys)
     assert "global.networkPolicy.create" in keys and "dex.enabled" in keys
 
 
@@ -54,16 +55,16 @@ def _check_fields(kind: str, body: dict[str, Any], path: str = "spec") -> None:
 
 
 def test_specs_use_only_fields_of_the_pinned_crds() -> None:
-    assert CRD["Application"]["served"] == CRD["AppProject"]["served"] == [spec.API_VERSION.split("/")[1]]
-    _check_fields("Application", spec.application("prod-app", REPO, "k8s", "main"))
-    _check_fields("AppProject", spec.app_project("prod-app", REPO))
+    assert CRD["Application"]["served"] == CRD["AppProject"]["served"] == [argocd_specs.API_VERSION.split("/")[1]]
+    _check_fields("Application", argocd_specs.application("prod-app", REPO, "k8s", "main"))
+    _check_fields("AppProject", argocd_specs.app_project("prod-app", REPO))
     with pytest.raises(AssertionError):
         _check_fields("Application", {"source": {"repoUrl": REPO}})  # the CRD spells it repoURL
 
 
 def test_project_allows_only_the_app_namespace_and_the_manifest_kinds() -> None:
-    project = spec.app_project("prod-app", REPO)
-    assert project["destinations"] == [{"server": spec.IN_CLUSTER, "namespace": "prod-app"}]
+    project = argocd_specs.app_project("prod-app", REPO)
+    assert project["destinations"] == [{"server": argocd_specs.IN_CLUSTER, "namespace": "prod-app"}]
     assert project["clusterResourceWhitelist"] == [] and project["sourceRepos"] == [REPO]
     allowed = {(api.rpartition("/")[0], kind) for api, kinds in ALLOWED.items() for kind in kinds}
     assert {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]} == allowed
