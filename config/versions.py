@@ -14,7 +14,8 @@ from typing import Final
 # End of *standard* support per minor version (after it EKS bills extended support at $0.60/h instead of $0.10/h).
 # Ref: https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (release calendar, read 2026-11;
 # 1.36 released on EKS 2026-06-02, 14 months of standard support). 1.37 is not yet offered by EKS.
-# The seed's 1.24 left standard support on 2024-01-31 and extended support on 2025-01-31: it cannot be created today.
+# The customer's first cluster ran 1.24, which left standard support on 2024-01-31 and extended support on
+# 2025-01-31: it cannot be created today.
 EKS_STANDARD_SUPPORT_END: Final[dict[str, date]] = {
     "1.33": date(2026, 7, 29),
     "1.34": date(2026, 12, 2),
@@ -91,7 +92,7 @@ VAULT_IMAGE: Final = f"hashicorp/vault:{VAULT_VERSION}"
 # renovate: datasource=docker depName=public.ecr.aws/aws-cli/aws-cli
 AWS_CLI_IMAGE: Final = "public.ecr.aws/aws-cli/aws-cli:2.36.15"
 
-# --- Velero (optional, sandbox only: the seed client declined it) ---------------------------------------------
+# --- Velero (optional, sandbox only: the customer's brief declined it) ---------------------------------------------
 # Chart 11.4.0 ships Velero 1.17.1; the AWS plugin line for Velero 1.17 is v1.13.x (plugin README compatibility
 # table). The chart of Velero 1.18 (12.x) is not used: no GA v1.14 plugin was published when this was checked.
 # Ref: https://github.com/vmware-tanzu/helm-charts/blob/velero-11.4.0/charts/velero/Chart.yaml (commit d3c3d645);

@@ -29,10 +29,10 @@ from tools.engine.mock_engine import ROOT, Plan, list_stacks, load_stack_setting
 from tools.engine.plan_facts import emit, load_plan
 
 # The report types live in tools.cost.cost_model; importers keep using tools.cost.cost for them.
-__all__ = ["PRICES_FILE", "Assumptions", "CostReport", "LineItem", "Price", "PriceTable", "budget_for", "estimate",
-           "main", "render_cost", "render_report", "report_json", "seed_comparison"]
+__all__ = ["PRICES_FILE", "Assumptions", "CostReport", "LineItem", "Price", "PriceTable", "brief_comparison",
+           "budget_for", "estimate", "main", "render_cost", "render_report", "report_json"]
 
-DEFAULT_BUDGET: Final = 600.0  # USD/month: the seed company's stated budget ("about $600")
+DEFAULT_BUDGET: Final = 600.0  # USD/month: the budget the customer's brief states ("about $600")
 BUDGET_KEY: Final = "mtls-platform:budget"  # optional stack config key; `--budget` wins over it
 
 
@@ -87,7 +87,7 @@ def _assumption_lines(a: Assumptions) -> tuple[str, ...]:
 
 
 def budget_for(stack: str) -> float:
-    """`mtls-platform:budget` from the stack's config when set, else the seed's $600."""
+    """`mtls-platform:budget` from the stack's config when set, else the brief's $600."""
     try:
         value = load_stack_settings(stack).get(BUDGET_KEY)
     except FileNotFoundError:
@@ -95,12 +95,12 @@ def budget_for(stack: str) -> float:
     return float(value) if value is not None else DEFAULT_BUDGET
 
 
-# --- the seed's figure ------------------------------------------------------------------------------------------------
+# --- the brief's figure -----------------------------------------------------------------------------------------------
 
-def seed_comparison(table: PriceTable) -> list[tuple[str, float, float]]:
-    """(item, seed's figure, this table's figure) for the seed's own $521/month.
+def brief_comparison(table: PriceTable) -> list[tuple[str, float, float]]:
+    """(item, the brief's figure, this table's figure) for the $521/month estimate in the customer's brief.
 
-    The seed priced 7 x t3.large at $0.10/h x 720 h ($504.00) and 2 TB of gp3 at $0.80; the remaining $16.20 is
+    The brief priced 7 x t3.large at $0.10/h x 720 h ($504.00) and 2 TB of gp3 at $0.80; the remaining $16.20 is
     $0.0225/h x 720 h, i.e. one load balancer's hourly charge (our reconstruction: 504 + 16.20 + 0.80 = 521.00).
     """
     hpm, p = table.hours_per_month, table.rows
@@ -141,12 +141,12 @@ def render_report(report: CostReport) -> str:
         lines += ["", "registered but not priced (no rule in tools/cost/cost_lines.py):"]
         lines += [f"  - {u}" for u in report.unpriced]
     if report.stack == "prod":
-        lines += ["", "the seed's \"$521/month\", re-priced from the same table:"]
-        seed = seed_comparison(PriceTable.load())
-        for item, was, now in seed:
-            lines.append(f"  {item:<60} seed {was:>8,.2f}   table {now:>8,.2f}")
-        lines.append(f"  {'its own items':<60} seed {sum(s[1] for s in seed):>8,.2f}   table "
-                     f"{sum(s[2] for s in seed):>8,.2f}")
+        lines += ["", "the brief's \"$521/month\", re-priced from the same table:"]
+        brief = brief_comparison(PriceTable.load())
+        for item, was, now in brief:
+            lines.append(f"  {item:<60} brief {was:>8,.2f}   table {now:>8,.2f}")
+        lines.append(f"  {'its own items':<60} brief {sum(s[1] for s in brief):>8,.2f}   table "
+                     f"{sum(s[2] for s in brief):>8,.2f}")
         lines.append("  wrong rate ($0.10/h vs $0.0832/h) and hours (720 vs 730) for t3.large; gp3 priced at $0.80 "
                      "for 2 TB instead of $0.08 per GB-month; and it left out the EKS control plane, NAT gateways, "
                      f"public IPv4, RDS, Amazon MQ, ElastiCache, KMS and logs: this plan is ${report.total:,.2f}.")
