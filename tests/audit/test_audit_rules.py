@@ -40,6 +40,7 @@ from tests.conftest import ROOT, STACKS, plan_of
 from tools.audit_report import audit_report as offline
 from tools.engine.mock_engine import Plan
 
+# Optional data outside the repository (the audit checklist the rules were written from); its test skips without it.
 AUDIT_LIST = ROOT.parent / "shared" / "reference" / "audit-rules.md"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/k1"
 TODAY = date(2026, 11, 22)

@@ -329,7 +329,7 @@ FREE_PREFIXES: Final = (
     "aws:ecr/repository:", "aws:ecr/lifecyclePolicy:",
     # Metric filters have no charge of their own (their alarms and log ingestion are priced). SNS: the alarm topic
     # carries a few hundred notifications a month, inside SNS's free first million publishes; Chatbot has no charge
-    # of its own. Neither figure is in the reference table (pricing.md): AWS SNS and Chatbot pricing pages.
+    # of its own. Neither is in pricing/prices.yaml. Ref: https://aws.amazon.com/sns/pricing/, https://aws.amazon.com/chatbot/pricing/
     "aws:cloudwatch/logMetricFilter:", "aws:sns/", "aws:chatbot/",
     # Route 53 bills hosted zones (the public entry uses the user's existing zone, created nowhere here) and standard
     # queries; queries to an alias record pointing at an ELB load balancer are free, and ACM's validation CNAME is
