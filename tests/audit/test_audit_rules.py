@@ -644,7 +644,7 @@ def test_from_args_keeps_protect() -> None:
 
 
 def test_policy_pack_entry_point_serves_every_rule() -> None:
-    source = (ROOT / "policy" / "__main__.py").read_text()
+    source = (ROOT / "policy_pack" / "__main__.py").read_text()
     assert "build_policies(environment)" in source and "PolicyPack(" in source
     assert [p.name for p in build_policies("prod")] == [r.id for r in RULES]
 
