@@ -6,7 +6,7 @@
 
 Prices come from `pricing/prices.yaml` (us-east-1, each row with its source and date); usage-based items (NAT GB,
 log GB, S3 GB, load-balancer LCUs, spot discount) come from `Assumptions`, printed next to the estimate. Every
-registered type is either priced by a rule (`tools/cost/cost_lines.py`), known to be free, or listed as unpriced
+registered type is either priced by its pricer (`tools/cost/cost_lines.py`), known to be free, or listed as unpriced
 (assumed
 $0), so nothing is dropped silently; the table and report types are in `tools/cost/cost_model.py`. Monthly = hourly x
 730. Exit codes: 0 ok (an over-budget estimate only warns), 1 over budget with `--fail-over-budget`, 2 invalid stack
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, Final
 
-from tools.cost.cost_lines import FREE_PREFIXES, RULES, price_stack_wide
+from tools.cost.cost_lines import FREE_PREFIXES, PRICERS, price_stack_wide
 from tools.cost.cost_model import PRICES_FILE, Assumptions, CostReport, LineItem, Price, PriceTable, PricingContext
 from tools.engine.mock_engine import ROOT, Plan, list_stacks, load_stack_settings, run_stack
 from tools.engine.plan_facts import emit, load_plan
@@ -42,9 +42,9 @@ def estimate(plan: Plan, assumptions: Assumptions | None = None, table: PriceTab
     c = PricingContext(plan, table or PriceTable.load(), assumptions or Assumptions())
     unpriced: dict[str, int] = {}
     for r in plan.resources:
-        rule = RULES.get(r.type)
-        if rule is not None:
-            rule(r, c)
+        pricer = PRICERS.get(r.type)
+        if pricer is not None:
+            pricer(r, c)
         elif r.custom and not r.type.startswith(FREE_PREFIXES):
             unpriced[r.type] = unpriced.get(r.type, 0) + 1
     price_stack_wide(c)
@@ -138,7 +138,7 @@ def render_report(report: CostReport) -> str:
         lines.append(f"unverified or missing prices in: {'; '.join(unverified)}")
     lines += ["", "assumptions:"] + [f"  - {a}" for a in report.assumptions]
     if report.unpriced:
-        lines += ["", "registered but not priced (no rule in tools/cost/cost_lines.py):"]
+        lines += ["", "registered but not priced (no pricer in tools/cost/cost_lines.py):"]
         lines += [f"  - {u}" for u in report.unpriced]
     if report.stack == "prod":
         lines += ["", "the brief's \"$521/month\", re-priced from the same table:"]

@@ -1,4 +1,4 @@
-"""Cost view: the price table as data, prod against a hand calculation, per-type pricing rules, the budget CLI."""
+"""Cost view: the price table as data, prod against a hand calculation, per-type pricers, the budget CLI."""
 
 from __future__ import annotations
 
