@@ -1,4 +1,4 @@
-# One command vocabulary for people and CI. Every target bootstraps .venv from requirements*.txt on first use.
+# One command vocabulary for people and CI. Every target creates .venv from requirements*.txt on first use.
 #   make plan STACK=prod      offline plan of a stack (mock engine: no Pulumi CLI, no AWS credentials)
 #   make plan STACK=prod ARGS=--json
 #   make test                 lint + types + the whole test suite (what .ci/run and CI run)
@@ -17,7 +17,7 @@ ARGS ?=
 
 .PHONY: plan test lint typecheck pytest bench clean audit cost deploy-time diagram
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt policy_pack/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

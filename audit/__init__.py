@@ -1,9 +1,9 @@
 """The platform's audit rules as code: one rule set, two front ends.
 
 Each rule carries the ids auditors use (checkov CKV_*, CIS EKS Benchmark, EKS Best Practices, Security Hub, Vault /
-Linkerd / cert-manager docs; see ../shared/reference/audit-rules.md), an enforcement per environment (mandatory or
+Linkerd / cert-manager docs; each rule names its own), an enforcement per environment (mandatory or
 advisory) and a pure check over the neutral `Resource` view. `tools.audit_report.audit_report` runs them on the offline
-plan (`make audit STACK=prod`); `policy/` runs the very same functions as a Pulumi policy pack in `pulumi preview`.
+plan (`make audit STACK=prod`); `policy_pack/` runs the very same functions as a Pulumi policy pack in `pulumi preview`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from audit.values import UNKNOWN, UnknownValue, as_json, as_list, dig, number, t
 
 ENVIRONMENTS: Final = ("sandbox", "dev", "staging", "prod")
 ALL_ENVIRONMENTS: Final = frozenset(ENVIRONMENTS)
-# Environments held to production standards (Multi-AZ, HA replicas, protect): the DESIGN.md environment table.
+# Environments held to production standards (Multi-AZ, HA replicas, protect): README.md, "Environments".
 HA_ENVIRONMENTS: Final = frozenset({"staging", "prod"})
 # When nothing says which environment a stack is, judge it by the strictest standard.
 DEFAULT_ENVIRONMENT: Final = "prod"
@@ -121,7 +121,7 @@ class Rule:
     types: frozenset[str]  # resource types the rule judges (a stack rule: its subjects)
     mandatory_in: frozenset[str] = ALL_ENVIRONMENTS  # advisory elsewhere
     also: tuple[str, ...] = ()  # further anchors: Security Hub controls, BPG sections, upstream docs
-    listed: bool = True  # False: goes beyond ../shared/reference/audit-rules.md
+    listed: bool = True  # False: our own addition, beyond the audit checklist the rule set was written from
     check: ResourceCheck | None = None
     stack_check: StackCheck | None = None
     selector: Selector | None = None  # narrows `types` (e.g. to the Vault Helm release among all releases)

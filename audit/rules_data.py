@@ -1,6 +1,6 @@
 """Data-store rules: RDS, ElastiCache, Amazon MQ (audit list, section "Data stores").
 
-Multi-AZ, deletion protection and backup depth are mandatory in staging/prod only (DESIGN.md's environment table);
+Multi-AZ, deletion protection and backup depth are mandatory in staging/prod only (README.md, "Environments");
 in sandbox/dev the same rules still run and report, as advisory.
 """
 

@@ -252,11 +252,11 @@ def eks_auth_mode_api(r: Resource, ctx: Context) -> Verdict:
 
 @resource_rule("eks-creator-not-admin", "The identity that creates the cluster is not silently cluster-admin",
                "BPG, CIS 4.1.7", kinds.EKS_CLUSTERS, mandatory_in=(),
-               also=("EKS BPG: remove the cluster creator's bootstrap access entry",))
+               also=("EKS BPG: remove the cluster creator's admin access entry",))
 def eks_creator_not_admin(r: Resource, ctx: Context) -> Verdict:
     s = eks_settings(r)
     if s.creator_admin:
-        return failed(f"{s.creator_admin_why}: remove the creator's access entry after bootstrap")
+        return failed(f"{s.creator_admin_why}: remove the creator's access entry after the first up")
     return passed("bootstrapClusterCreatorAdminPermissions false")
 
 

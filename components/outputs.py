@@ -1,7 +1,7 @@
 """The stack outputs: what operators, `make verify`, CI and later tooling read with `pulumi stack output`.
 
-`vault_irsa` and `vault_s3_bucket` keep the seed's Terraform output names; `kubeconfig` is a secret (pulumi-eks marks
-it so). Kept out of `__main__` so the entry point reads as the order of the layers.
+`vault_irsa` and `vault_s3_bucket` keep the names of the customer's earlier Terraform outputs; `kubeconfig` is a
+secret (pulumi-eks marks it so). Kept out of `__main__` so the entry point reads as the order of the layers.
 """
 
 from __future__ import annotations

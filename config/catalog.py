@@ -4,7 +4,7 @@ The catalog is the `services` key of the stack config (`{name: service}`); left 
 catalog below. Everything the application layer creates — ECR repositories, workloads, Linkerd policy and
 NetworkPolicies — is derived from it, so the call graph is declared once, here, as each service's `callers`.
 
-Default catalog (the seed's 8 services; gRPC inside, HTTP at the edge; an edge A -> B reads "A calls B"):
+Default catalog (the customer's 8 services; gRPC inside, HTTP at the edge; an edge A -> B reads "A calls B"):
 
     order-processing (public) -> product-catalog, inventory-management, payment-gateway, customer-profile,
                                  analytics, configuration-engine
@@ -143,7 +143,7 @@ def image_suffix(image: Image) -> str:
 Catalog = tuple[Service, ...]
 
 # Replicas (min, max) per environment: sandbox/dev one pod is enough and two prove scaling works; staging keeps two
-# so its PDB always leaves one serving; prod starts at the seed's target of 4 (more than one per zone of 3).
+# so its PDB always leaves one serving; prod starts at the brief's target of 4 (more than one per zone of 3).
 REPLICAS: Final[Mapping[str, tuple[int, int]]] = {"sandbox": (1, 2), "dev": (1, 2), "staging": (2, 4),
                                                   "prod": (4, 6)}
 
@@ -168,7 +168,7 @@ def callees(name: str, catalog: Catalog) -> list[str]:
 
 
 def default_catalog(environment: str) -> Catalog:
-    """The seed's 8 services; the sandbox runs them as `buoyantio/bb` so the graph works before real images exist."""
+    """The customer's 8 services; sandbox runs them as `buoyantio/bb` so the graph works before real images exist."""
     low, high = REPLICAS[environment]
     services: list[Service] = []
     for name, (public, callers, data, non_critical) in _GRAPH.items():

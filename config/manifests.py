@@ -1,6 +1,6 @@
 """Existing Kubernetes manifests for the app namespace: loading and validation at config load.
 
-A stack may point `manifests.directory` at a directory of YAML manifests (the seed's "provided Kubernetes
+A stack may point `manifests.directory` at a directory of YAML manifests (the customer's "provided Kubernetes
 application") that `AppManifests` applies into the meshed app namespace, next to the catalog's services
 (`mode: addition`) or instead of them (`mode: replace`). Every `*.yaml`/`*.yml` file is read in sorted order, each
 multi-document file document by document, and checked before any resource is registered; each problem names the

@@ -2,7 +2,7 @@
 
 A stack file (`Pulumi.<stack>.yaml`) holds only what differs from its environment's profile, plus secrets. Each field
 here has a config key of the same name in camelCase (see `Pulumi.yaml`); a key set in the stack file wins.
-Sizing rationale (the seed asked for 7 x t3.large in prod) is in the README, "Sizing".
+Sizing rationale (the customer's brief asked for 7 x t3.large in prod) is in the README, "Sizing".
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Profile:
     vault_backup_retention_days: int = 30
     # Mesh: never "all-unauthenticated"; the app namespace itself defaults to deny (its own annotation).
     default_inbound_policy: Literal["all-authenticated", "cluster-authenticated", "deny"] = "all-authenticated"
-    # 90-day identity issuer (the seed's certificate lifetime), renewed when 61 days remain: `linkerd check` warns
+    # 90-day identity issuer (the customer's certificate lifetime), renewed when 61 days remain: `linkerd check` warns
     # once an issuer has less than 60 days left, so renewing earlier keeps it quiet in steady state.
     identity_issuer_duration_hours: int = 2160
     identity_issuer_renew_before_hours: int = 1464
@@ -63,7 +63,7 @@ class Profile:
     backup_schedule: str = "17 3 * * *"
     backup_dr_replication: bool = False
     backup_dr_region: str = ""
-    # Velero: optional, sandbox only (the seed client declined it); off by default.
+    # Velero: optional, sandbox only (the customer's brief declined it); off by default.
     velero_enabled: bool = False
     # Observability (components/monitoring/monitoring.py). Off in the sandbox: Prometheus, Alertmanager, Grafana, the
     # exporters

@@ -1,7 +1,8 @@
 """Every version the platform pins, in one place.
 
 Kubernetes, engine and chart versions live here (never inline in a component) so an upgrade is one reviewed diff.
-Each pin carries its source and a renovate-style comment so a bot, or a person, can find the upstream release feed.
+Each pin carries its source and a `# renovate:` comment that renovate.json's regex manager reads; a pin Renovate
+cannot look up says instead that it is bumped by hand, and with which command to find the new version.
 Python package pins live in requirements*.txt.
 """
 
@@ -14,7 +15,8 @@ from typing import Final
 # End of *standard* support per minor version (after it EKS bills extended support at $0.60/h instead of $0.10/h).
 # Ref: https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (release calendar, read 2026-11;
 # 1.36 released on EKS 2026-06-02, 14 months of standard support). 1.37 is not yet offered by EKS.
-# The seed's 1.24 left standard support on 2024-01-31 and extended support on 2025-01-31: it cannot be created today.
+# The customer's first cluster ran 1.24, which left standard support on 2024-01-31 and extended support on
+# 2025-01-31: it cannot be created today.
 EKS_STANDARD_SUPPORT_END: Final[dict[str, date]] = {
     "1.33": date(2026, 7, 29),
     "1.34": date(2026, 12, 2),
@@ -27,17 +29,19 @@ KUBERNETES_VERSION: Final = "1.36"
 # --- Managed data services ------------------------------------------------------------------------------------
 # Major version only: RDS then applies minor versions in the maintenance window (auto_minor_version_upgrade).
 # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/PostgreSQLReleaseNotes/postgresql-versions.html
-# renovate: datasource=aws-rds depName=postgres
+# Bumped by hand, with POSTGRES_PARAMETER_FAMILY (Renovate's aws-rds datasource would move the version alone):
+# aws rds describe-db-engine-versions --engine postgres --query 'DBEngineVersions[].EngineVersion'
 POSTGRES_ENGINE_VERSION: Final = "17"
 POSTGRES_PARAMETER_FAMILY: Final = "postgres17"
 # ActiveMQ, because Amazon MQ for RabbitMQ only encrypts at rest with an AWS-owned key (no customer key).
 # Ref: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-amazonmq-broker-encryptionoptions.html
 # ("does not apply to RabbitMQ brokers"); 5.19 is the recommended ActiveMQ line, patch upgrades are automatic.
-# renovate: datasource=aws-mq depName=activemq
+# Bumped by hand (Renovate has no Amazon MQ datasource): aws mq describe-broker-engine-types --engine-type ACTIVEMQ
 ACTIVEMQ_ENGINE_VERSION: Final = "5.19"
 # Valkey: no extended-support surcharge (Redis OSS 4/5 carry one since 2026-02) and ~20% cheaper per node hour.
 # Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html
-# renovate: datasource=aws-elasticache depName=valkey
+# Bumped by hand, with VALKEY_PARAMETER_FAMILY (Renovate has no ElastiCache datasource):
+# aws elasticache describe-cache-engine-versions --engine valkey --query 'CacheEngineVersions[].EngineVersion'
 VALKEY_ENGINE_VERSION: Final = "8.1"
 VALKEY_PARAMETER_FAMILY: Final = "valkey8"
 # Current RDS certificate authority (rds-ca-2019 expired 2024-08).
@@ -77,7 +81,9 @@ LINKERD_REPOSITORY: Final = "https://helm.linkerd.io/edge"
 # (v6.4.0, 2026-07-21) ; https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html
 # Not verified against `aws eks describe-addon-versions` (no AWS access here): the "-eksbuild.1" suffix is the first
 # EKS build of a chart release; check it with that command before the first `pulumi up`.
+# Renovate's aws-eks-addon datasource asks AWS (eks:DescribeAddonVersions) for builds for this Kubernetes version.
 # renovate: datasource=aws-eks-addon depName=amazon-cloudwatch-observability
+#   packageName={"kubernetesVersion":"1.36","addonName":"amazon-cloudwatch-observability"}
 CLOUDWATCH_OBSERVABILITY_ADDON: Final = "v6.4.0-eksbuild.1"
 
 # --- Backup job images -----------------------------------------------------------------------------------------
@@ -91,7 +97,7 @@ VAULT_IMAGE: Final = f"hashicorp/vault:{VAULT_VERSION}"
 # renovate: datasource=docker depName=public.ecr.aws/aws-cli/aws-cli
 AWS_CLI_IMAGE: Final = "public.ecr.aws/aws-cli/aws-cli:2.36.15"
 
-# --- Velero (optional, sandbox only: the seed client declined it) ---------------------------------------------
+# --- Velero (optional, sandbox only: the customer's brief declined it) ---------------------------------------------
 # Chart 11.4.0 ships Velero 1.17.1; the AWS plugin line for Velero 1.17 is v1.13.x (plugin README compatibility
 # table). The chart of Velero 1.18 (12.x) is not used: no GA v1.14 plugin was published when this was checked.
 # Ref: https://github.com/vmware-tanzu/helm-charts/blob/velero-11.4.0/charts/velero/Chart.yaml (commit d3c3d645);

@@ -1,8 +1,8 @@
 """Velero, when `backup.veleroEnabled` is on (sandbox only): its own bucket, IRSA role, namespace and Helm release.
 
-Off by default everywhere; a config rule refuses it outside sandbox (the seed client declined it). The namespace is
+Off by default everywhere; a config rule refuses it outside sandbox (the customer's brief declined it). The namespace is
 restricted Pod Security with default-deny NetworkPolicies plus DNS, the Kubernetes API and AWS APIs (S3/STS) on 443.
-Values and policy: `values_velero.py`.
+Values and policy: `velero_values.py`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helm values and the IAM policy for Velero (optional, sandbox only, off by default: the seed client declined it).
+"""Helm values and the IAM policy for Velero (optional, sandbox only, off by default: the customer's brief declined it).
 
 Velero backs up Kubernetes objects to its own SSE-KMS bucket through the AWS plugin, with credentials from IRSA (no
 key file, `credentials.useSecret` off). Volume snapshots and the node agent stay off: the platform's state lives in

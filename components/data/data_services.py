@@ -10,7 +10,7 @@ generated and stored by us. Applications get, per service, an endpoint and the A
 Two ways to provision, chosen by `data.mode` in the stack config:
 
 * `direct` (default): the `Postgres`, `MessageBroker` and `Cache` components create the services.
-* `serviceCatalog`: the seed's way. The security groups are still ours; each service is launched as an AWS Service
+* `serviceCatalog`: the customer's way. The security groups are still ours; each service is launched as an AWS Service
   Catalog provisioned product (product and version from `data.serviceCatalogProducts`) that must honour this
   contract. Parameters, all strings as CloudFormation receives them:
 

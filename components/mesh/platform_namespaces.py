@@ -25,7 +25,8 @@ SYSTEM_NAMESPACES = ("linkerd", "linkerd-cni", "cert-manager", "vault", "monitor
 class PlatformNamespacesArgs:
     app_namespace: str
     networks: np.Networks
-    # The app namespace's `config.linkerd.io/default-inbound-policy`: deny, or audit while onboarding (rollout.py).
+    # The app namespace's `config.linkerd.io/default-inbound-policy`: deny, or audit while onboarding
+    # (policy_mode_specs.py).
     app_inbound_policy: str = "deny"
 
 

@@ -1,3 +1,3 @@
 """Operations in the cluster (`mtls-platform:monitoring`): kube-prometheus-stack, linkerd-viz, scrape targets,
-alert rules and dashboards.
+alerts and dashboards.
 """

@@ -1,8 +1,8 @@
 """Pure builders for the platform's PrometheusRule: the alerts that say the zero-trust chain is breaking.
 
-One rule group per failure domain: certificates (cert-manager), the Linkerd identity issuer and trust anchor, Vault,
-and the mesh's traffic (authorization denials, mTLS share, added latency). Thresholds come from the `alerts` config
-group (config/profiles.py defaults); docs/observability.md says what each alert means and the first action.
+One group of alerts per failure domain: certificates (cert-manager), the Linkerd identity issuer and trust anchor,
+Vault, and the mesh's traffic (authorization denials, mTLS share, added latency). Thresholds come from the `alerts`
+config group (config/profiles.py defaults); docs/observability.md says what each alert means and the first action.
 Every metric name used here is listed, with the source version it was checked in, in
 tests/upstream_facts/metric_names.yaml.
 """
@@ -65,7 +65,7 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str, action:
                             "runbook_url": f"docs/observability.md#{name.lower()}"}}
 
 
-def certificate_rules(t: AlertThresholds) -> list[Spec]:
+def certificate_alerts(t: AlertThresholds) -> list[Spec]:
     """cert-manager's view: not Ready, renewal overdue, expiring (warning, then critical)."""
     expires_in = "certmanager_certificate_expiration_timestamp_seconds - time()"
     return [
@@ -89,7 +89,7 @@ def certificate_rules(t: AlertThresholds) -> list[Spec]:
     ]
 
 
-def identity_rules(t: AlertThresholds, trust_anchor: pulumi.Input[str]) -> list[Spec]:
+def identity_alerts(t: AlertThresholds, trust_anchor: pulumi.Input[str]) -> list[Spec]:
     """Linkerd's identity issuer as the identity controller sees it, and the trust anchor (recorded constant)."""
     return [
         {"record": TRUST_ANCHOR_EXPIRY, "expr": trust_anchor},
@@ -105,7 +105,7 @@ def identity_rules(t: AlertThresholds, trust_anchor: pulumi.Input[str]) -> list[
     ]
 
 
-def vault_rules() -> list[Spec]:
+def vault_alerts() -> list[Spec]:
     """Vault: a sealed node, or no active node (also when no node reports at all)."""
     return [
         _alert("VaultSealed", "vault_core_unsealed == 0", "2m", "critical", "Vault pod {{ $labels.pod }} is sealed",
@@ -121,7 +121,7 @@ def vault_rules() -> list[Spec]:
     ]
 
 
-def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
+def mesh_alerts(t: AlertThresholds, app_namespace: str) -> list[Spec]:
     """Traffic in the application namespace, from the proxies' own metrics (scraped on the admin port)."""
     ns = f'namespace="{app_namespace}"'
     inbound = f'direction="inbound",{ns}'
@@ -160,7 +160,7 @@ def mesh_rules(t: AlertThresholds, app_namespace: str) -> list[Spec]:
     ]
 
 
-def backup_rules(t: AlertThresholds, namespace: str, cronjob: str) -> list[Spec]:
+def backup_alerts(t: AlertThresholds, namespace: str, cronjob: str) -> list[Spec]:
     """Vault's raft snapshot CronJob (components/backup/backups.py): no successful run for longer than the threshold.
     kube-state-metrics (a kube-prometheus-stack default) exports the CronJob's last successful time; a CronJob that
     never succeeded has no value, which the `absent` arm catches once the job has existed for a day."""
@@ -179,9 +179,9 @@ def backup_rules(t: AlertThresholds, namespace: str, cronjob: str) -> list[Spec]
 def prometheus_rule_spec(t: AlertThresholds, app_namespace: str, trust_anchor: pulumi.Input[str]) -> Spec:
     """The PrometheusRule `spec` (monitoring.coreos.com/v1)."""
     return {"groups": [
-        {"name": "mtls-platform.certificates", "rules": certificate_rules(t)},
-        {"name": "mtls-platform.identity", "rules": identity_rules(t, trust_anchor)},
-        {"name": "mtls-platform.vault", "rules": vault_rules()},
-        {"name": "mtls-platform.mesh", "rules": mesh_rules(t, app_namespace)},
-        {"name": "mtls-platform.backups", "rules": backup_rules(t, "vault", JOB_NAME)},
+        {"name": "mtls-platform.certificates", "rules": certificate_alerts(t)},
+        {"name": "mtls-platform.identity", "rules": identity_alerts(t, trust_anchor)},
+        {"name": "mtls-platform.vault", "rules": vault_alerts()},
+        {"name": "mtls-platform.mesh", "rules": mesh_alerts(t, app_namespace)},
+        {"name": "mtls-platform.backups", "rules": backup_alerts(t, "vault", JOB_NAME)},
     ]}

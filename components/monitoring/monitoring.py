@@ -1,4 +1,4 @@
-"""The operations layer's eyes: kube-prometheus-stack in `monitoring`, what it scrapes, the alert rules, the mesh
+"""The operations layer's eyes: kube-prometheus-stack in `monitoring`, what it scrapes, the alerts, the mesh
 dashboard, and linkerd-viz wired to that Prometheus.
 
 Created after the mesh (it scrapes cert-manager, Vault and Linkerd, and its custom resources need the operator's
@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.mesh import namespace_specs
 from components.mesh.mesh import Mesh
-from components.monitoring import alert_specs as rules
+from components.monitoring import alert_specs
 from components.monitoring import dashboard_specs as dashboards
 from components.monitoring import scrape_specs as scrape
 from components.monitoring.linkerd_viz import LinkerdViz, LinkerdVizArgs
@@ -43,8 +43,8 @@ class MonitoringArgs:
     mesh: Mesh  # namespaces, cert-manager, Vault (TLS secret, trust anchor) and the Linkerd control plane
 
 
-def thresholds(cfg: StackConfig) -> rules.AlertThresholds:
-    return rules.AlertThresholds(
+def thresholds(cfg: StackConfig) -> alert_specs.AlertThresholds:
+    return alert_specs.AlertThresholds(
         cert_expiry_warning_days=cfg.cert_expiry_warning_days, cert_expiry_critical_days=cfg.cert_expiry_critical_days,
         cert_renewal_grace_hours=cfg.cert_renewal_grace_hours,
         identity_issuer_expiry_warning_hours=cfg.identity_issuer_expiry_warning_hours,
@@ -84,7 +84,7 @@ class Monitoring(pulumi.ComponentResource):
                     extra: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
             return k8s.apiextensions.CustomResource(
                 f"{name}-{suffix}", api_version=scrape.API_VERSION, kind=kind,
-                metadata={"name": suffix, "namespace": namespace, "labels": {rules.SELECTOR_LABEL: RELEASE}},
+                metadata={"name": suffix, "namespace": namespace, "labels": {alert_specs.SELECTOR_LABEL: RELEASE}},
                 spec=spec, opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=extra)))
 
         monitor("linkerd-proxy", "PodMonitor", ns("monitoring"), scrape.proxy_pod_monitor(), [])
@@ -98,9 +98,9 @@ class Monitoring(pulumi.ComponentResource):
         # In Vault's namespace: a ServiceMonitor's TLS CA must be a Secret of its own namespace.
         monitor("vault", "ServiceMonitor", ns("vault"), scrape.vault_service_monitor(VAULT_TLS_SECRET, "vault"),
                 [mesh.vault.release])
-        trust_anchor = pulumi.Output.from_input(mesh.vault.root_ca_pem).apply(rules.trust_anchor_expr)
-        self.rules = monitor("mtls-platform-alerts", "PrometheusRule", ns("monitoring"),
-                             rules.prometheus_rule_spec(thresholds(cfg), cfg.app_namespace_name, trust_anchor), [])
+        trust_anchor = pulumi.Output.from_input(mesh.vault.root_ca_pem).apply(alert_specs.trust_anchor_expr)
+        alert_spec = alert_specs.prometheus_rule_spec(thresholds(cfg), cfg.app_namespace_name, trust_anchor)
+        self.alerts = monitor("mtls-platform-alerts", "PrometheusRule", ns("monitoring"), alert_spec, [])
         k8s.core.v1.ConfigMap(
             f"{name}-mesh-dashboard",
             metadata={"name": "mtls-platform-mesh-dashboard", "namespace": ns("monitoring"),

@@ -131,7 +131,7 @@ class SecureBucket(pulumi.ComponentResource):
         super().__init__("mtls-platform:storage:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Auto-named: bucket names are global, and nobody types this one (the bootstrap exports it).
+        # Auto-named: bucket names are global, and nobody types this one (state_backend/ exports it).
         self.bucket = aws.s3.Bucket(name, force_destroy=args.force_destroy, opts=keep_options(child, args.protect))
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",

@@ -322,7 +322,7 @@ def backup(cfg: StackConfig) -> Iterator[Problem]:
     if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
         yield Problem(key("schedule"), f"{cfg.backup_schedule!r} must be a 5-field cron schedule such as '17 3 * * *'")
     if cfg.environment == "prod" and not cfg.backup_dr_replication:
-        yield Problem(key("drReplication"), "prod replicates Vault snapshots to a DR region (seed requirement)")
+        yield Problem(key("drReplication"), "prod replicates Vault snapshots to a DR region (customer requirement)")
     if cfg.backup_dr_replication:
         region = cfg.dr_region
         if not _REGION.match(region):

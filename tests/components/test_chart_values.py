@@ -2,7 +2,7 @@
 
 Key lists (tests/upstream_facts/chart_keys/) are generated from the charts' values files by
 tools/chart_data/chart_keys.py and committed, so these
-tests need no upstream data; when the data is present (../shared/reference/upstream) the lists are also re-derived.
+tests need no upstream data; when tools/chart_data finds the upstream charts (optional) the lists are also re-derived.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stack outputs: the seed's Terraform outputs plus what operators and later layers read, per stack."""
+"""Stack outputs: the customer's earlier Terraform outputs plus what operators and later layers read, per stack."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from config.model import ConfigError
 from tests.conftest import ROOT, STACKS, build_config
 from tools.engine.mock_engine import PlanMocks, RecordingMonitor, run_stack
 
-SEED = {"product-catalog", "inventory-management", "order-processing", "customer-profile", "payment-gateway",
+BRIEF_SERVICES = {"product-catalog", "inventory-management", "order-processing", "customer-profile", "payment-gateway",
         "configuration-engine", "recommendation", "analytics"}
 
 
@@ -36,13 +36,13 @@ def problems(services: dict[str, Any] | str) -> list[str]:
     return [f"{p.key}: {p.rule}" for p in err.value.problems]
 
 
-def test_default_catalog_is_the_seed_graph() -> None:
+def test_default_catalog_is_the_brief_graph() -> None:
     catalog = sc.default_catalog("prod")
-    assert {s.name for s in catalog} == SEED
+    assert {s.name for s in catalog} == BRIEF_SERVICES
     by_name = {s.name: s for s in catalog}
     assert {s.name for s in catalog if s.public} == {"product-catalog", "order-processing"}
     assert {s.name for s in catalog if s.non_critical} == {"recommendation", "analytics"}
-    assert set(by_name["configuration-engine"].callers) == SEED - {"configuration-engine", "analytics"}
+    assert set(by_name["configuration-engine"].callers) == BRIEF_SERVICES - {"configuration-engine", "analytics"}
     assert sc.callees("order-processing", catalog) == [
         "product-catalog", "inventory-management", "customer-profile", "payment-gateway", "configuration-engine",
         "analytics"]
@@ -84,7 +84,7 @@ def test_sandbox_runs_the_pinned_test_image_reproducing_the_graph() -> None:
 def test_stack_config_carries_the_catalog() -> None:
     cfg = build_config("prod", settings({"a": svc(), "b": svc(callers=["a"])}))
     assert [s.name for s in cfg.services] == ["a", "b"]
-    assert {s.name for s in build_config("prod", settings({})).services} == SEED
+    assert {s.name for s in build_config("prod", settings({})).services} == BRIEF_SERVICES
 
 
 P = "mtls-platform:services"

@@ -1,4 +1,4 @@
-"""The bootstrap project (bootstrap/): the state bucket, its access logs and the two KMS keys, run on the mock engine.
+"""The state backend project (state_backend/): state bucket, access logs and the two KMS keys, on the mock engine.
 
 What matters here is what the platform's stacks and CI rely on: the keys rotate and survive a destroy, the state
 bucket is protected, encrypted with the state key, versioned and logged, and the exported backend URL and secrets
@@ -15,14 +15,14 @@ import yaml
 
 from tools.engine.mock_engine import ROOT, Plan, Registration, run_stack
 
-BOOTSTRAP = ROOT / "bootstrap"
+STATE_BACKEND = ROOT / "state_backend"
 REGION = "eu-central-1"
 KEY = "aws:kms/key:Key"
 
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    return run_stack("state", config={"aws:region": REGION}, program=BOOTSTRAP / "__main__.py",
+    return run_stack("state", config={"aws:region": REGION}, program=STATE_BACKEND / "__main__.py",
                      project="mtls-platform-state")
 
 
@@ -112,11 +112,11 @@ def test_provider_tags_every_resource_with_the_base_set(plan: Plan) -> None:
 
 def test_missing_region_is_reported_by_key() -> None:
     with pytest.raises(Exception, match="aws:region"):
-        run_stack("state", config={}, program=BOOTSTRAP / "__main__.py", project="mtls-platform-state")
+        run_stack("state", config={}, program=STATE_BACKEND / "__main__.py", project="mtls-platform-state")
 
 
 def test_project_file_uses_the_repository_virtualenv() -> None:
-    project = yaml.safe_load((BOOTSTRAP / "Pulumi.yaml").read_text())
+    project = yaml.safe_load((STATE_BACKEND / "Pulumi.yaml").read_text())
     assert project["name"] == "mtls-platform-state"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "../.venv"}}
-    assert (BOOTSTRAP / project["runtime"]["options"]["virtualenv"]).resolve() == ROOT / ".venv"
+    assert (STATE_BACKEND / project["runtime"]["options"]["virtualenv"]).resolve() == ROOT / ".venv"

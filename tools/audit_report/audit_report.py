@@ -4,7 +4,7 @@
     python -m tools.audit_report.audit_report --stack prod
     python -m tools.audit_report.audit_report --stack prod --json    # one JSON record per finding
 
-The rules are the `audit` package's, the same functions the policy pack in `policy/` runs in `pulumi preview`; this
+The rules are the `audit` package's, the same functions the policy pack in `policy_pack/` runs in `pulumi preview`; this
 front end only adapts the mock engine's `Registration`s to the rules' neutral `Resource` view. The environment comes
 from the AWS provider's `environment` default tag (the stack name if there is none). Exit codes: 0 no mandatory
 failure, 1 at least one mandatory rule fails, 2 invalid stack configuration.

@@ -6,7 +6,7 @@
 
 Prices come from `pricing/prices.yaml` (us-east-1, each row with its source and date); usage-based items (NAT GB,
 log GB, S3 GB, load-balancer LCUs, spot discount) come from `Assumptions`, printed next to the estimate. Every
-registered type is either priced by a rule (`tools/cost/cost_lines.py`), known to be free, or listed as unpriced
+registered type is either priced by its pricer (`tools/cost/cost_lines.py`), known to be free, or listed as unpriced
 (assumed
 $0), so nothing is dropped silently; the table and report types are in `tools/cost/cost_model.py`. Monthly = hourly x
 730. Exit codes: 0 ok (an over-budget estimate only warns), 1 over budget with `--fail-over-budget`, 2 invalid stack
@@ -23,16 +23,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, Final
 
-from tools.cost.cost_lines import FREE_PREFIXES, RULES, price_stack_wide
+from tools.cost.cost_lines import FREE_PREFIXES, PRICERS, price_stack_wide
 from tools.cost.cost_model import PRICES_FILE, Assumptions, CostReport, LineItem, Price, PriceTable, PricingContext
 from tools.engine.mock_engine import ROOT, Plan, list_stacks, load_stack_settings, run_stack
 from tools.engine.plan_facts import emit, load_plan
 
 # The report types live in tools.cost.cost_model; importers keep using tools.cost.cost for them.
-__all__ = ["PRICES_FILE", "Assumptions", "CostReport", "LineItem", "Price", "PriceTable", "budget_for", "estimate",
-           "main", "render_cost", "render_report", "report_json", "seed_comparison"]
+__all__ = ["PRICES_FILE", "Assumptions", "CostReport", "LineItem", "Price", "PriceTable", "brief_comparison",
+           "budget_for", "estimate", "main", "render_cost", "render_report", "report_json"]
 
-DEFAULT_BUDGET: Final = 600.0  # USD/month: the seed company's stated budget ("about $600")
+DEFAULT_BUDGET: Final = 600.0  # USD/month: the budget the customer's brief states ("about $600")
 BUDGET_KEY: Final = "mtls-platform:budget"  # optional stack config key; `--budget` wins over it
 
 
@@ -42,9 +42,9 @@ def estimate(plan: Plan, assumptions: Assumptions | None = None, table: PriceTab
     c = PricingContext(plan, table or PriceTable.load(), assumptions or Assumptions())
     unpriced: dict[str, int] = {}
     for r in plan.resources:
-        rule = RULES.get(r.type)
-        if rule is not None:
-            rule(r, c)
+        pricer = PRICERS.get(r.type)
+        if pricer is not None:
+            pricer(r, c)
         elif r.custom and not r.type.startswith(FREE_PREFIXES):
             unpriced[r.type] = unpriced.get(r.type, 0) + 1
     price_stack_wide(c)
@@ -87,7 +87,7 @@ def _assumption_lines(a: Assumptions) -> tuple[str, ...]:
 
 
 def budget_for(stack: str) -> float:
-    """`mtls-platform:budget` from the stack's config when set, else the seed's $600."""
+    """`mtls-platform:budget` from the stack's config when set, else the brief's $600."""
     try:
         value = load_stack_settings(stack).get(BUDGET_KEY)
     except FileNotFoundError:
@@ -95,12 +95,12 @@ def budget_for(stack: str) -> float:
     return float(value) if value is not None else DEFAULT_BUDGET
 
 
-# --- the seed's figure ------------------------------------------------------------------------------------------------
+# --- the brief's figure -----------------------------------------------------------------------------------------------
 
-def seed_comparison(table: PriceTable) -> list[tuple[str, float, float]]:
-    """(item, seed's figure, this table's figure) for the seed's own $521/month.
+def brief_comparison(table: PriceTable) -> list[tuple[str, float, float]]:
+    """(item, the brief's figure, this table's figure) for the $521/month estimate in the customer's brief.
 
-    The seed priced 7 x t3.large at $0.10/h x 720 h ($504.00) and 2 TB of gp3 at $0.80; the remaining $16.20 is
+    The brief priced 7 x t3.large at $0.10/h x 720 h ($504.00) and 2 TB of gp3 at $0.80; the remaining $16.20 is
     $0.0225/h x 720 h, i.e. one load balancer's hourly charge (our reconstruction: 504 + 16.20 + 0.80 = 521.00).
     """
     hpm, p = table.hours_per_month, table.rows
@@ -138,15 +138,15 @@ def render_report(report: CostReport) -> str:
         lines.append(f"unverified or missing prices in: {'; '.join(unverified)}")
     lines += ["", "assumptions:"] + [f"  - {a}" for a in report.assumptions]
     if report.unpriced:
-        lines += ["", "registered but not priced (no rule in tools/cost/cost_lines.py):"]
+        lines += ["", "registered but not priced (no pricer in tools/cost/cost_lines.py):"]
         lines += [f"  - {u}" for u in report.unpriced]
     if report.stack == "prod":
-        lines += ["", "the seed's \"$521/month\", re-priced from the same table:"]
-        seed = seed_comparison(PriceTable.load())
-        for item, was, now in seed:
-            lines.append(f"  {item:<60} seed {was:>8,.2f}   table {now:>8,.2f}")
-        lines.append(f"  {'its own items':<60} seed {sum(s[1] for s in seed):>8,.2f}   table "
-                     f"{sum(s[2] for s in seed):>8,.2f}")
+        lines += ["", "the brief's \"$521/month\", re-priced from the same table:"]
+        brief = brief_comparison(PriceTable.load())
+        for item, was, now in brief:
+            lines.append(f"  {item:<60} brief {was:>8,.2f}   table {now:>8,.2f}")
+        lines.append(f"  {'its own items':<60} brief {sum(s[1] for s in brief):>8,.2f}   table "
+                     f"{sum(s[2] for s in brief):>8,.2f}")
         lines.append("  wrong rate ($0.10/h vs $0.0832/h) and hours (720 vs 730) for t3.large; gp3 priced at $0.80 "
                      "for 2 TB instead of $0.08 per GB-month; and it left out the EKS control plane, NAT gateways, "
                      f"public IPv4, RDS, Amazon MQ, ElastiCache, KMS and logs: this plan is ${report.total:,.2f}.")

@@ -1,11 +1,11 @@
-"""Pricing rules of the cost view: how each registered resource type turns into monthly line items.
+"""The cost view's pricers: how each registered resource type turns into monthly line items.
 
-`RULES` maps a Pulumi type to the function that charges it into a `PricingContext` (EC2 node groups, the EKS control
-plane and its support tier, RDS, Amazon MQ, ElastiCache and their Service Catalog form, NAT, public IPv4, load
-balancers, VPC endpoints, KMS, Secrets Manager, CloudWatch, EBS, S3, and the Vault chart's volumes);
-`FREE_PREFIXES` lists what has no charge of its own. `price_stack_wide` adds what no single registration carries: NAT
-data, log groups AWS creates itself, log storage at steady state, and one ALB per ingress group. Every price comes
-from the table by key, so a rule never holds a number of its own beyond the usage assumptions.
+`PRICERS` maps a Pulumi type to its pricer, the function that charges it into a `PricingContext` (EC2 node groups,
+the EKS control plane and its support tier, RDS, Amazon MQ, ElastiCache and their Service Catalog form, NAT, public
+IPv4, load balancers, VPC endpoints, KMS, Secrets Manager, CloudWatch, EBS, S3, and the Vault chart's volumes);
+`FREE_PREFIXES` lists what has no charge of its own. `price_stack_wide` adds what no single registration carries:
+NAT data, log groups AWS creates itself, log storage at steady state, and one ALB per ingress group. Every price
+comes from the table by key, so a pricer never holds a number of its own beyond the usage assumptions.
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def _simple(category: str, item: str, unit: str, key: str) -> Callable[[Registra
     return lambda r, c: c.charge(category, item, r.name, 1, unit, key)
 
 
-RULES: Final[dict[str, Callable[[Registration, PricingContext], None]]] = {
+PRICERS: Final[dict[str, Callable[[Registration, PricingContext], None]]] = {
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "eks:index:Cluster": _eks_cluster,
     "aws:eks/cluster:Cluster": _eks_cluster,
@@ -311,7 +311,7 @@ RULES: Final[dict[str, Callable[[Registration, PricingContext], None]]] = {
         "s3.interregion.gb", note=f"assumed {c.assume.s3_replication_gb_per_month:g} GB/month"),
 }
 for _bucket in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-    RULES[_bucket] = lambda r, c: c.charge("storage", "S3 Standard", r.name, c.assume.s3_gb_per_bucket, "GB-mo",
+    PRICERS[_bucket] = lambda r, c: c.charge("storage", "S3 Standard", r.name, c.assume.s3_gb_per_bucket, "GB-mo",
                                             "s3.standard.gb", note=f"assumed {c.assume.s3_gb_per_bucket:g} GB each")
 
 # No charge of their own: configuration, identity, routing, or priced through another resource (flow log -> its log
@@ -329,7 +329,7 @@ FREE_PREFIXES: Final = (
     "aws:ecr/repository:", "aws:ecr/lifecyclePolicy:",
     # Metric filters have no charge of their own (their alarms and log ingestion are priced). SNS: the alarm topic
     # carries a few hundred notifications a month, inside SNS's free first million publishes; Chatbot has no charge
-    # of its own. Neither figure is in the reference table (pricing.md): AWS SNS and Chatbot pricing pages.
+    # of its own. Neither is in pricing/prices.yaml. Ref: https://aws.amazon.com/sns/pricing/, https://aws.amazon.com/chatbot/pricing/
     "aws:cloudwatch/logMetricFilter:", "aws:sns/", "aws:chatbot/",
     # Route 53 bills hosted zones (the public entry uses the user's existing zone, created nowhere here) and standard
     # queries; queries to an alias record pointing at an ELB load balancer are free, and ACM's validation CNAME is

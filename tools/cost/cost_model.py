@@ -1,10 +1,10 @@
 """The cost view's data: the dated price table, the usage assumptions, line items and the report they add up to.
 
 `PriceTable.load()` reads `pricing/prices.yaml` (us-east-1, every row with its source and date); `Assumptions` holds
-the usage the plan cannot know, each figure printed next to the estimate it feeds. `PricingContext` is what the pricing
-rules (`tools.cost.cost_lines`) write into: `charge()` multiplies a quantity by the product of the priced rows, and a
-row
-missing from the table prices at $0 and is flagged rather than dropped. `CostReport` is what `tools.cost.cost` renders.
+the usage the plan cannot know, each figure printed next to the estimate it feeds. `PricingContext` is what the
+pricers (`tools.cost.cost_lines`) write into: `charge()` multiplies a quantity by the product of the priced rows,
+and a row missing from the table prices at $0 and is flagged rather than dropped. `CostReport` is what
+`tools.cost.cost` renders.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class CostReport:
     hours_per_month: float
     lines: tuple[LineItem, ...]
     assumptions: tuple[str, ...]
-    unpriced: tuple[str, ...]  # "type x n": registered, no rule here, assumed $0
+    unpriced: tuple[str, ...]  # "type x n": registered, no pricer for it, assumed $0
     budget: float
     total: float = field(init=False)
 
@@ -120,7 +120,7 @@ class CostReport:
 
 @dataclass
 class PricingContext:
-    """The plan being priced, the table and assumptions, and the charges the rules have made so far."""
+    """The plan being priced, the table and assumptions, and the charges the pricers have made so far."""
 
     plan: Plan
     table: PriceTable

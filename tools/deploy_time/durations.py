@@ -25,7 +25,8 @@ def _fixed(seconds: float, basis: str) -> Duration:
     return lambda r: (seconds, basis)
 
 
-# Ref: ../shared/reference/durations.md (terraform-provider-aws timeouts and public apply logs)
+# Sources: terraform-provider-aws default create timeouts (each resource page's "Timeouts" section) and durations
+# reported in public apply logs. Ref: https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/eks_cluster
 DURATIONS: Final[dict[str, Duration]] = {
     "aws:eks/cluster:Cluster": _fixed(600, "EKS control plane: 8m21s-11m23s typical"),
     # pulumi-eks also creates the OIDC provider, the access entries and the VPC CNI settings inside the component.
@@ -59,8 +60,8 @@ DURATIONS: Final[dict[str, Duration]] = {
     "kubernetes:core/v1:Service": lambda r: (150, "Service LoadBalancer awaits its NLB: assumed 2.5 min")
     if dig(r.inputs, "spec.type") == "LoadBalancer" else (2, "Service: seconds"),
 }
-# Helm releases by chart. Ref: durations.md (cert-manager 20 s-2m11s; Vault 12-48 s, then pods stay NotReady until
-# `vault operator init`); the others are assumptions.
+# Helm releases by chart, from public apply logs (cert-manager 20 s-2m11s; Vault 12-48 s, then pods stay NotReady
+# until `vault operator init`, hashicorp/vault-helm#17 and #375); the others are assumptions.
 HELM_CHARTS: Final[dict[str, tuple[float, str]]] = {
     "cert-manager": (90, "Helm cert-manager: 20 s-2m11s"),
     "vault": (30, "Helm Vault: 12-48 s (pods NotReady until initialised)"),

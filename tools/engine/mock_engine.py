@@ -237,7 +237,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     """MockMonitor that keeps each registration's options and does not advertise resource references.
 
     Without resource references, a remote component passed as an input (an `eks.Cluster`) travels as its URN
-    instead of deadlocking the default monitor's deserializer (see STYLE.md, "Known pitfalls").
+    instead of deadlocking the default monitor's deserializer.
+    Ref: pulumi/pulumi sdk/python/lib/pulumi/runtime/mocks.py, MockMonitor.SupportsFeature.
     """
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:

@@ -3,7 +3,7 @@
 `vault_step` turns hvac and transport errors into a `VaultBootstrapError` naming the step (never key material or
 tokens, and without the chained traceback that could carry them); `store_step` does the same for the recovery secret's
 store; `vault_data` unwraps the `data` object of a Vault response. Shared by the bootstrap flow
-(`vault_bootstrap.py`), the configuration steps (`vault_configure.py`) and the recovery material (`vault_recovery.py`).
+(`steps.py`), the configuration steps (`configure.py`) and the recovery material (`recovery.py`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The spec is a frozen dataclass of plain values, validated when built (`spec_prob
 it is also the input of the `VaultBootstrap` dynamic resource (`spec_to_props` / `spec_from_props`, and `spec_hash`,
 which decides whether a `pulumi up` must contact Vault at all). The ACL policies and Kubernetes auth roles of
 cert-manager and of the raft snapshot CronJob are rendered here from the spec, without any hvac call, so they can be
-tested and audited on their own; `vault_configure.py` writes them to Vault.
+tested and audited on their own; `configure.py` writes them to Vault.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ root CA (generated inside Vault, so its private key never leaves it), and Kubern
 policy allowing only the signing endpoint; then revokes the privileged token. Every step reads first and writes only
 on difference, so a second run changes nothing and a partly failed run can be re-run. Errors are `VaultBootstrapError`
 with a message naming the step; no message or log line ever contains a key share or a token. This module holds the
-flow (initialise, privileged token, revocation); the spec is in `vault_bootstrap_spec.py`, the recovery material and
-its stores in `vault_recovery.py`, the configuration steps in `vault_configure.py`.
+flow (initialise, privileged token, revocation); the spec is in `spec.py`, the recovery material and its stores in
+`recovery.py`, the configuration steps in `configure.py`.
 """
 
 from __future__ import annotations

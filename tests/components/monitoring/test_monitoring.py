@@ -1,4 +1,4 @@
-"""Observability: pins, chart keys, CRD fields, alert rules and their thresholds, metric names, Slack secrecy, viz
+"""Observability: pins, chart keys, CRD fields, alerts and their thresholds, metric names, Slack secrecy, viz
 wiring and the app namespace's policy, per stack (the sandbox runs without monitoring by default)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.monitoring import alert_specs as rules
+from components.monitoring import alert_specs
 from components.monitoring import dashboard_specs as dashboards
 from components.monitoring import scrape_specs as scrape
 from components.monitoring.monitoring_values import (
@@ -37,7 +37,7 @@ KNOWN_METRICS = {m for names in METRICS.values() for m in names}
 CRD = yaml.safe_load((FACTS / "monitoring_crd_fields.yaml").read_text())
 RELEASE = "kubernetes:helm.sh/v3:Release"
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/offline-test-only"
-THRESHOLDS = rules.AlertThresholds(30, 7, 24, 1440, 365, 0.99, 1.0, 10, 0)
+THRESHOLDS = alert_specs.AlertThresholds(30, 7, 24, 1440, 365, 0.99, 1.0, 10, 0)
 MONITORED = tuple(s for s in STACKS if PROFILES[s].monitoring_enabled)
 
 
@@ -76,7 +76,7 @@ def _alert_exprs(spec: dict[str, Any]) -> list[str]:
 
 
 def test_every_alert_and_dashboard_metric_is_one_the_pinned_components_expose() -> None:
-    exprs = _alert_exprs(rules.prometheus_rule_spec(THRESHOLDS, "prod-app", "vector(1)"))
+    exprs = _alert_exprs(alert_specs.prometheus_rule_spec(THRESHOLDS, "prod-app", "vector(1)"))
     exprs += list(dashboards.queries("prod-app").values())
     used = set().union(*(metric_names(e) for e in exprs))
     assert used <= KNOWN_METRICS, used - KNOWN_METRICS
@@ -151,7 +151,7 @@ def test_monitoring_objects_use_only_fields_of_the_pinned_crds() -> None:
                 _fields_ok("ServiceMonitor", "spec.endpoints.tlsConfig.ca", endpoint["tlsConfig"]["ca"])
                 _fields_ok("ServiceMonitor", "spec.endpoints.tlsConfig.ca.secret",
                            endpoint["tlsConfig"]["ca"]["secret"])
-    spec = rules.prometheus_rule_spec(THRESHOLDS, "prod-app", "vector(1)")
+    spec = alert_specs.prometheus_rule_spec(THRESHOLDS, "prod-app", "vector(1)")
     _fields_ok("PrometheusRule", "spec", spec)
     for group in spec["groups"]:
         _fields_ok("PrometheusRule", "spec.groups", group)
@@ -238,7 +238,7 @@ def test_plan_alerts_cover_the_issue_with_config_thresholds(stack: str) -> None:
     assert f'namespace="vault",cronjob="{cronjob.inputs["metadata"]["name"]}"' in snapshot
     assert "kube_cronjob_status_last_successful_time" in snapshot and "> 93600" in snapshot
     records = [r for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r]
-    assert records == [{"record": rules.TRUST_ANCHOR_EXPIRY, "expr": "vector(0) < 0"}]  # offline: no real PEM
+    assert records == [{"record": alert_specs.TRUST_ANCHOR_EXPIRY, "expr": "vector(0) < 0"}]  # offline: no real PEM
 
 
 @pytest.mark.parametrize("stack", MONITORED)
@@ -363,5 +363,6 @@ def test_trust_anchor_expiry_is_read_from_the_certificate() -> None:
             .serial_number(1).not_valid_before(datetime.datetime(2026, 11, 22, tzinfo=datetime.UTC))
             .not_valid_after(not_after).sign(key, hashes.SHA256()))
     pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    assert rules.trust_anchor_expr(pem) == f"vector({not_after.timestamp():.0f})"
-    assert rules.trust_anchor_expr("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n") == "vector(0) < 0"
+    assert alert_specs.trust_anchor_expr(pem) == f"vector({not_after.timestamp():.0f})"
+    not_a_certificate = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
+    assert alert_specs.trust_anchor_expr(not_a_certificate) == "vector(0) < 0"

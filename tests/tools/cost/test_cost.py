@@ -1,4 +1,4 @@
-"""Cost view: the price table as data, prod against a hand calculation, per-type pricing rules, the budget CLI."""
+"""Cost view: the price table as data, prod against a hand calculation, per-type pricers, the budget CLI."""
 
 from __future__ import annotations
 
@@ -146,11 +146,11 @@ def test_unknown_types_are_listed_not_dropped() -> None:
     assert estimate(plan, budget=600).unpriced == ("aws:opensearch/domain:Domain x 1 (assumed $0)",)
 
 
-def test_seed_figure_is_reconstructed_and_repriced() -> None:
-    seed = cost.seed_comparison(TABLE)
-    assert sum(s[1] for s in seed) == pytest.approx(521.0)
-    assert seed[0][2] == pytest.approx(7 * 0.0832 * 730)
-    assert seed[2][2] == pytest.approx(2048 * 0.08)
+def test_brief_estimate_is_reconstructed_and_repriced() -> None:
+    brief = cost.brief_comparison(TABLE)
+    assert sum(s[1] for s in brief) == pytest.approx(521.0)
+    assert brief[0][2] == pytest.approx(7 * 0.0832 * 730)
+    assert brief[2][2] == pytest.approx(2048 * 0.08)
     text = cost.render_cost(plan_of("prod"))
     assert "$521/month" in text and "OVER" in text
 

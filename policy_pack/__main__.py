@@ -1,4 +1,4 @@
-"""Entry point of the audit policy pack: `pulumi preview --policy-pack policy` runs this file.
+"""Entry point of the audit policy pack: `pulumi preview --policy-pack policy_pack` runs this file.
 
 The rules live in the project's `audit` package (shared with `make audit`); this file only puts the project root on
 the import path, picks the environment whose enforcement levels apply, and serves the policies.

@@ -1,4 +1,4 @@
-"""Bootstrap: the self-managed Pulumi backend every mtls-platform stack keeps its state and secrets in.
+"""State backend: the self-managed Pulumi backend every mtls-platform stack keeps its state and secrets in.
 
 Run once per AWS account, first on a local backend (see README.md): it creates the KMS key behind the `awskms`
 secrets provider, a KMS key and a protected, versioned, access-logged bucket for the state, and the bucket those
@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-# Pulumi runs this program from bootstrap/, so the repository root (home of the shared `components` package) is
+# Pulumi runs this program from state_backend/, so the repository root (home of the shared `components` package) is
 # not on sys.path; add it rather than copy the components into this project.
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
