@@ -1,4 +1,4 @@
-"""Resource identity: every stack registers exactly the URNs committed in the golden lists in tests/golden/ (one per stack).
+"""Resource identity: every stack registers exactly the URNs committed in tests/golden/ (one list per stack).
 
 A URN is the identity of a live resource: a changed type token, name or parent makes `pulumi up` replace it (a new
 VPC, a new Vault volume). Moving code must not change one; a deliberate change shows up here as a reviewed diff of
