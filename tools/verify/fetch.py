@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from tools.verify.checks import (
+from tools.verify.metrics import denial_queries, edge_queries
+from tools.verify.model import (
     IDENTITY_ISSUER,
     LINKERD_NAMESPACE,
     VAULT_NAMESPACE,
@@ -30,7 +31,6 @@ from tools.verify.checks import (
     Snapshot,
     meshed_namespaces,
 )
-from tools.verify.metrics import denial_queries, edge_queries
 
 TRUST_ROOTS_CONFIGMAP = "linkerd-identity-trust-roots"
 # vault-helm 0.34.1 server pod labels (values.yaml server.affinity selects them the same way; fullnameOverride does

@@ -24,9 +24,10 @@ from typing import Any
 from config.load import build_stack_config, run_date
 from config.model import ConfigError
 from tools.engine.mock_engine import list_stacks, load_stack_settings
-from tools.verify.checks import Expectations, Row, Snapshot, Status, run_checks, worst
+from tools.verify.checks import run_checks
 from tools.verify.fetch import CannotConnect, Source, fetch_snapshot
 from tools.verify.metrics import valid_window
+from tools.verify.model import Expectations, Row, Snapshot, Status, worst
 
 Fetcher = Callable[[Source, Expectations], Snapshot]
 MARK = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL"}
