@@ -10,7 +10,6 @@ Prometheus. Only `tls.crt` and `ca.crt` of the identity issuer Secret are kept; 
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import yaml
 
 from tools.verify.metrics import denial_queries, edge_queries
@@ -91,7 +91,6 @@ class Cluster:
     """Thin wrapper over the kubernetes client returning API JSON (dicts), 404 as None."""
 
     def __init__(self, kubeconfig: dict[str, Any], timeout: float) -> None:
-        kubernetes = importlib.import_module("kubernetes")  # ships no type information
         self.errors = kubernetes.client.exceptions.ApiException
         try:
             # Ref: kubernetes-client/python config/kube_config.py new_client_from_config_dict
