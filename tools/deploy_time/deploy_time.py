@@ -1,7 +1,7 @@
 """Deploy-time view: the modelled wall time of a fresh `pulumi up` of a stack, from its offline plan.
 
-    python -m tools.deploy_time.deploy_time --stack prod          # total, critical path, findings
-    python -m tools.deploy_time.deploy_time --stack prod --json
+    python -m tools.deploy_time --stack prod          # total, critical path, findings
+    python -m tools.deploy_time --stack prod --json
 
 Pulumi creates a resource as soon as everything it waits for exists, with ample parallelism (4 x CPUs), so a fresh
 `up` lasts as long as the longest chain of waits. What a resource waits for, as the Python SDK sends it:

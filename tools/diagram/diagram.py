@@ -1,7 +1,7 @@
 """Architecture diagram of a stack, drawn from its offline plan: what `pulumi up` would build, as a picture.
 
-    python -m tools.diagram.diagram --stack prod                  # writes docs/diagram-prod.png
-    python -m tools.diagram.diagram --stack prod --format svg --out /tmp
+    python -m tools.diagram --stack prod                  # writes docs/diagram-prod.png
+    python -m tools.diagram --stack prod --format svg --out /tmp
 
 Two steps. `build_model(plan)` turns the registrations into a graph model: groups (region, VPC, one per AZ, one per
 subnet, the EKS cluster, one per namespace, the trust chain, the service graph), nodes inside them (NAT gateways,

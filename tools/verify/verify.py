@@ -1,8 +1,8 @@
 """Post-deploy verification of a live stack, like `linkerd check` for this platform (`make verify STACK=prod`).
 
-    python -m tools.verify.verify --stack prod                       # kubeconfig from `pulumi stack output kubeconfig`
-    python -m tools.verify.verify --stack prod --kubeconfig kc.json  # or a file (then --trust-anchor is optional)
-    python -m tools.verify.verify --stack prod --json --window 30m
+    python -m tools.verify --stack prod                       # kubeconfig from `pulumi stack output kubeconfig`
+    python -m tools.verify --stack prod --kubeconfig kc.json  # or a file (then --trust-anchor is optional)
+    python -m tools.verify --stack prod --json --window 30m
 
 Reads the cluster through the stack's kubeconfig (and Prometheus through the API server's service proxy), then runs
 the pure checks of tools/verify/checks.py and tools/verify/metrics.py: trust anchor and identity issuer windows,
