@@ -2,7 +2,7 @@
 
 cert-manager turns the Vault-backed ClusterIssuer into Linkerd's identity issuer certificate and the Linkerd webhook
 certificates (its cainjector patches their caBundle). Keys were checked against the chart's values.yaml and templates at
-tag v1.21.1; tests/components/test_chart_values.py keeps every key set here inside
+tag v1.21.1; tests/components/mesh/test_cert_manager_values.py keeps every key set here inside
 tests/upstream_facts/chart_keys/cert-manager-v1.21.1.txt.
 """
 

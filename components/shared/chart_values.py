@@ -1,10 +1,9 @@
 """Shared pieces of the platform's Helm values builders, and the key flattener the chart key lists are made with.
 
-The values for each chart come from a pure builder in `components/<domain>/<chart>_values.py` (cert-manager, Vault,
-Linkerd...): no resources are created there, Pulumi Outputs appear only as leaf values, and every key a builder sets
-must exist in the pinned chart (checked by tests/components/test_chart_values.py against the key lists in
-tests/upstream_facts/chart_keys/, which tools/chart_data/chart_keys.py generates from the charts' own values.yaml with
-the same `flatten` as below).
+The values for each chart come from a pure builder beside its component, `components/<domain>/<chart>_values.py`:
+no resources are created there, Pulumi Outputs appear only as leaf values, and every key a builder sets must exist in
+the pinned chart (checked by tests/helpers/chart_keys.py against the key lists in tests/upstream_facts/chart_keys/,
+which tools/chart_data/chart_keys.py generates from the charts' own values.yaml with the same `flatten` as below).
 """
 
 from __future__ import annotations

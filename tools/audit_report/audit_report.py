@@ -1,8 +1,8 @@
 """Offline audit: every audit rule on a stack's offline plan, before anything is deployed.
 
     # report per rule: id, anchors, enforcement, status, resources
-    python -m tools.audit_report.audit_report --stack prod
-    python -m tools.audit_report.audit_report --stack prod --json    # one JSON record per finding
+    python -m tools.audit_report --stack prod
+    python -m tools.audit_report --stack prod --json    # one JSON record per finding
 
 The rules are the `audit` package's, the same functions the policy pack in `policy_pack/` runs in `pulumi preview`; this
 front end only adapts the mock engine's `Registration`s to the rules' neutral `Resource` view. The environment comes

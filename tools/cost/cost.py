@@ -1,8 +1,8 @@
 """Cost view: the monthly AWS bill of what a stack's offline plan registers, priced from a dated table kept as data.
 
-    python -m tools.cost.cost --stack prod                 # line items, assumptions, total, budget check
-    python -m tools.cost.cost --stack prod --json          # the same as one JSON document (for CI comments and diffs)
-    python -m tools.cost.cost --stack prod --budget 900 --fail-over-budget
+    python -m tools.cost --stack prod                 # line items, assumptions, total, budget check
+    python -m tools.cost --stack prod --json          # the same as one JSON document (for CI comments and diffs)
+    python -m tools.cost --stack prod --budget 900 --fail-over-budget
 
 Prices come from `pricing/prices.yaml` (us-east-1, each row with its source and date); usage-based items (NAT GB,
 log GB, S3 GB, load-balancer LCUs, spot discount) come from `Assumptions`, printed next to the estimate. Every

@@ -2,7 +2,7 @@
 
     python -m tools.cost.cost_diff --head "cost-head-*.json" --base "cost-base-*.json" > comment.md
 
-Inputs are `python -m tools.cost.cost --stack <s> --json` documents; a stack without a base document is new (or the base
+Inputs are `python -m tools.cost --stack <s> --json` documents; a stack without a base document is new (or the base
 predates the cost tool) and is shown without a difference.
 """
 

@@ -1,7 +1,7 @@
 """Deploy-time view: the modelled wall time of a fresh `pulumi up` of a stack, from its offline plan.
 
-    python -m tools.deploy_time.deploy_time --stack prod          # total, critical path, findings
-    python -m tools.deploy_time.deploy_time --stack prod --json
+    python -m tools.deploy_time --stack prod          # total, critical path, findings
+    python -m tools.deploy_time --stack prod --json
 
 Pulumi creates a resource as soon as everything it waits for exists, with ample parallelism (4 x CPUs), so a fresh
 `up` lasts as long as the longest chain of waits. What a resource waits for, as the Python SDK sends it:
@@ -28,39 +28,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Final
 
-from tools.deploy_time.durations import (
-    DEFAULT_SECONDS,
-    DURATIONS,
-    HELM_CHARTS,
-    HELM_DEFAULT,
-    HELM_TIMEOUT_SECONDS,
-    REMOTE_COMPONENT_SECONDS,
-    duration,
-    durations_of,
-)
-from tools.deploy_time.findings import Finding, justified, ordering_findings, value_flows
-from tools.deploy_time.schedule import (
-    Step,
-    chain_to,
-    peak_concurrency,
-    predecessors,
-    runtime_waits,
-    schedule,
-    simulate,
-    wall_time,
-)
+from tools.deploy_time.durations import durations_of
+from tools.deploy_time.findings import Finding, ordering_findings
+from tools.deploy_time.schedule import Step, chain_to, peak_concurrency, predecessors, schedule, simulate, wall_time
 from tools.engine.mock_engine import Plan, list_stacks, run_stack
-from tools.engine.plan_facts import emit, is_vault_bootstrap, load_plan
-
-# The model's parts live in tools.deploy_time.durations, tools.deploy_time.schedule and tools.deploy_time.findings;
-# importers keep
-# using this module for them.
-__all__ = [
-    "DEFAULT_PARALLELISM", "DEFAULT_SECONDS", "DURATIONS", "HELM_CHARTS", "HELM_DEFAULT", "HELM_TIMEOUT_SECONDS",
-    "REMOTE_COMPONENT_SECONDS", "DeployTimeReport", "Finding", "Step", "duration", "durations_of",
-    "is_vault_bootstrap", "justified", "main", "mmss", "model", "predecessors", "render_deploy_time", "report_json",
-    "runtime_waits", "schedule", "simulate", "value_flows",
-]
+from tools.engine.plan_facts import emit, load_plan
 
 DEFAULT_PARALLELISM: Final = 8  # Pulumi's default, 4 x CPUs, on a 2-CPU runner (this project's CI)
 
@@ -138,7 +110,6 @@ def report_json(report: DeployTimeReport) -> str:
            "critical_path": [asdict(s) for s in report.critical_path],
            "findings": [asdict(f) for f in report.findings]}
     return json.dumps(doc, indent=2)
-
 
 
 def main(argv: list[str] | None = None) -> int:

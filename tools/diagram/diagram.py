@@ -1,7 +1,7 @@
 """Architecture diagram of a stack, drawn from its offline plan: what `pulumi up` would build, as a picture.
 
-    python -m tools.diagram.diagram --stack prod                  # writes docs/diagram-prod.png
-    python -m tools.diagram.diagram --stack prod --format svg --out /tmp
+    python -m tools.diagram --stack prod                  # writes docs/diagram-prod.png
+    python -m tools.diagram --stack prod --format svg --out /tmp
 
 Two steps. `build_model(plan)` turns the registrations into a graph model: groups (region, VPC, one per AZ, one per
 subnet, the EKS cluster, one per namespace, the trust chain, the service graph), nodes inside them (NAT gateways,
@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Final
 
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Rectangle
+
 from tools.diagram.build import build_model
-from tools.diagram.diagram_model import SYSTEM_NAMESPACES, TIERS, DiagramModel, Edge, Group, Node
+from tools.diagram.diagram_model import DiagramModel, Node
 from tools.engine.mock_engine import ROOT, Plan, list_stacks, run_stack
 from tools.engine.plan_facts import load_plan
-
-# The model lives in tools.diagram.diagram_model and tools.diagram.build; importers keep using this module for it.
-__all__ = ["DOCS", "SYSTEM_NAMESPACES", "TIERS", "Canvas", "DiagramModel", "Edge", "Group", "Node", "build_model",
-           "main", "render", "render_diagram"]
 
 DOCS: Final = ROOT / "docs"
 
@@ -58,8 +59,6 @@ class Canvas:
     def box(self, x0: float, y0: float, x1: float, y1: float, face: str, label: str = "", *, edge: str = "#607d8b",
             dashed: bool = False, size: float = 8, bold: bool = False, colour: str = "#263238", lw: float = 1.0,
             rounded: bool = True) -> None:
-        from matplotlib.patches import FancyBboxPatch
-
         style = "round,pad=0,rounding_size=0.8" if rounded else "square,pad=0"
         self.ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle=style, facecolor=face, edgecolor=edge,
                                          linewidth=lw, linestyle="--" if dashed else "-"))
@@ -90,8 +89,6 @@ class Canvas:
 
     @staticmethod
     def _rect(x: float, y: float, w: float, h: float, colour: str) -> Any:
-        from matplotlib.patches import Rectangle
-
         return Rectangle((x, y), w, h, facecolor=colour, edgecolor="none")
 
     def arrow(self, points: list[tuple[float, float]], colour: str, label: str = "", *, dashed: bool = False,
@@ -214,8 +211,6 @@ class Canvas:
                 self.arrow([(147.5, y1 + 1.4 + 2.3 - 0.2 + 0.0), (147.5, y1 - 2.3)], COLOURS["signs"], lw=1.0)
 
     def _services(self) -> None:
-        import math
-
         m = self.m
         self.box(144, 2, 218, 44, COLOURS["services"], m.groups["services"].label, edge=COLOURS["mtls"], size=9,
                  bold=True)
@@ -244,20 +239,14 @@ class Canvas:
 
 def render(model: DiagramModel, path: Path) -> Path:
     """Draw `model` to `path` (.png or .svg) on a 220 x 130 grid (1 unit = 0.1 in)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.hashsalt"] = "mtls-platform"  # stable ids: the SVG diffs only when the model does
-    from matplotlib import pyplot as plt
-
-
-    fig = plt.figure(figsize=(22, 13))
+    # A bare Figure, not pyplot: no GUI backend is chosen and no global figure registry needs closing.
+    fig = Figure(figsize=(22, 13))
     ax = fig.add_axes((0, 0, 1, 1))
     Canvas(ax, model).draw()
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata: dict[str, Any] = {"Date": None} if path.suffix == ".svg" else {"Software": None}
-    fig.savefig(path, dpi=100, metadata=metadata)
-    plt.close(fig)
+    with matplotlib.rc_context({"svg.hashsalt": "mtls-platform"}):  # stable ids: the SVG diffs only when the model does
+        fig.savefig(path, dpi=100, metadata=metadata)
     return path
 
 

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from config.model import ConfigError
+from tools.audit_report.audit_report import render_audit
+from tools.cost.cost import render_cost
+from tools.deploy_time.deploy_time import render_deploy_time
 from tools.engine.mock_engine import SECRET_PLACEHOLDER, Plan, Registration, list_stacks, run_stack
 
 View = Callable[[Plan], str]
@@ -98,11 +101,7 @@ def _short(type_: str) -> str:
 
 
 def _views() -> dict[str, View]:
-    """Every view of a plan; the report modules import this one, so they are imported lazily here."""
-    from tools.audit_report.audit_report import render_audit
-    from tools.cost.cost import render_cost
-    from tools.deploy_time.deploy_time import render_deploy_time
-
+    """Every view of a plan, by the name `--view` takes."""
     return {"tree": render_tree, "json": render_json, "audit": render_audit, "cost": render_cost,
             "deploy-time": render_deploy_time}
 

@@ -1,2 +1,3 @@
-"""Post-deploy checks of a live cluster (`make verify`): fetch, the checks themselves and the mesh metrics.
+"""Post-deploy checks of a live cluster (`make verify`): the shared model, the fetch, the checks
+themselves and the mesh metrics.
 """

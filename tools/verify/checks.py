@@ -4,93 +4,52 @@ tools/verify/verify.py).
 Each check takes a `Snapshot` (Kubernetes API objects as plain dicts in their JSON shape, Prometheus vectors) and
 the stack's `Expectations`, and returns result rows (check, subject, ok/warn/fail, detail). Nothing here talks to
 a network, so every failure class is tested with fixtures (tests/tools/verify/test_verify.py, tests/fixtures/verify/).
-Service-to-service edges and authorization denials come from Linkerd proxy metrics (tools/verify/metrics.py).
+Service-to-service edges and authorization denials come from Linkerd proxy metrics (tools/verify/metrics.py);
+the types both read are in tools/verify/model.py.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
-Obj = dict[str, Any]
+from tools.verify.metrics import check_denials, check_edges
+from tools.verify.model import (
+    IDENTITY_ISSUER,
+    INJECT_ANNOTATION,
+    LINKERD_NAMESPACE,
+    VAULT_NAMESPACE,
+    Check,
+    Expectations,
+    Obj,
+    Row,
+    Snapshot,
+    Status,
+    meshed_namespaces,
+    meta,
+)
 
 # `linkerd check` warns when the trust anchor or the identity issuer has less than this many days left
 # (linkerd2 edge-26.8.3 pkg/issuercerts: expirationWarningThresholdInDays = 60). The issuer renews at 61 days left
 # (mesh.identityIssuerRenewBeforeHours), so a warning here means its renewal is stuck.
 EXPIRY_WARN_DAYS = 60
-LINKERD_NAMESPACE = "linkerd"
-VAULT_NAMESPACE = "vault"
-IDENTITY_ISSUER = "linkerd-identity-issuer"  # Certificate and Secret (components/mesh/cert_specs.py)
 TRUST_ROOTS_KEY = "ca-bundle.crt"  # key of the linkerd-identity-trust-roots ConfigMap (components/mesh/trust_chain.py)
 # Ref: linkerd2 edge-26.8.3 charts/partials/templates/_proxy.tpl (container name linkerd-proxy; `restartPolicy: Always`
 # when proxy.nativeSidecar); linkerd-control-plane 2026.8.3 values.yaml `proxy.nativeSidecar: true` (the default).
 PROXY_CONTAINER = "linkerd-proxy"
-INJECT_ANNOTATION = "linkerd.io/inject"
 # Ref: https://developer.hashicorp.com/vault/docs/configuration/service-registration/kubernetes (label definitions;
 # values.yaml of vault-helm 0.34.1 selects the leader with `vault-active: "true"`).
 VAULT_LABELS = ("vault-initialized", "vault-sealed", "vault-active")
 
 
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class Row:
-    check: str
-    subject: str
-    status: Status
-    detail: str
-
-
-@dataclass(frozen=True)
-class Expectations:
-    """What the stack's configuration says the cluster should look like."""
-
-    stack: str
-    app_namespace: str  # StackConfig.app_namespace_name: always meshed
-    vault_replicas: int  # 3 in HA environments, else 1
-    window: str = "1h"  # PromQL range of the edge and denial checks
-    metrics_required: bool = False  # the stack runs Prometheus (monitoring.enabled): no metrics is a failure
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything the checks read, fetched once. `None` = the object does not exist (or metrics unavailable)."""
-
-    now: datetime
-    namespaces: list[Obj] = field(default_factory=list)
-    pods: list[Obj] = field(default_factory=list)  # pods of the meshed namespaces
-    vault_pods: list[Obj] = field(default_factory=list)
-    certificates: list[Obj] = field(default_factory=list)  # cert-manager.io/v1 Certificates, all namespaces
-    trust_roots: Obj | None = None  # ConfigMap linkerd/linkerd-identity-trust-roots
-    issuer_secret: Obj | None = None  # Secret linkerd/linkerd-identity-issuer (tls.crt and ca.crt only)
-    expected_anchor_pem: str | None = None  # stack output trust_anchor_pem (Vault's current root)
-    edges: list[Obj] | None = None  # Prometheus vector samples (tools/verify/metrics.py queries)
-    denials: list[Obj] | None = None
-    metrics_error: str | None = None
-
-
-Check = Callable[[Snapshot, Expectations], list[Row]]
-
-
-def _meta(obj: Obj) -> Obj:
-    return obj.get("metadata") or {}
-
-
 def _name(obj: Obj) -> str:
-    meta = _meta(obj)
-    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta.get("name"))
+    m = meta(obj)
+    return f"{m['namespace']}/{m['name']}" if m.get("namespace") else str(m.get("name"))
 
 
 def load_pems(bundle: str) -> list[x509.Certificate]:
@@ -183,7 +142,7 @@ def _parse_time(value: str) -> datetime:
 
 def _certificate_status(snap: Snapshot, namespace: str, name: str) -> Obj:
     for cert in snap.certificates:
-        if _meta(cert).get("namespace") == namespace and _meta(cert).get("name") == name:
+        if meta(cert).get("namespace") == namespace and meta(cert).get("name") == name:
             return cert.get("status") or {}
     return {}
 
@@ -214,7 +173,7 @@ def check_vault(snap: Snapshot, exp: Expectations) -> list[Row]:
     rows = []
     pods = sorted(snap.vault_pods, key=_name)
     for pod in pods:
-        labels = _meta(pod).get("labels") or {}
+        labels = meta(pod).get("labels") or {}
         missing = [k for k in VAULT_LABELS if k not in labels]
         phase = (pod.get("status") or {}).get("phase", "?")
         if missing:
@@ -228,7 +187,7 @@ def check_vault(snap: Snapshot, exp: Expectations) -> list[Row]:
         else:
             role = "active" if labels["vault-active"] == "true" else "standby"
             rows.append(Row("vault", _name(pod), Status.OK, f"{phase}, initialised, unsealed, {role}"))
-    active = [_name(p) for p in pods if (_meta(p).get("labels") or {}).get("vault-active") == "true"]
+    active = [_name(p) for p in pods if (meta(p).get("labels") or {}).get("vault-active") == "true"]
     subject = f"{VAULT_NAMESPACE} leader"
     if len(active) == 1:
         rows.append(Row("vault", subject, Status.OK, f"{active[0]} is the one active node"))
@@ -244,12 +203,6 @@ def check_vault(snap: Snapshot, exp: Expectations) -> list[Row]:
     return rows
 
 
-def meshed_namespaces(snap: Snapshot, exp: Expectations) -> list[str]:
-    annotated = {_meta(ns)["name"] for ns in snap.namespaces
-                 if (_meta(ns).get("annotations") or {}).get(INJECT_ANNOTATION) == "enabled"}
-    return sorted(annotated | {exp.app_namespace})
-
-
 def has_proxy(pod: Obj) -> bool:
     """A linkerd-proxy container, or the native-sidecar form (init container with restartPolicy Always)."""
     spec = pod.get("spec") or {}
@@ -262,18 +215,18 @@ def has_proxy(pod: Obj) -> bool:
 def check_meshed_pods(snap: Snapshot, exp: Expectations) -> list[Row]:
     """Every running pod in a meshed namespace carries the proxy and does not opt out of injection."""
     rows = []
-    by_name = {_meta(ns)["name"]: ns for ns in snap.namespaces}
+    by_name = {meta(ns)["name"]: ns for ns in snap.namespaces}
     for ns in meshed_namespaces(snap, exp):
         if ns not in by_name:
             rows.append(Row("mesh", ns, Status.FAIL, "namespace missing"))
             continue
-        if (_meta(by_name[ns]).get("annotations") or {}).get(INJECT_ANNOTATION) != "enabled":
+        if (meta(by_name[ns]).get("annotations") or {}).get(INJECT_ANNOTATION) != "enabled":
             rows.append(Row("mesh", ns, Status.FAIL, f"namespace lacks {INJECT_ANNOTATION}: enabled"))
-        pods = [p for p in snap.pods if _meta(p).get("namespace") == ns
+        pods = [p for p in snap.pods if meta(p).get("namespace") == ns
                 and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         bad = []
         for pod in sorted(pods, key=_name):
-            if (_meta(pod).get("annotations") or {}).get(INJECT_ANNOTATION) == "disabled":
+            if (meta(pod).get("annotations") or {}).get(INJECT_ANNOTATION) == "disabled":
                 bad.append(Row("mesh", _name(pod), Status.FAIL, f"annotated {INJECT_ANNOTATION}: disabled"))
             elif not has_proxy(pod):
                 bad.append(Row("mesh", _name(pod), Status.FAIL, f"no {PROXY_CONTAINER}: not meshed (restart it)"))
@@ -286,13 +239,7 @@ def check_meshed_pods(snap: Snapshot, exp: Expectations) -> list[Row]:
 
 
 def run_checks(snap: Snapshot, exp: Expectations, checks: Sequence[Check] | None = None) -> list[Row]:
-    from tools.verify.metrics import check_denials, check_edges
-
     chosen = checks or (check_trust_anchor, check_identity_issuer, check_certificates, check_vault,
                         check_meshed_pods, check_edges, check_denials)
     return [row for check in chosen for row in check(snap, exp)]
 
-
-def worst(rows: Iterable[Row]) -> Status:
-    statuses = {r.status for r in rows}
-    return next((s for s in (Status.FAIL, Status.WARN) if s in statuses), Status.OK)

@@ -10,7 +10,6 @@ Prometheus. Only `tls.crt` and `ca.crt` of the identity issuer Secret are kept; 
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import subprocess
@@ -19,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import yaml
 
-from tools.verify.checks import (
+from tools.verify.metrics import denial_queries, edge_queries
+from tools.verify.model import (
     IDENTITY_ISSUER,
     LINKERD_NAMESPACE,
     VAULT_NAMESPACE,
@@ -30,7 +31,6 @@ from tools.verify.checks import (
     Snapshot,
     meshed_namespaces,
 )
-from tools.verify.metrics import denial_queries, edge_queries
 
 TRUST_ROOTS_CONFIGMAP = "linkerd-identity-trust-roots"
 # vault-helm 0.34.1 server pod labels (values.yaml server.affinity selects them the same way; fullnameOverride does
@@ -91,7 +91,6 @@ class Cluster:
     """Thin wrapper over the kubernetes client returning API JSON (dicts), 404 as None."""
 
     def __init__(self, kubeconfig: dict[str, Any], timeout: float) -> None:
-        kubernetes = importlib.import_module("kubernetes")  # ships no type information
         self.errors = kubernetes.client.exceptions.ApiException
         try:
             # Ref: kubernetes-client/python config/kube_config.py new_client_from_config_dict

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from tools.verify.checks import Expectations, Obj, Row, Snapshot, Status, meshed_namespaces
+from tools.verify.model import Expectations, Obj, Row, Snapshot, Status, meshed_namespaces
 
 _WINDOW = re.compile(r"^[1-9][0-9]*[smhd]$")
 EDGE_LABELS = "namespace, deployment, dst_namespace, dst_deployment, tls, no_tls_reason"

@@ -1,8 +1,8 @@
 """Post-deploy verification of a live stack, like `linkerd check` for this platform (`make verify STACK=prod`).
 
-    python -m tools.verify.verify --stack prod                       # kubeconfig from `pulumi stack output kubeconfig`
-    python -m tools.verify.verify --stack prod --kubeconfig kc.json  # or a file (then --trust-anchor is optional)
-    python -m tools.verify.verify --stack prod --json --window 30m
+    python -m tools.verify --stack prod                       # kubeconfig from `pulumi stack output kubeconfig`
+    python -m tools.verify --stack prod --kubeconfig kc.json  # or a file (then --trust-anchor is optional)
+    python -m tools.verify --stack prod --json --window 30m
 
 Reads the cluster through the stack's kubeconfig (and Prometheus through the API server's service proxy), then runs
 the pure checks of tools/verify/checks.py and tools/verify/metrics.py: trust anchor and identity issuer windows,
@@ -24,9 +24,10 @@ from typing import Any
 from config.load import build_stack_config, run_date
 from config.model import ConfigError
 from tools.engine.mock_engine import list_stacks, load_stack_settings
-from tools.verify.checks import Expectations, Row, Snapshot, Status, run_checks, worst
+from tools.verify.checks import run_checks
 from tools.verify.fetch import CannotConnect, Source, fetch_snapshot
 from tools.verify.metrics import valid_window
+from tools.verify.model import Expectations, Row, Snapshot, Status, worst
 
 Fetcher = Callable[[Source, Expectations], Snapshot]
 MARK = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL"}

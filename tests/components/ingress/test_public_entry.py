@@ -21,36 +21,24 @@ from components.ingress.alb_controller_values import (
     alb_controller_values,
     iam_policy,
 )
-from components.shared.chart_values import flatten
 from config import versions
 from config.catalog import default_catalog
 from config.model import ConfigError
 from tests.conftest import FACTS, HA, STACKS, build_config, plan_of
+from tests.helpers.chart_keys import unanchored_allow_list_entries
+from tests.helpers.chart_keys import unknown_paths as chart_unknown_paths
 from tools.chart_data import chart_keys
 from tools.engine.mock_engine import Plan, Registration
 
-CHART = versions.AWS_LOAD_BALANCER_CONTROLLER_CHART
-KEYS = chart_keys.load(chart_keys.KEYS_DIR / f"aws-load-balancer-controller-{CHART}.txt")
 ANNOTATIONS = yaml.safe_load((FACTS / "alb_annotations.yaml").read_text())
 CRD = yaml.safe_load((FACTS / "linkerd_crd_fields.yaml").read_text())
-# Free-form maps and Kubernetes objects the chart renders with toYaml (values.yaml v3.5.0 shows them as `{}`/`[]`).
-ALLOWED = {"serviceAccount.annotations", "podSecurityContext", "securityContext", "resources", "podDisruptionBudget",
-           "topologySpreadConstraints", "defaultTags"}
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 PUBLIC = sorted(s.name for s in default_catalog("prod") if s.public)
 
 
 def unknown_paths(values: dict[str, Any]) -> list[str]:
-    found = []
-    for path in sorted(flatten(values)):
-        base = path[:-2] if path.endswith(("[]", "{}")) else path
-        if path in KEYS or base in KEYS or f"{base}{{}}" in KEYS or f"{base}[]" in KEYS:
-            continue
-        if any(path == p or path.startswith((f"{p}.", f"{p}[", f"{p}{{")) for p in ALLOWED):
-            continue
-        found.append(path)
-    return found
+    return chart_unknown_paths(values, "aws-load-balancer-controller")
 
 
 def values(ha: bool) -> dict[str, Any]:
@@ -81,6 +69,10 @@ def test_key_list_names_its_upstream_source() -> None:
 def test_every_controller_value_is_a_key_of_the_pinned_chart(ha: bool) -> None:
     assert unknown_paths(values(ha)) == []
     assert unknown_paths({"clusterNmae": "x"}) == ["clusterNmae"]  # the check can fail
+
+
+def test_allow_list_entries_hang_off_the_chart() -> None:
+    assert unanchored_allow_list_entries("aws-load-balancer-controller") == []
 
 
 @pytest.mark.parametrize(("ha", "replicas"), [(True, 2), (False, 1)])

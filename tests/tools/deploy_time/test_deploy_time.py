@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import STACKS, plan_of
-from tools.deploy_time import deploy_time
-from tools.deploy_time.deploy_time import model, predecessors
+from tools.deploy_time.deploy_time import model, render_deploy_time
+from tools.deploy_time.durations import HELM_TIMEOUT_SECONDS
+from tools.deploy_time.findings import value_flows
+from tools.deploy_time.schedule import Step, predecessors
 from tools.engine.mock_engine import Plan, Registration
 
 
@@ -30,7 +32,7 @@ class Builder:
         return Plan("synthetic", self.resources, {}, set())
 
 
-def names(path: tuple[deploy_time.Step, ...]) -> list[str]:
+def names(path: tuple[Step, ...]) -> list[str]:
     return [s.name for s in path]
 
 
@@ -90,8 +92,8 @@ def test_order_only_wait_on_the_critical_path_is_costed_unless_justified() -> No
     logs = b.add("aws:cloudwatch/logGroup:LogGroup", "logs")
     b.add("aws:rds/instance:Instance", "db2", logs)  # justified: RDS must find its log group
     report = model(b.plan())
-    assert deploy_time.value_flows(eks, vpc)
-    assert not deploy_time.value_flows(db, eks)
+    assert value_flows(eks, vpc)
+    assert not value_flows(db, eks)
     serialising = [f for f in report.findings if f.kind == "serialises"]
     assert [f.resource for f in serialising] == ["aws:rds/instance:Instance db"]
     assert serialising[0].cost_seconds == 965 - 605
@@ -118,7 +120,7 @@ def test_kubernetes_resources_wait_for_their_provider_and_ordering_rules_fire() 
     assert ("missing", "cert-manager (chart cert-manager)", "waits for its pods but not for any node group") in found
     hangs = [f for f in report.findings if f.kind == "hangs"]
     assert len(hangs) == 1 and "skipAwait" in hangs[0].detail  # Vault's pods stay NotReady until init
-    assert report.steps[vault.urn].seconds == deploy_time.HELM_TIMEOUT_SECONDS
+    assert report.steps[vault.urn].seconds == HELM_TIMEOUT_SECONDS
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -156,7 +158,7 @@ def test_sandbox_critical_path_runs_through_the_cluster() -> None:
 
 
 def test_view_prints_total_path_and_findings() -> None:
-    text = deploy_time.render_deploy_time(plan_of("prod"))
+    text = render_deploy_time(plan_of("prod"))
     assert "modelled wall time: 20:10" in text
     assert "critical path" in text and "aws:mq/broker:Broker data-broker" in text
     assert "longest chain through the EKS cluster" in text

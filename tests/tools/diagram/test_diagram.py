@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import STACKS, plan_of
 from tools.diagram import diagram
-from tools.diagram.diagram import build_model
+from tools.diagram.build import build_model
 from tools.engine.mock_engine import Plan, Registration
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]

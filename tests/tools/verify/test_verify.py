@@ -18,20 +18,16 @@ import pytest
 from tests.conftest import FIXTURES
 from tools.verify import verify
 from tools.verify.checks import (
-    Expectations,
-    Row,
-    Snapshot,
-    Status,
     check_identity_issuer,
     check_meshed_pods,
     check_trust_anchor,
     check_vault,
     has_proxy,
     run_checks,
-    worst,
 )
 from tools.verify.fetch import CannotConnect, Source, _public_secret
 from tools.verify.metrics import caller_of, check_edges, denial_queries, edge_queries
+from tools.verify.model import Expectations, Row, Snapshot, Status, worst
 
 FIXTURES = FIXTURES / "verify"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from tests.conftest import FACTS, FIXTURES
-from tools.verify.checks import Expectations
 from tools.verify.fetch import VAULT_POD_SELECTOR, CannotConnect, Source, fetch_snapshot
+from tools.verify.model import Expectations
 
 HEALTHY = FIXTURES / "verify" / "healthy"
 PROD = Expectations(stack="prod", app_namespace="prod-app", vault_replicas=3)
