@@ -19,7 +19,6 @@ import pydantic
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from config import catalog, manifests, rules
-from config.image_pins import apply_pins
 from config.model import ConfigError, Problem, StackConfig
 from config.names import PROJECT
 from config.profiles import PROFILES, Profile
@@ -92,7 +91,7 @@ def build_stack_config(stack: str, config: Mapping[str, Any], *, today: date) ->
         catalog.duplicate_names(config.get(f"{PROJECT}:services")))
     problems += [Problem(k, rule) for k, rule in catalog_problems]
     merged = merge(stack, region, raw, PROFILES[raw.environment])
-    cfg = dataclasses.replace(merged, services=apply_pins(services, merged.image_pins))
+    cfg = dataclasses.replace(merged, services=catalog.apply_pins(services, merged.image_pins))
     problems += [p for p in rules.check(cfg, today) if not _involves(p, failed)]
     objects, manifest_problems = manifests.load_for(cfg)
     problems += [Problem(k, rule) for k, rule in manifest_problems]

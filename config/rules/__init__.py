@@ -14,9 +14,14 @@ from datetime import date
 from itertools import combinations
 from typing import Final
 
+from cryptography import x509
+
+from config.catalog import image_suffix
+from config.image_pins import check_pin
 from config.model import Problem, StackConfig
 from config.schema import key
 from config.subnets import MAX_AZS
+from config.traffic import check_canary
 from config.versions import EKS_STANDARD_SUPPORT_END
 
 Rule = Callable[[StackConfig], Iterator[Problem]]
@@ -278,8 +283,6 @@ def mesh(cfg: StackConfig) -> Iterator[Problem]:
 
 
 def _is_certificate(pem: str) -> bool:
-    from cryptography import x509
-
     try:
         x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
@@ -290,8 +293,6 @@ def _is_certificate(pem: str) -> bool:
 @rule
 def canaries(cfg: StackConfig) -> Iterator[Problem]:
     """`rollout.canaries` names catalog services, not ones that already declare a canary, with valid blocks."""
-    from config.traffic import check_canary
-
     by_name = {s.name: s for s in cfg.services}
     for name, canary in cfg.canaries.items():
         at = f"{key('canaries')}.{name}"
@@ -301,7 +302,7 @@ def canaries(cfg: StackConfig) -> Iterator[Problem]:
         elif svc.canary is not None:
             yield Problem(at, f"services.{name}.canary is set too; keep one of the two")
         else:
-            yield from (Problem(k, r) for k, r in check_canary(at, svc, canary))
+            yield from (Problem(k, r) for k, r in check_canary(at, canary, image_suffix(svc.image)))
 
 
 @rule
@@ -408,8 +409,6 @@ def gitops(cfg: StackConfig) -> Iterator[Problem]:
 @rule
 def image_pins(cfg: StackConfig) -> Iterator[Problem]:
     """`rollout.images` names catalog services, each with exactly one pinned tag or digest."""
-    from config.image_pins import check_pin
-
     names = {s.name for s in cfg.services}
     for name, pin in cfg.image_pins.items():
         at = f"{key('images')}.{name}"
