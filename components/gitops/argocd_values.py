@@ -17,8 +17,9 @@ from typing import Any, Final
 
 from components.shared.chart_values import Values
 from config.manifests import ALLOWED
+from config.names import ARGOCD_NAMESPACE
 
-NAMESPACE: Final = "argocd"
+NAMESPACE: Final = ARGOCD_NAMESPACE
 RELEASE: Final = "argocd"
 API_VERSION: Final = "argoproj.io/v1alpha1"
 PROJECT: Final = "app"

@@ -19,6 +19,7 @@ from cryptography import x509
 from config.catalog import image_suffix
 from config.image_pins import check_pin
 from config.model import Problem, StackConfig
+from config.names import RESERVED_NAMESPACES
 from config.schema import key
 from config.subnets import MAX_AZS
 from config.traffic import check_canary
@@ -256,16 +257,13 @@ def protection(cfg: StackConfig) -> Iterator[Problem]:
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-SYSTEM_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "linkerd",
-                                      "linkerd-cni", "cert-manager", "vault", "monitoring",
-                                      "aws-load-balancer-controller"})
 LINKERD_CHECK_WARNING_HOURS: Final = 60 * 24  # `linkerd check` warns below 60 days of issuer/anchor validity
 
 
 @rule
 def mesh(cfg: StackConfig) -> Iterator[Problem]:
     ns = cfg.app_namespace_name
-    if not _DNS_LABEL.match(ns) or ns in SYSTEM_NAMESPACES:
+    if not _DNS_LABEL.match(ns) or ns in RESERVED_NAMESPACES:
         yield Problem(key("appNamespace"), f"{ns!r} must be a DNS label and not a system namespace")
     duration, renew = cfg.identity_issuer_duration_hours, cfg.identity_issuer_renew_before_hours
     if duration < 48:
@@ -401,8 +399,6 @@ def gitops(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(key("path"), f"{path!r} must be a relative directory inside the repository (gitops.argocd is on)")
     if not cfg.gitops_target_revision.strip():
         yield Problem(key("targetRevision"), "must name a branch, tag or commit")
-    if cfg.app_namespace_name == "argocd":
-        yield Problem(key("appNamespace"), "'argocd' is Argo CD's own namespace when gitops.argocd is on")
 
 
 

@@ -14,6 +14,7 @@ from typing import Final
 
 from config.model import Problem, StackConfig
 from config.names import PROJECT
+from config.names import PUBLIC_INGRESS as EDGE
 from config.rules import rule
 from config.schema import key
 
@@ -62,8 +63,6 @@ def ingress(cfg: StackConfig) -> Iterator[Problem]:
 def reserved_service_names(cfg: StackConfig) -> Iterator[Problem]:
     """Names the platform itself uses in the app namespace: the public edge (its SA is admitted by every public
     service) and the canary's per-track Services (`<svc>-stable`, `<svc>-canary`)."""
-    from components.ingress.edge_specs import NAME as EDGE
-
     for svc in cfg.services:
         at = f"{PROJECT}:services.{svc.name}"
         if svc.name == EDGE:

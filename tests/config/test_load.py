@@ -13,6 +13,7 @@ import yaml
 
 from config import rules
 from config.model import ConfigError
+from config.names import RESERVED_NAMESPACES
 from config.profiles import PROFILES
 from config.schema import AMBIGUOUS, GROUPS, KEY_PATHS, key
 from config.subnets import carve_subnets
@@ -105,6 +106,22 @@ def test_config_is_frozen() -> None:
 def test_each_rule_names_its_key(env: str, groups: dict[str, Any], expected: str) -> None:
     found = problems(env, settings(env, **groups))
     assert any(p.startswith(f"mtls-platform:{expected}") for p in found), found
+
+
+@pytest.mark.parametrize("namespace", sorted(RESERVED_NAMESPACES))
+def test_the_app_namespace_is_none_the_platform_creates(namespace: str) -> None:
+    """linkerd-viz (monitoring on) was accepted and registered a second `Namespace linkerd-viz`: every namespace of
+    config.names is reserved, whether or not this stack turns its feature on."""
+    found = problems("prod", settings(mesh={"appNamespace": namespace}))
+    assert found == [f"mtls-platform:mesh.appNamespace: {namespace!r} must be a DNS label and not a system namespace"]
+
+
+def test_the_reserved_namespaces_cover_every_namespace_a_plan_creates() -> None:
+    created = {r.inputs["metadata"]["name"] for r in run_stack("prod", config=settings(
+        gitops={"argocd": True, "repoUrl": "https://git.example.com/shop.git", "path": "deploy"}),
+    ).of_type("kubernetes:core/v1:Namespace")}
+    assert created - {"prod-app"} <= RESERVED_NAMESPACES
+    assert {"linkerd-viz", "argocd"} <= created
 
 
 @pytest.mark.parametrize(("config", "expected"), [

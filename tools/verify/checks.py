@@ -20,15 +20,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from config.names import IDENTITY_ISSUER, LINKERD_NAMESPACE, TRUST_ROOTS_CONFIGMAP, VAULT_NAMESPACE
+
 Obj = dict[str, Any]
 
 # `linkerd check` warns when the trust anchor or the identity issuer has less than this many days left
 # (linkerd2 edge-26.8.3 pkg/issuercerts: expirationWarningThresholdInDays = 60). The issuer renews at 61 days left
 # (mesh.identityIssuerRenewBeforeHours), so a warning here means its renewal is stuck.
 EXPIRY_WARN_DAYS = 60
-LINKERD_NAMESPACE = "linkerd"
-VAULT_NAMESPACE = "vault"
-IDENTITY_ISSUER = "linkerd-identity-issuer"  # Certificate and Secret (components/mesh/cert_specs.py)
 TRUST_ROOTS_KEY = "ca-bundle.crt"  # key of the linkerd-identity-trust-roots ConfigMap (components/mesh/trust_chain.py)
 # Ref: linkerd2 edge-26.8.3 charts/partials/templates/_proxy.tpl (container name linkerd-proxy; `restartPolicy: Always`
 # when proxy.nativeSidecar); linkerd-control-plane 2026.8.3 values.yaml `proxy.nativeSidecar: true` (the default).
@@ -117,7 +116,7 @@ def _subject(cert: x509.Certificate) -> str:
 
 def check_trust_anchor(snap: Snapshot, exp: Expectations) -> list[Row]:
     """Every anchor in Linkerd's trust bundle is inside its validity window; Vault's current root is among them."""
-    subject = f"{LINKERD_NAMESPACE}/linkerd-identity-trust-roots"
+    subject = f"{LINKERD_NAMESPACE}/{TRUST_ROOTS_CONFIGMAP}"
     bundle = ((snap.trust_roots or {}).get("data") or {}).get(TRUST_ROOTS_KEY, "")
     anchors = load_pems(bundle)
     if not anchors:
@@ -169,7 +168,7 @@ def check_identity_issuer(snap: Snapshot, exp: Expectations) -> list[Row]:
         rows.append(Row("identity-issuer", subject, Status.OK, "signed by a trust anchor in the bundle"))
     else:
         rows.append(Row("identity-issuer", subject, Status.FAIL,
-                        "does not chain to any trust anchor in linkerd-identity-trust-roots"))
+                        f"does not chain to any trust anchor in {TRUST_ROOTS_CONFIGMAP}"))
     return rows
 
 
