@@ -1,7 +1,7 @@
 """Config rules of the public entry (`ingress` group): a stack with a public service needs a name and a certificate.
 
-Registered with the other cross-key rules (`config_rules.rule`), so a missing domain is reported with every other
-problem, before any resource exists. The ALB terminates HTTPS with an ACM certificate: either one this program
+Run with the other cross-key rules (`config.rules.check`), so a missing domain is reported with every other problem,
+before any resource exists. The ALB terminates HTTPS with an ACM certificate: either one this program
 requests and validates through the Route 53 zone (`hostedZoneId`), or an existing one (`certificateArn`).
 """
 
@@ -13,9 +13,6 @@ from collections.abc import Iterator
 from typing import Final
 
 from config.model import Problem, StackConfig
-from config.names import PROJECT
-from config.names import PUBLIC_INGRESS as EDGE
-from config.rules import rule
 from config.schema import key
 
 # A fully qualified DNS name of at least two labels, lower case (ACM and Route 53 normalise to lower case anyway).
@@ -29,7 +26,6 @@ def public_services(cfg: StackConfig) -> list[str]:
     return [s.name for s in cfg.services if s.public]
 
 
-@rule
 def ingress(cfg: StackConfig) -> Iterator[Problem]:
     public = public_services(cfg)
     domain, zone, cert = cfg.ingress_domain, cfg.ingress_hosted_zone_id, cfg.ingress_certificate_arn
@@ -57,15 +53,3 @@ def ingress(cfg: StackConfig) -> Iterator[Problem]:
             ipaddress.IPv4Network(cidr)
         except ValueError:
             yield Problem(key("allowedCidrs"), f"{cidr!r} is not a valid IPv4 network")
-
-
-@rule
-def reserved_service_names(cfg: StackConfig) -> Iterator[Problem]:
-    """Names the platform itself uses in the app namespace: the public edge (its SA is admitted by every public
-    service) and the canary's per-track Services (`<svc>-stable`, `<svc>-canary`)."""
-    for svc in cfg.services:
-        at = f"{PROJECT}:services.{svc.name}"
-        if svc.name == EDGE:
-            yield Problem(at, f"{EDGE!r} is the public edge's name (its identity may call every public service)")
-        elif svc.name.endswith(("-stable", "-canary")):
-            yield Problem(at, "names ending in -stable or -canary are the canary's per-track Services")

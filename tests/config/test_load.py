@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from config import rules
 from config.model import ConfigError
 from config.names import RESERVED_NAMESPACES
 from config.profiles import PROFILES
+from config.rules import cluster as cluster_rules
 from config.schema import AMBIGUOUS, GROUPS, KEY_PATHS, key
 from config.subnets import carve_subnets
 from tests.conftest import ROOT, STACKS, build_config, minimal_settings
@@ -160,8 +160,8 @@ def test_a_broken_key_does_not_cascade_into_rules_about_it() -> None:
 
 def test_version_leaving_standard_support_is_an_error() -> None:
     cfg = build_config("prod", settings(cluster={"kubernetesVersion": "1.34"}))
-    assert list(rules.kubernetes_version(cfg, today=date(2026, 11, 1))) == []
-    (late,) = rules.kubernetes_version(cfg, today=date(2026, 12, 3))
+    assert list(cluster_rules.kubernetes_version(cfg, today=date(2026, 11, 1))) == []
+    (late,) = cluster_rules.kubernetes_version(cfg, today=date(2026, 12, 3))
     assert late.rule.startswith("1.34 left EKS standard support on 2026-12-02")
 
 
