@@ -22,7 +22,7 @@ _ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/
 
 
 def log_retention(cfg: StackConfig) -> Iterator[Problem]:
-    k = key("logRetentionDays")
+    k = key("cluster.logRetentionDays")
     if cfg.log_retention_days not in LOG_RETENTION_DAYS:
         yield Problem(k, f"{cfg.log_retention_days} is not a CloudWatch retention value (1, 3, 5, 7, 14, 30, ...)")
     elif cfg.is_ha and cfg.log_retention_days < 365:
@@ -30,7 +30,7 @@ def log_retention(cfg: StackConfig) -> Iterator[Problem]:
 
 
 def kubernetes_version(cfg: StackConfig, today: date) -> Iterator[Problem]:
-    k = key("kubernetesVersion")
+    k = key("cluster.kubernetesVersion")
     end = EKS_STANDARD_SUPPORT_END.get(cfg.kubernetes_version)
     known = ", ".join(v for v, until in EKS_STANDARD_SUPPORT_END.items() if until > today)
     if end is None:
@@ -43,8 +43,9 @@ def endpoint(cfg: StackConfig) -> Iterator[Problem]:
     if not cfg.endpoint_public_access:
         return
     if cfg.is_ha:
-        yield Problem(key("endpointPublicAccess"), f"{cfg.environment} keeps the API endpoint private (CIS 5.4.2)")
-    k = key("publicAccessCidrs")
+        yield Problem(key("cluster.endpointPublicAccess"),
+            f"{cfg.environment} keeps the API endpoint private (CIS 5.4.2)")
+    k = key("cluster.publicAccessCidrs")
     if not cfg.public_access_cidrs:
         yield Problem(k, "a public endpoint needs the CIDRs allowed to reach it (CIS 5.4.1)")
     for cidr in cfg.public_access_cidrs:
@@ -56,8 +57,8 @@ def endpoint(cfg: StackConfig) -> Iterator[Problem]:
 
 
 def principals(cfg: StackConfig) -> Iterator[Problem]:
-    for name, arns in (("adminPrincipalArns", cfg.admin_principal_arns),
-                       ("devopsPrincipalArns", cfg.devops_principal_arns)):
+    for k, arns in ((key("cluster.adminPrincipalArns"), cfg.admin_principal_arns),
+                    (key("cluster.devopsPrincipalArns"), cfg.devops_principal_arns)):
         for arn in arns:
             if not _ARN.match(arn):
-                yield Problem(key(name), f"{arn!r} is not an IAM role, user or account-root ARN")
+                yield Problem(k, f"{arn!r} is not an IAM role, user or account-root ARN")

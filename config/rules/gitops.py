@@ -16,10 +16,11 @@ def gitops(cfg: StackConfig) -> Iterator[Problem]:
     if not cfg.argocd_enabled:
         return
     if not _HTTPS_URL.match(cfg.gitops_repo_url):
-        yield Problem(key("repoUrl"), f"{cfg.gitops_repo_url!r} must be an https:// Git URL without credentials "
-                                      "(gitops.argocd is on; the argocd namespace allows egress on 443 only)")
+        yield Problem(key("gitops.repoUrl"), f"{cfg.gitops_repo_url!r} must be an https:// Git URL without credentials "
+                                             "(gitops.argocd is on; the argocd namespace allows egress on 443 only)")
     path = cfg.gitops_path
     if not path or path.startswith("/") or ".." in path.split("/"):
-        yield Problem(key("path"), f"{path!r} must be a relative directory inside the repository (gitops.argocd is on)")
+        yield Problem(key("gitops.path"),
+            f"{path!r} must be a relative directory inside the repository (gitops.argocd is on)")
     if not cfg.gitops_target_revision.strip():
-        yield Problem(key("targetRevision"), "must name a branch, tag or commit")
+        yield Problem(key("gitops.targetRevision"), "must name a branch, tag or commit")

@@ -30,26 +30,29 @@ def ingress(cfg: StackConfig) -> Iterator[Problem]:
     public = public_services(cfg)
     domain, zone, cert = cfg.ingress_domain, cfg.ingress_hosted_zone_id, cfg.ingress_certificate_arn
     if public and domain is None:
-        yield Problem(key("domain"), f"public services {public} need the DNS name the ALB answers on "
-                                     "(e.g. shop.example.com)")
+        yield Problem(key("ingress.domain"), f"public services {public} need the DNS name the ALB answers on "
+                                             "(e.g. shop.example.com)")
     if public and zone is None and cert is None:
-        yield Problem(key("hostedZoneId"), "public services need a certificate: set hostedZoneId (Route 53 zone for "
-                                           "ACM DNS validation and the alias record) or certificateArn")
+        yield Problem(key("ingress.hostedZoneId"),
+            "public services need a certificate: set hostedZoneId (Route 53 zone for "
+            "ACM DNS validation and the alias record) or certificateArn")
     if domain is not None and not _DOMAIN.match(domain):
-        yield Problem(key("domain"), f"{domain!r} is not a fully qualified lower-case DNS name")
+        yield Problem(key("ingress.domain"), f"{domain!r} is not a fully qualified lower-case DNS name")
     if zone is not None and not _ZONE_ID.match(zone):
-        yield Problem(key("hostedZoneId"), f"{zone!r} is not a Route 53 hosted zone id (Z followed by letters/digits)")
+        yield Problem(key("ingress.hostedZoneId"),
+            f"{zone!r} is not a Route 53 hosted zone id (Z followed by letters/digits)")
     if cert is not None:
         match = _CERT_ARN.match(cert)
         if match is None:
-            yield Problem(key("certificateArn"), f"{cert!r} is not an ACM certificate ARN")
+            yield Problem(key("ingress.certificateArn"), f"{cert!r} is not an ACM certificate ARN")
         elif match["region"] != cfg.region:
-            yield Problem(key("certificateArn"), f"an ALB needs a certificate in its own region {cfg.region!r}, "
-                                                 f"not {match['region']!r}")
+            yield Problem(key("ingress.certificateArn"),
+                f"an ALB needs a certificate in its own region {cfg.region!r}, "
+                f"not {match['region']!r}")
     if not cfg.ingress_allowed_cidrs:
-        yield Problem(key("allowedCidrs"), "must list at least one CIDR (0.0.0.0/0 for a public shop)")
+        yield Problem(key("ingress.allowedCidrs"), "must list at least one CIDR (0.0.0.0/0 for a public shop)")
     for cidr in cfg.ingress_allowed_cidrs:
         try:
             ipaddress.IPv4Network(cidr)
         except ValueError:
-            yield Problem(key("allowedCidrs"), f"{cidr!r} is not a valid IPv4 network")
+            yield Problem(key("ingress.allowedCidrs"), f"{cidr!r} is not a valid IPv4 network")

@@ -21,20 +21,20 @@ LINKERD_CHECK_WARNING_HOURS: Final = 60 * 24  # `linkerd check` warns below 60 d
 def mesh(cfg: StackConfig) -> Iterator[Problem]:
     ns = cfg.app_namespace_name
     if not _DNS_LABEL.match(ns) or ns in RESERVED_NAMESPACES:
-        yield Problem(key("appNamespace"), f"{ns!r} must be a DNS label and not a system namespace")
+        yield Problem(key("mesh.appNamespace"), f"{ns!r} must be a DNS label and not a system namespace")
     duration, renew = cfg.identity_issuer_duration_hours, cfg.identity_issuer_renew_before_hours
     if duration < 48:
-        yield Problem(key("identityIssuerDurationHours"),
-                      f"{duration}h is shorter than two 24h proxy certificate lifetimes")
+        yield Problem(key("mesh.identityIssuerDurationHours"),
+            f"{duration}h is shorter than two 24h proxy certificate lifetimes")
     if not 1 <= renew < duration:
-        yield Problem(key("identityIssuerRenewBeforeHours"),
-                      f"{renew}h must be at least 1 and below identityIssuerDurationHours ({duration}h)")
+        yield Problem(key("mesh.identityIssuerRenewBeforeHours"),
+            f"{renew}h must be at least 1 and below identityIssuerDurationHours ({duration}h)")
     if cfg.trust_anchor_ttl_hours <= max(duration, LINKERD_CHECK_WARNING_HOURS):
-        yield Problem(key("trustAnchorTtlHours"),
-                      f"{cfg.trust_anchor_ttl_hours}h must outlive the identity issuer and `linkerd check`'s 60 days")
+        yield Problem(key("mesh.trustAnchorTtlHours"),
+            f"{cfg.trust_anchor_ttl_hours}h must outlive the identity issuer and `linkerd check`'s 60 days")
     pem = cfg.previous_trust_anchor_pem
     if pem is not None and not _is_certificate(pem):
-        yield Problem(key("previousTrustAnchorPem"), "must be one PEM certificate (-----BEGIN CERTIFICATE-----)")
+        yield Problem(key("mesh.previousTrustAnchorPem"), "must be one PEM certificate (-----BEGIN CERTIFICATE-----)")
 
 
 def _is_certificate(pem: str) -> bool:

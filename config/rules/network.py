@@ -19,24 +19,24 @@ _PRIVATE_RANGES: Final = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", 
 
 def region_set(cfg: StackConfig) -> Iterator[Problem]:
     if not REGION.match(cfg.region):
-        yield Problem("aws:region", f"must be an AWS region such as us-east-1 (got {cfg.region!r})")
+        yield Problem(key("aws:region"), f"must be an AWS region such as us-east-1 (got {cfg.region!r})")
 
 
 def vpc_cidr(cfg: StackConfig) -> Iterator[Problem]:
     net = parse_network(cfg.vpc_cidr)
     if net is None:
-        yield Problem(key("vpcCidr"), f"{cfg.vpc_cidr!r} is not a valid IPv4 network (e.g. 10.10.0.0/16)")
+        yield Problem(key("network.vpcCidr"), f"{cfg.vpc_cidr!r} is not a valid IPv4 network (e.g. 10.10.0.0/16)")
     elif not any(net.subnet_of(r) for r in _PRIVATE_RANGES):
-        yield Problem(key("vpcCidr"), f"{net} must lie in an RFC 1918 private range")
+        yield Problem(key("network.vpcCidr"), f"{net} must lie in an RFC 1918 private range")
     elif not 16 <= net.prefixlen <= 20:
-        yield Problem(key("vpcCidr"), f"{net} must be between /16 and /20 (EKS gives every pod a VPC address)")
+        yield Problem(key("network.vpcCidr"), f"{net} must be between /16 and /20 (EKS gives every pod a VPC address)")
 
 
 def availability_zones(cfg: StackConfig) -> Iterator[Problem]:
     floor = 3 if cfg.is_ha else 2
     if not floor <= cfg.az_count <= MAX_AZS:
         yield Problem(
-            key("azCount"),
+            key("network.azCount"),
             f"{cfg.environment} needs {floor if floor == MAX_AZS else f'{floor} to {MAX_AZS}'} availability zones "
             f"(got {cfg.az_count}): EKS needs 2, HA environments one node and replica per zone of 3",
         )
@@ -44,21 +44,21 @@ def availability_zones(cfg: StackConfig) -> Iterator[Problem]:
     if azs is None:
         return
     if len(set(azs)) != len(azs):
-        yield Problem(key("availabilityZones"), "must not repeat a zone")
+        yield Problem(key("network.availabilityZones"), "must not repeat a zone")
     if len(azs) != cfg.az_count:
-        yield Problem(key("availabilityZones"), f"lists {len(azs)} zones but azCount is {cfg.az_count}")
+        yield Problem(key("network.availabilityZones"), f"lists {len(azs)} zones but azCount is {cfg.az_count}")
     for az in azs:
         if not (az.startswith(cfg.region) and len(az) == len(cfg.region) + 1):
-            yield Problem(key("availabilityZones"), f"{az!r} is not a zone of region {cfg.region!r}")
+            yield Problem(key("network.availabilityZones"), f"{az!r} is not a zone of region {cfg.region!r}")
 
 
 def subnets(cfg: StackConfig) -> Iterator[Problem]:
     vpc = parse_network(cfg.vpc_cidr)
-    tiers = {"public": cfg.public_subnet_cidrs, "private": cfg.private_subnet_cidrs,
-             "isolated": cfg.isolated_subnet_cidrs}
+    tiers = (("public", key("network.publicSubnetCidrs"), cfg.public_subnet_cidrs),
+             ("private", key("network.privateSubnetCidrs"), cfg.private_subnet_cidrs),
+             ("isolated", key("network.isolatedSubnetCidrs"), cfg.isolated_subnet_cidrs))
     parsed: list[tuple[str, ipaddress.IPv4Network]] = []
-    for tier, cidrs in tiers.items():
-        k = key(f"{tier}SubnetCidrs")
+    for tier, k, cidrs in tiers:
         if vpc is not None and len(cidrs) != cfg.az_count:
             yield Problem(k, f"needs one CIDR per availability zone ({cfg.az_count}), got {len(cidrs)}")
         for cidr in cidrs:
@@ -77,7 +77,7 @@ def subnets(cfg: StackConfig) -> Iterator[Problem]:
 
 
 def service_cidr(cfg: StackConfig) -> Iterator[Problem]:
-    k = key("kubernetesServiceCidr")
+    k = key("network.kubernetesServiceCidr")
     net, vpc = parse_network(cfg.kubernetes_service_cidr), parse_network(cfg.vpc_cidr)
     # Ref: https://docs.aws.amazon.com/eks/latest/APIReference/API_KubernetesNetworkConfigRequest.html
     if net is None:
@@ -90,4 +90,4 @@ def service_cidr(cfg: StackConfig) -> Iterator[Problem]:
 
 def nat(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.environment == "prod" and cfg.nat_gateways != "perAz":
-        yield Problem(key("natGateways"), "prod must use perAz: one NAT gateway is a single point of failure")
+        yield Problem(key("network.natGateways"), "prod must use perAz: one NAT gateway is a single point of failure")

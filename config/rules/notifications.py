@@ -11,6 +11,6 @@ from config.schema import key
 def notifications(cfg: StackConfig) -> Iterator[Problem]:
     team, channel = cfg.slack_team_id, cfg.slack_channel_id
     if bool(team) != bool(channel):
-        missing = "slackChannelId" if team else "slackTeamId"
-        yield Problem(key(missing), "set slackTeamId and slackChannelId together (Slack delivery needs both), "
+        missing = key("notifications.slackChannelId") if team else key("notifications.slackTeamId")
+        yield Problem(missing, "set slackTeamId and slackChannelId together (Slack delivery needs both), "
                                     "or neither (alarms then reach the SNS topic only)")

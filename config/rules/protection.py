@@ -10,6 +10,7 @@ from config.schema import key
 
 def protection(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.is_ha and not cfg.protect_resources:
-        yield Problem(key("protectResources"), f"{cfg.environment} protects stateful resources from deletion")
+        yield Problem(key("protection.protectResources"),
+            f"{cfg.environment} protects stateful resources from deletion")
     if not 7 <= cfg.vault_backup_retention_days <= 3650:
-        yield Problem(key("vaultBackupRetentionDays"), "must be between 7 and 3650 days")
+        yield Problem(key("protection.vaultBackupRetentionDays"), "must be between 7 and 3650 days")

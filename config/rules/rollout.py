@@ -17,7 +17,7 @@ def canaries(cfg: StackConfig) -> Iterator[Problem]:
     """`rollout.canaries` names catalog services, not ones that already declare a canary, with valid blocks."""
     by_name = {s.name: s for s in cfg.services}
     for name, canary in cfg.canaries.items():
-        at = f"{key('canaries')}.{name}"
+        at = f"{key('rollout.canaries')}.{name}"
         svc = by_name.get(name)
         if svc is None:
             yield Problem(at, f"unknown service {name!r} (services: {', '.join(sorted(by_name))})")
@@ -31,7 +31,7 @@ def image_pins(cfg: StackConfig) -> Iterator[Problem]:
     """`rollout.images` names catalog services, each with exactly one pinned tag or digest."""
     names = {s.name for s in cfg.services}
     for name, pin in cfg.image_pins.items():
-        at = f"{key('images')}.{name}"
+        at = f"{key('rollout.images')}.{name}"
         if name not in names:
             yield Problem(at, f"unknown service {name!r} (services: {', '.join(sorted(names))})")
         yield from (Problem(k, r) for k, r in check_pin(at, pin.tag, pin.digest))

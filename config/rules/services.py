@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from config.model import Problem, StackConfig
-from config.names import PROJECT
 from config.names import PUBLIC_INGRESS as EDGE
+from config.schema import key
 
 
 def reserved_service_names(cfg: StackConfig) -> Iterator[Problem]:
     """Names the platform itself uses in the app namespace: the public edge (its SA is admitted by every public
     service) and the canary's per-track Services (`<svc>-stable`, `<svc>-canary`)."""
     for svc in cfg.services:
-        at = f"{PROJECT}:services.{svc.name}"
+        at = f"{key('services')}.{svc.name}"
         if svc.name == EDGE:
             yield Problem(at, f"{EDGE!r} is the public edge's name (its identity may call every public service)")
         elif svc.name.endswith(("-stable", "-canary")):
