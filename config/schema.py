@@ -213,7 +213,7 @@ class RawConfig(BaseModel):
     alerts: AlertsConfig = AlertsConfig()
     manifests: ManifestsConfig = ManifestsConfig()
     gitops: GitopsConfig = GitopsConfig()
-    # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
+    # The service catalog, {name: service}; its shape is checked by `catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
 
