@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from audit import rules_data, rules_eks, rules_network, rules_storage, rules_trust, rules_vault, rules_workloads
 from audit.model import (
-    ENVIRONMENTS,
     REGISTRY,
     Context,
     Enforcement,
@@ -24,6 +23,7 @@ from audit.model import (
     evaluate_rule,
     judge,
 )
+from config.names import ENVIRONMENTS
 
 # Report order: the audit list's sections, each in the order its module declares its rules.
 _SECTIONS = [m.__name__ for m in (rules_network, rules_eks, rules_data, rules_storage, rules_vault, rules_trust,

@@ -16,11 +16,9 @@ from enum import StrEnum
 from typing import Any, Final
 
 from audit.values import UNKNOWN, UnknownValue, as_json, as_list, dig, number, truthy
+from config.names import ENVIRONMENTS, HA_ENVIRONMENTS
 
-ENVIRONMENTS: Final = ("sandbox", "dev", "staging", "prod")
 ALL_ENVIRONMENTS: Final = frozenset(ENVIRONMENTS)
-# Environments held to production standards (Multi-AZ, HA replicas, protect): README.md, "Environments".
-HA_ENVIRONMENTS: Final = frozenset({"staging", "prod"})
 # When nothing says which environment a stack is, judge it by the strictest standard.
 DEFAULT_ENVIRONMENT: Final = "prod"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from audit import kinds
 from audit.model import (
-    HA_ENVIRONMENTS,
     Context,
     Resource,
     Verdict,
@@ -22,6 +21,7 @@ from audit.model import (
     truthy,
 )
 from audit.rules_eks import is_key_arn
+from config.names import HA_ENVIRONMENTS
 
 # RDS certificate authorities that are current (rds-ca-2019 expired in August 2024).
 # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html

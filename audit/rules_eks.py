@@ -14,7 +14,6 @@ from typing import Any
 
 from audit import kinds
 from audit.model import (
-    HA_ENVIRONMENTS,
     Context,
     Resource,
     Stack,
@@ -30,6 +29,7 @@ from audit.model import (
     stack_rule,
     truthy,
 )
+from config.names import HA_ENVIRONMENTS
 from config.versions import EKS_STANDARD_SUPPORT_END
 
 CONTROL_PLANE_LOG_TYPES = frozenset({"api", "audit", "authenticator", "controllerManager", "scheduler"})

@@ -11,7 +11,6 @@ from typing import Any
 
 from audit import kinds
 from audit.model import (
-    HA_ENVIRONMENTS,
     Context,
     Resource,
     Stack,
@@ -25,6 +24,7 @@ from audit.model import (
     stack_rule,
     truthy,
 )
+from config.names import HA_ENVIRONMENTS
 
 WORLD = frozenset({"0.0.0.0/0", "::/0"})
 # pulumi_aws fills an omitted security group description with this; it says nothing to an auditor.

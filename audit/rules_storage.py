@@ -14,7 +14,6 @@ from typing import Any
 
 from audit import kinds
 from audit.model import (
-    HA_ENVIRONMENTS,
     Context,
     Resource,
     Stack,
@@ -30,6 +29,7 @@ from audit.model import (
     truthy,
 )
 from audit.rules_eks import is_key_arn
+from config.names import HA_ENVIRONMENTS
 
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 # What "stateful" means for protect: losing one of these loses data or locks it away for good.

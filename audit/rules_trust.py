@@ -15,7 +15,6 @@ from typing import Any
 from audit import kinds
 from audit.helm import chart, chart_of, namespace_of, values
 from audit.model import (
-    HA_ENVIRONMENTS,
     Context,
     Resource,
     Stack,
@@ -29,6 +28,7 @@ from audit.model import (
     stack_rule,
     truthy,
 )
+from config.names import HA_ENVIRONMENTS, IDENTITY_ISSUER
 
 # `linkerd check` warns when the identity issuer certificate expires within 60 days.
 # Ref: https://linkerd.io/2-edge/tasks/troubleshooting/#l5d-identity-issuer-cert-not-expiring-soon
@@ -91,7 +91,7 @@ def certificate_durations(r: Resource, ctx: Context) -> Verdict:
 
 
 def _linkerd_issuer(r: Resource) -> bool:
-    return bool(r.get("spec", "secretName") == "linkerd-identity-issuer")
+    return bool(r.get("spec", "secretName") == IDENTITY_ISSUER)
 
 
 @resource_rule("linkerd-issuer-renewal-window", "Linkerd's issuer renews before `linkerd check` warns (> 60 d)",

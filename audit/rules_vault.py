@@ -15,7 +15,6 @@ from typing import Any
 from audit import kinds
 from audit.helm import chart, namespace_of, releases, values
 from audit.model import (
-    HA_ENVIRONMENTS,
     Context,
     Resource,
     Stack,
@@ -29,6 +28,7 @@ from audit.model import (
     stack_rule,
     truthy,
 )
+from config.names import HA_ENVIRONMENTS
 
 STATIC_AWS_CREDENTIALS = frozenset({"access_key", "secret_key", "session_token"})
 STATIC_AWS_ENV = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})

@@ -25,13 +25,23 @@ from audit.model import (
     stack_rule,
     truthy,
 )
+from config.names import (
+    CERT_MANAGER_NAMESPACE,
+    KUBE_SYSTEM,
+    LINKERD_CNI_NAMESPACE,
+    LINKERD_NAMESPACE,
+    LINKERD_VIZ_NAMESPACE,
+    MONITORING_NAMESPACE,
+    VAULT_NAMESPACE,
+    VELERO_NAMESPACE,
+)
 
 PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
 PSS_LEVELS = frozenset({"restricted", "baseline", "privileged"})
 # Namespaces whose workloads may need more than `restricted` (proxy-init NET_ADMIN, node exporters, CSI); every
 # other namespace must enforce `restricted`. An exception still has to carry an explicit label.
-SYSTEM_NAMESPACES = frozenset({"kube-system", "linkerd", "linkerd-cni", "linkerd-viz", "cert-manager", "vault",
-                               "monitoring", "velero"})
+SYSTEM_NAMESPACES = frozenset({KUBE_SYSTEM, LINKERD_NAMESPACE, LINKERD_CNI_NAMESPACE, LINKERD_VIZ_NAMESPACE,
+                               CERT_MANAGER_NAMESPACE, VAULT_NAMESPACE, MONITORING_NAMESPACE, VELERO_NAMESPACE})
 DANGEROUS_VERBS = frozenset({"escalate", "bind", "impersonate"})
 _K8S_RESOURCES = "CKV_K8S_10\u201313/8/9/14/43"  # en dash, as the audit list writes it
 

@@ -39,10 +39,10 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from config import traffic
-from config.traffic import Canary, TrafficPolicy
+from config.image_pins import ImagePin, check_pin
+from config.traffic import Canary, Protocol, TrafficPolicy
 
 DataService = Literal["rds", "mq", "cache"]
-Protocol = Literal["grpc", "http"]
 
 DEFAULT_TAG: Final = "v1.0.0"
 # Ref: linkerd2 test and docs manifests (edge-26.x) pin buoyantio/bb:v0.0.6; scratch image, no USER (see app_specs).
@@ -54,8 +54,6 @@ PROXY_PORTS: Final = frozenset({4140, 4143, 4190, 4191})
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _MAX_NAME = 40  # leaves room for suffixes such as "-grpc-callers" in the 63-character object names
 _PORT_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")  # IANA_SVC_NAME, at most 15 characters
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-DIGEST: Final = _DIGEST
 
 
 class _Model(BaseModel):
@@ -141,6 +139,16 @@ def image_suffix(image: Image) -> str:
 
 
 Catalog = tuple[Service, ...]
+
+
+def apply_pins(catalog: Catalog, pins: Mapping[str, ImagePin]) -> Catalog:
+    """The catalog with each pinned service's image tag/digest replaced (`rollout.images`, config/image_pins.py);
+    unknown names and broken pins are left to the rule."""
+    return tuple(
+        svc.model_copy(update={"image": Image(repository=svc.image.repository, tag=pins[svc.name].tag,
+                                              digest=pins[svc.name].digest)})
+        if svc.name in pins and not list(check_pin("", pins[svc.name].tag, pins[svc.name].digest)) else svc
+        for svc in catalog)
 
 # Replicas (min, max) per environment: sandbox/dev one pod is enough and two prove scaling works; staging keeps two
 # so its PDB always leaves one serving; prod starts at the brief's target of 4 (more than one per zone of 3).
@@ -269,10 +277,10 @@ def check(catalog: Catalog, names: set[str]) -> Iterator[tuple[str, str]]:
             yield f"{s.name}.callers", "lists a caller twice"
         if s.replicas.min > s.replicas.max:
             yield f"{s.name}.replicas.min", f"min {s.replicas.min} is greater than max {s.replicas.max}"
-        yield from _check_image(s)
-        yield from traffic.check(s)
+        yield from check_pin(f"{s.name}.image", s.image.tag, s.image.digest, "images are pinned")
+        yield from traffic.check(f"{s.name}.traffic", s.traffic, {p.name: p.protocol for p in s.ports})
         if s.canary is not None:
-            yield from traffic.check_canary(f"{s.name}.canary", s, s.canary)
+            yield from traffic.check_canary(f"{s.name}.canary", s.canary, image_suffix(s.image))
 
 
 def _check_ports(s: Service) -> Iterator[tuple[str, str]]:
@@ -290,16 +298,6 @@ def _check_ports(s: Service) -> Iterator[tuple[str, str]]:
             yield f"{where}.port", f"port {p.port} belongs to the Linkerd proxy ({sorted(PROXY_PORTS)})"
         seen_names.add(p.name)
         seen_ports.add(p.port)
-
-
-def _check_image(s: Service) -> Iterator[tuple[str, str]]:
-    image = s.image
-    if (image.tag is None) == (image.digest is None):
-        yield f"{s.name}.image", "set exactly one of tag or digest (images are pinned)"
-    elif image.tag is not None and image.tag in ("", "latest"):
-        yield f"{s.name}.image.tag", f"{image.tag!r} is not a pinned tag"
-    elif image.digest is not None and not _DIGEST.match(image.digest):
-        yield f"{s.name}.image.digest", "must be sha256:<64 hex digits>"
 
 
 def edges(catalog: Catalog) -> set[tuple[str, str]]:

@@ -19,11 +19,10 @@ import pydantic
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from config import catalog, manifests, rules
-from config.image_pins import apply_pins
 from config.model import ConfigError, Problem, StackConfig
 from config.names import PROJECT
 from config.profiles import PROFILES, Profile
-from config.schema import _JSON_KEYS, CONFIG_KEYS, GROUPS, RawConfig
+from config.schema import _JSON_KEYS, CONFIG_KEYS, GROUPS, RawConfig, key
 from config.subnets import carve_subnets
 from config.versions import KUBERNETES_VERSION
 
@@ -88,11 +87,11 @@ def build_stack_config(stack: str, config: Mapping[str, Any], *, today: date) ->
         raw = RawConfig.model_validate(_without(values, failed))
 
     services, catalog_problems = catalog.parse(
-        f"{PROJECT}:services", raw.services, raw.environment,
-        catalog.duplicate_names(config.get(f"{PROJECT}:services")))
+        key("services"), raw.services, raw.environment,
+        catalog.duplicate_names(config.get(key("services"))))
     problems += [Problem(k, rule) for k, rule in catalog_problems]
     merged = merge(stack, region, raw, PROFILES[raw.environment])
-    cfg = dataclasses.replace(merged, services=apply_pins(services, merged.image_pins))
+    cfg = dataclasses.replace(merged, services=catalog.apply_pins(services, merged.image_pins))
     problems += [p for p in rules.check(cfg, today) if not _involves(p, failed)]
     objects, manifest_problems = manifests.load_for(cfg)
     problems += [Problem(k, rule) for k, rule in manifest_problems]

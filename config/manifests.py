@@ -28,10 +28,10 @@ import yaml
 
 from config.manifest_pods import pod_problems, pod_template
 from config.model import StackConfig
-from config.names import PROJECT
+from config.schema import key
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
-DIRECTORY_KEY: Final = f"{PROJECT}:manifests.directory"
+DIRECTORY_KEY: Final = key("manifests.directory")
 
 # apiVersion -> kinds a manifest may create, all namespaced. Linkerd kinds and versions: linkerd-crds edge-26.8.3
 # (templates/policy/*.yaml: the storage version of each; `scope: Namespaced`). ServerAuthorization (legacy, replaced
@@ -65,7 +65,7 @@ def load_for(cfg: StackConfig) -> tuple[tuple[Obj, ...], list[Problem]]:
     """The stack's manifest objects (namespace set) and every problem; nothing when no directory is configured."""
     if not cfg.manifests_directory:
         if cfg.manifests_mode == "replace":
-            return (), [(f"{PROJECT}:manifests.mode", "replace needs manifests.directory: the app would be empty")]
+            return (), [(key("manifests.mode"), "replace needs manifests.directory: the app would be empty")]
         return (), []
     return load(cfg.manifests_directory, cfg.app_namespace_name)
 

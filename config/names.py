@@ -1,7 +1,7 @@
-"""Names more than one layer uses: the project, the environments, and (as they move here) namespaces, service
-accounts and the Secrets/ConfigMaps one layer creates and another reads.
+"""Names more than one layer uses: the project, the environments, the namespaces of the platform, and the Secrets,
+ConfigMaps and service accounts one layer creates and another reads (config rules, components, tools, audit).
 
-A name written twice drifts; every layer (config rules, components, tools, audit) imports it from here.
+A name written twice drifts; every layer imports it from here. A name only one component uses stays beside it.
 """
 
 from __future__ import annotations
@@ -12,5 +12,44 @@ PROJECT: Final = "mtls-platform"
 
 Environment = Literal["sandbox", "dev", "staging", "prod"]
 ENVIRONMENTS: Final[tuple[Environment, ...]] = ("sandbox", "dev", "staging", "prod")
-# Environments that carry customer-like load: HA everywhere, private endpoint, protected data.
+# Environments that carry customer-like load, held to production standards: HA replicas, Multi-AZ data, private
+# API endpoint, protected stateful resources.
 HA_ENVIRONMENTS: Final[frozenset[str]] = frozenset({"staging", "prod"})
+
+# --- namespaces ------------------------------------------------------------------------------------------------
+# Kubernetes' own. Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces
+KUBE_SYSTEM: Final = "kube-system"
+KUBERNETES_NAMESPACES: Final = ("default", KUBE_SYSTEM, "kube-public", "kube-node-lease")
+
+LINKERD_NAMESPACE: Final = "linkerd"  # the control plane and its webhook Certificates
+LINKERD_CNI_NAMESPACE: Final = "linkerd-cni"
+CERT_MANAGER_NAMESPACE: Final = "cert-manager"
+VAULT_NAMESPACE: Final = "vault"
+MONITORING_NAMESPACE: Final = "monitoring"  # kube-prometheus-stack; the app namespace admits its scrapes
+ALB_CONTROLLER_NAMESPACE: Final = "aws-load-balancer-controller"
+LINKERD_VIZ_NAMESPACE: Final = "linkerd-viz"  # with monitoring on
+ARGOCD_NAMESPACE: Final = "argocd"  # with gitops.argocd on
+VELERO_NAMESPACE: Final = "velero"  # with backup.veleroEnabled on
+# Created by the CloudWatch Observability EKS add-on (container logs), not by a Namespace resource of ours.
+CLOUDWATCH_NAMESPACE: Final = "amazon-cloudwatch"
+
+# The namespaces `PlatformNamespaces` creates in every stack, in creation order.
+PLATFORM_NAMESPACES: Final = (LINKERD_NAMESPACE, LINKERD_CNI_NAMESPACE, CERT_MANAGER_NAMESPACE, VAULT_NAMESPACE,
+                              MONITORING_NAMESPACE, ALB_CONTROLLER_NAMESPACE)
+# Every namespace the platform (or Kubernetes, or an add-on it installs) creates, whether or not this stack turns the
+# feature on: the app namespace may be none of them (config rule `mesh`), or two layers would own one namespace.
+RESERVED_NAMESPACES: Final = frozenset({*KUBERNETES_NAMESPACES, *PLATFORM_NAMESPACES, LINKERD_VIZ_NAMESPACE,
+                                        ARGOCD_NAMESPACE, VELERO_NAMESPACE, CLOUDWATCH_NAMESPACE})
+
+# --- objects one layer creates and another reads -----------------------------------------------------------------
+# The Certificate and its kubernetes.io/tls Secret Linkerd's identity reads its issuer from (identity.externalCA).
+IDENTITY_ISSUER: Final = "linkerd-identity-issuer"
+# The ConfigMap of trust anchors Linkerd reads when identity.externalCA is true (key `ca-bundle.crt`).
+TRUST_ROOTS_CONFIGMAP: Final = "linkerd-identity-trust-roots"
+# The public edge's name in the app namespace (Deployment, ServiceAccount): every public service admits this
+# identity, so no catalog service may take the name.
+PUBLIC_INGRESS: Final = "public-ingress"
+
+# The service account whose audience-bound tokens cert-manager's ClusterIssuer presents to Vault: the mesh layer
+# creates it, the Vault bootstrap binds its Kubernetes auth role to exactly this name.
+VAULT_ISSUER_SERVICE_ACCOUNT: Final = "vault-issuer"

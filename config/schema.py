@@ -213,7 +213,7 @@ class RawConfig(BaseModel):
     alerts: AlertsConfig = AlertsConfig()
     manifests: ManifestsConfig = ManifestsConfig()
     gitops: GitopsConfig = GitopsConfig()
-    # The service catalog, {name: service}; its shape is checked by `service_catalog.parse` so that every problem
+    # The service catalog, {name: service}; its shape is checked by `catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}
 
@@ -229,21 +229,25 @@ class RawConfig(BaseModel):
         return flat
 
 
-# Where each setting lives: dotted key path (as `pulumi config set --path` spells it), by camelCase alias.
-_ALL_PATHS: Final = [f"{group}.{f.alias or name}" for group, model in GROUPS.items()
-                     for name, f in model.model_fields.items()]
-# An alias two groups share (`mode`: data.mode, manifests.mode) is left out: `key()` wants its dotted path.
-AMBIGUOUS: Final = frozenset(a for a in (p.split(".", 1)[1] for p in _ALL_PATHS)
-                             if sum(q.endswith(f".{a}") for q in _ALL_PATHS) > 1)
-KEY_PATHS: Final[dict[str, str]] = {p.split(".", 1)[1]: p for p in _ALL_PATHS if p.split(".", 1)[1] not in AMBIGUOUS}
+# Every setting inside a group, as the dotted path `pulumi config set --path` takes (`network.vpcCidr`).
+SETTING_PATHS: Final = frozenset(f"{group}.{f.alias or name}" for group, model in GROUPS.items()
+                                 for name, f in model.model_fields.items())
 CONFIG_KEYS: Final = frozenset({"environment", "owner", "budget", "services", *GROUPS})
+# Keys of other Pulumi packages a rule may be about; they keep their own namespace.
+PROVIDER_KEYS: Final = frozenset({"aws:region"})
 _JSON_KEYS: Final = frozenset({"budget", "services", *GROUPS})  # values Pulumi hands over JSON-encoded
 
 
-def key(name: str) -> str:
-    """The fully qualified config key path of a setting (its alias, or `group.alias`), as `pulumi config set --path`
-    takes it."""
-    if name in AMBIGUOUS:
-        raise ValueError(f"config setting {name!r} exists in several groups; name it as group.{name}")
-    return f"{PROJECT}:{KEY_PATHS.get(name, name)}"
+def key(path: str) -> str:
+    """The fully qualified config key of `path` as `pulumi config set --path` takes it: a setting's literal dotted path
+    (`network.vpcCidr`), a top-level key (`services`), or a provider key (`aws:region`, returned as it is).
+
+    Raises ValueError for a path the schema does not have, so a typo in a rule fails when its module is imported or
+    the rule runs, instead of naming a key nobody can set."""
+    if path in PROVIDER_KEYS:
+        return path
+    if path not in SETTING_PATHS and path not in CONFIG_KEYS:
+        raise ValueError(f"{path!r} is not a config key of {PROJECT} (a setting is named by its dotted path, "
+                         "e.g. 'network.vpcCidr'; config/schema.py lists them)")
+    return f"{PROJECT}:{path}"
 

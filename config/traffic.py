@@ -23,13 +23,12 @@ parse_timeouts, parse_grpc_retry, parse_http_retry, parse_duration.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Final, Literal
+from collections.abc import Iterator, Mapping
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from config.catalog import Service
+from config.image_pins import check_pin
 
 # Ref: parse_grpc_retry (grpc.rs) accepts exactly these gRPC status names in `retry.linkerd.io/grpc`.
 GRPC_RETRY_CONDITIONS: Final = frozenset({"cancelled", "deadline-exceeded", "internal", "resource-exhausted",
@@ -151,10 +150,11 @@ def valid_condition(protocol: Protocol, condition: str) -> bool:
 
 
 # --- rules (key paths relative to `services`) ------------------------------------------------------------------
+# Over the traffic models alone (a service's ports as {name: protocol}, its image as a suffix), so that this module
+# needs nothing of the catalog, which imports it.
 
-def check(s: Service) -> Iterator[tuple[str, str]]:
-    where = f"{s.name}.traffic"
-    t = s.traffic
+def check(where: str, t: TrafficPolicy, ports: Mapping[str, Protocol]) -> Iterator[tuple[str, str]]:
+    """`where` is the traffic block's key path (`<service>.traffic`); `ports` the service's ports in order."""
     yield from _durations(where, t.request_timeout, t.per_try_timeout)
     yield from _conditions(f"{where}.grpcRetryOn", "grpc", t.grpc_retry_on)
     yield from _conditions(f"{where}.httpRetryOn", "http", t.http_retry_on)
@@ -167,22 +167,22 @@ def check(s: Service) -> Iterator[tuple[str, str]]:
         if r.name in names:
             yield f"{at}.name", f"route name {r.name!r} is used twice"
         names.add(r.name)
-        port = s.port(r.port)
-        if port is None:
-            yield f"{at}.port", f"unknown port {r.port!r} (ports: {', '.join(p.name for p in s.ports)})"
+        protocol = ports.get(r.port)
+        if protocol is None:
+            yield f"{at}.port", f"unknown port {r.port!r} (ports: {', '.join(ports)})"
             continue
         match = (r.port, r.grpc_service, r.grpc_method, r.path_prefix, r.method)
         if match in matches:
             yield at, "matches the same requests as an earlier route"
         matches.add(match)
-        yield from _route_match(at, port.protocol, r)
+        yield from _route_match(at, protocol, r)
         if r.retry_on is not None:
-            yield from _conditions(f"{at}.retryOn", port.protocol, r.retry_on)
+            yield from _conditions(f"{at}.retryOn", protocol, r.retry_on)
         if not r.idempotent and r.retry_limit:
             yield f"{at}.retryLimit", "a route marked idempotent: false is never retried (set 0 or remove it)"
         if not r.idempotent and r.per_try_timeout:
             yield f"{at}.perTryTimeout", "a per-try timeout retries the call; not on a non-idempotent route"
-        eff = effective(t, port.protocol, r)
+        eff = effective(t, protocol, r)
         yield from _durations(at, eff.request_timeout, eff.per_try_timeout)
 
 
@@ -224,15 +224,13 @@ def _route_match(at: str, protocol: Protocol, r: Route) -> Iterator[tuple[str, s
         yield f"{at}.method", f"{r.method!r} must be one of {', '.join(HTTP_METHODS)}"
 
 
-def check_canary(at: str, s: Service, canary: Canary) -> Iterator[tuple[str, str]]:
-    """`at` is the canary block's key path (catalog or `rollout.canaries`)."""
-    from config.catalog import image_suffix
-    from config.image_pins import check_pin  # imports the catalog, which imports this module
-
+def check_canary(at: str, canary: Canary, service_image: str) -> Iterator[tuple[str, str]]:
+    """`at` is the canary block's key path (catalog or `rollout.canaries`); `service_image` the service's own image
+    suffix (`:tag` or `@digest`, `catalog.image_suffix`), which the canary must differ from."""
     if not 0 <= canary.weight <= 100:
         yield f"{at}.weight", f"{canary.weight} must be between 0 and 100 (percent of requests to the canary)"
     pin = list(check_pin(at, canary.tag, canary.digest, "the canary's image in the service's repository"))
     if pin:
         yield from pin
-    elif canary.suffix == image_suffix(s.image):
+    elif canary.suffix == service_image:
         yield at, f"the canary must run a different image than the service ({canary.suffix[1:]} is the same)"

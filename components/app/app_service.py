@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components.app import app_specs, route_specs
 from components.app.app_traffic import AppTraffic, AppTrafficArgs
 from config.catalog import Catalog, Service
+from config.names import PUBLIC_INGRESS
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class AppService(pulumi.ComponentResource):
         # One authentication per client role; one Server per port, and an AuthorizationPolicy per (port, role).
         roles = {"callers": list(svc.callers)} if svc.callers else {}
         if svc.public:
-            roles["ingress"] = [app_specs.INGRESS]
+            roles["ingress"] = [PUBLIC_INGRESS]
         for role, accounts in roles.items():
             custom_resource(f"{name}-{role}-authn", "MeshTLSAuthentication", app_specs.AUTH_VERSION,
                             meta(f"{svc.name}-{role}"), app_specs.mesh_tls_authentication(accounts), child)

@@ -4,7 +4,7 @@ NetworkPolicy. No resources are created here; `AppService` registers what these 
 Zero trust is enforced twice, from the same catalog edges:
 * Linkerd (L7, identity): the app namespace's default inbound policy is `deny`; each port of a service gets a
   `Server`, and an `AuthorizationPolicy` on it requires a `MeshTLSAuthentication` naming exactly the service
-  accounts of the declared callers. Public services also admit the edge ingress's service account (`INGRESS`) on
+  accounts of the declared callers. Public services also admit the edge ingress's service account (`PUBLIC_INGRESS`) on
   their http ports, through a separate authentication so the callers' list stays exactly the catalog's.
 * Kubernetes NetworkPolicies (L3/L4): ingress only from callers' pods on the service's ports, egress only to
   callees' pods on theirs, plus the data services a service declares. DNS and the Linkerd control plane are
@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from config.catalog import Catalog, Service, callees
+from config.names import MONITORING_NAMESPACE, PUBLIC_INGRESS
 
 Spec = dict[str, Any]
 
@@ -35,9 +36,7 @@ PROXY_PROTOCOL: Final = {"grpc": "gRPC", "http": "HTTP/1"}
 PROXY_INBOUND: Final = 4143
 PROXY_ADMIN: Final = 4191
 PROXY_ADMIN_PORT_NAME: Final = "linkerd-admin"
-MONITORING_NAMESPACE: Final = "monitoring"
 # The identity item 5's meshed edge ingress will run as (app namespace): the only extra client of public services.
-INGRESS: Final = "public-ingress"
 SPOT_TOLERATION: Final = {"key": "capacity", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
 SPOT_NODE_LABEL: Final = ("platform/pool", "spot")
 # bb (FROM scratch) declares no USER; every image runs as this non-root UID/GID, so `runAsNonRoot` can be verified.
@@ -190,7 +189,7 @@ def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ..
         ingress.append({"from": _pods(*service.callers), "ports": _tcp(*ports, PROXY_INBOUND)})
     if service.public:
         http = [p.port for p in service.ports if p.protocol == "http"]
-        ingress.append({"from": _pods(INGRESS), "ports": _tcp(*http, PROXY_INBOUND)})
+        ingress.append({"from": _pods(PUBLIC_INGRESS), "ports": _tcp(*http, PROXY_INBOUND)})
     ingress.append({"from": [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}], "ports": _tcp(PROXY_ADMIN)})
     by_name = {s.name: s for s in catalog}

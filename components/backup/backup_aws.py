@@ -18,7 +18,8 @@ from components.backup import snapshot_specs
 from components.backup.backup_replication import BackupReplication, BackupReplicationArgs
 from components.cluster.cluster import Cluster
 from components.shared.encryption_keys import EncryptionKeys
-from components.vault.vault_aws import VAULT_NAMESPACE, VaultAws
+from components.vault.vault_aws import VaultAws
+from config.names import VAULT_NAMESPACE
 
 
 @dataclass(frozen=True)

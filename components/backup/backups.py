@@ -21,9 +21,10 @@ from components.cluster.cluster import Cluster
 from components.mesh import namespace_specs
 from components.shared.encryption_keys import EncryptionKeys
 from components.vault.vault import Vault
-from components.vault.vault_aws import VAULT_NAMESPACE, VaultAws
+from components.vault.vault_aws import VaultAws
 from components.vault.vault_tls import SECRET_NAME
 from config.model import StackConfig
+from config.names import VAULT_NAMESPACE
 
 
 @dataclass(frozen=True)

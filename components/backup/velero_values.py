@@ -17,8 +17,9 @@ import pulumi
 from components.shared import iam_documents
 from components.shared.iam_documents import Document
 from config import versions
+from config.names import VELERO_NAMESPACE
 
-NAMESPACE: Final = "velero"
+NAMESPACE: Final = VELERO_NAMESPACE
 SERVICE_ACCOUNT: Final = "velero-server"  # the chart's default (templates/_helpers.tpl velero.serverServiceAccount)
 # Ref: https://github.com/vmware-tanzu/velero-plugin-for-aws/blob/v1.13.2/README.md (Set permissions for Velero):
 # the S3 statements of the documented policy; its EC2 statement serves volume snapshots, which are off here.

@@ -21,7 +21,7 @@ from components.network.network import Network
 from components.shared import iam_documents
 from components.shared.aws_context import AwsContext
 from components.shared.encryption_keys import EncryptionKeys
-from config.model import NodePoolShape as NodePoolShape
+from config.model import NodePoolShape
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 DEVOPS_GROUP = "platform-devops"

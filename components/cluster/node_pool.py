@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from config.model import NodePoolShape as NodePoolShape
+from config.model import NodePoolShape
 
 # Spot nodes run only what tolerates this taint: non-critical services that can lose a node on a 2-minute notice.
 SPOT_TAINT = aws.eks.NodeGroupTaintArgs(key="capacity", value="spot", effect="NO_SCHEDULE")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Final
 
 from components.shared.chart_values import Values
+from config.names import ARGOCD_NAMESPACE
 
-NAMESPACE: Final = "argocd"
+NAMESPACE: Final = ARGOCD_NAMESPACE
 RELEASE: Final = "argocd"
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from components.mesh.namespace_specs import ALB_CONTROLLER_LABELS, ALB_CONTROLLER_WEBHOOK
+from config.names import ALB_CONTROLLER_NAMESPACE
 
 Values = dict[str, Any]
 
-NAMESPACE: Final = "aws-load-balancer-controller"
+NAMESPACE: Final = ALB_CONTROLLER_NAMESPACE
 SERVICE_ACCOUNT: Final = "aws-load-balancer-controller"
 RELEASE: Final = "aws-load-balancer-controller"
 INGRESS_CLASS: Final = "alb"

@@ -5,7 +5,7 @@ A request's path: client -HTTPS-> ALB (ACM certificate, TLS 1.3 policy) -HTTP, i
 (target type ip) -> that pod's Linkerd proxy (inbound: admitted only from the public subnets, where the ALB's
 nodes live) -> NGINX -> `http://<service>.<namespace>.svc.cluster.local:<http port>` -> the pod's Linkerd proxy
 (outbound: mTLS as `public-ingress`) -> the public service's proxy, which admits exactly that identity
-(`app_specs.INGRESS`). So from the first hop inside the cluster the request travels on mTLS.
+(`config.names.PUBLIC_INGRESS`). So from the first hop inside the cluster the request travels on mTLS.
 Ref: https://linkerd.io/2-edge/tasks/using-ingress/ (an ingress proxying to Service addresses needs no special mode)
 """
 
@@ -19,11 +19,12 @@ from typing import Any, Final
 
 from components.app import app_specs
 from config.catalog import Catalog, Service
+from config.names import MONITORING_NAMESPACE, PUBLIC_INGRESS
 from config.versions import INGRESS_PROXY_UID
 
 Spec = dict[str, Any]
 
-NAME: Final = app_specs.INGRESS  # the ServiceAccount the public services already admit
+NAME: Final = PUBLIC_INGRESS  # the ServiceAccount the public services already admit
 PORT: Final = 8080  # the unprivileged image's listen port (its Dockerfile: EXPOSE 8080)
 PORT_NAME: Final = "http"
 HEALTH_PATH: Final = "/healthz"
@@ -210,7 +211,7 @@ def network_policy(public_subnet_cidrs: Sequence[str], routes_: Sequence[Route])
     return {"podSelector": {"matchLabels": app_specs.selector(NAME)}, "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [{"ipBlock": {"cidr": c}} for c in public_subnet_cidrs], "ports": ports},
                         {"from": [{"namespaceSelector": {"matchLabels": {
-                            "kubernetes.io/metadata.name": app_specs.MONITORING_NAMESPACE}}}],
+                            "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}],
                          "ports": [{"protocol": "TCP", "port": app_specs.PROXY_ADMIN}]}],
             "egress": egress}
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from components.shared.chart_values import Values, prefer_other_nodes, resources, zone_spread
-
-CERT_MANAGER_NAMESPACE: Final = "cert-manager"
+from config.names import CERT_MANAGER_NAMESPACE
 
 # The chart's pod labels per component (templates/*deployment.yaml: app.kubernetes.io/name is "cert-manager",
 # "webhook" or "cainjector" and app.kubernetes.io/component "controller", "webhook" or "cainjector"); name+component

@@ -22,11 +22,11 @@ from __future__ import annotations
 import base64
 from typing import Any, Final
 
+from config.names import IDENTITY_ISSUER, VAULT_ISSUER_SERVICE_ACCOUNT
+
 Spec = dict[str, Any]
 CLUSTER_ISSUER: Final = "vault-issuer"
-ISSUER_SERVICE_ACCOUNT: Final = "vault-issuer"  # whose bound tokens cert-manager presents to Vault
-IDENTITY_ISSUER_SECRET: Final = "linkerd-identity-issuer"  # the name Linkerd's identity reads
-TRUST_ROOTS_CONFIGMAP: Final = "linkerd-identity-trust-roots"  # read by Linkerd when identity.externalCA is true
+ISSUER_SERVICE_ACCOUNT: Final = VAULT_ISSUER_SERVICE_ACCOUNT  # whose bound tokens cert-manager presents to Vault
 WEBHOOK_ISSUER: Final = "linkerd-webhook-issuer"
 
 
@@ -54,7 +54,7 @@ def identity_issuer_certificate(trust_domain: str, duration_hours: int, renew_be
     """Certificate spec for Linkerd's identity issuer: an ECDSA P-256 intermediate CA, rotated key on renewal."""
     name = f"identity.linkerd.{trust_domain}"
     return {
-        "secretName": IDENTITY_ISSUER_SECRET,
+        "secretName": IDENTITY_ISSUER,
         "commonName": name,
         "dnsNames": [name],
         "isCA": True,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from components.shared.chart_values import Values
+from config.names import CERT_MANAGER_NAMESPACE, KUBE_SYSTEM, LINKERD_CNI_NAMESPACE, LINKERD_NAMESPACE, VAULT_NAMESPACE
 
-LINKERD_NAMESPACE: Final = "linkerd"
 # Inbound policies that authenticate the caller. "all-unauthenticated" (the chart's default) and
 # "cluster-unauthenticated" admit plaintext callers, and "audit" admits everything (it only logs): none is zero trust.
 # Ref: https://linkerd.io/2-edge/reference/authorization-policy/#default-policies
@@ -31,7 +31,7 @@ WEBHOOKS: Final[dict[str, tuple[str, str, str]]] = {
 # Namespaces the proxy injector never sees, so their pods can be created while Linkerd is down (webhookFailurePolicy
 # Fail in HA): the chart's own kube-system and cert-manager, plus Vault (the root of the trust chain Linkerd's identity
 # depends on) and the CNI plugin (it must run before any meshed pod can start).
-INJECTOR_EXCLUDED_NAMESPACES: Final = ("kube-system", "cert-manager", "vault", "linkerd-cni")
+INJECTOR_EXCLUDED_NAMESPACES: Final = (KUBE_SYSTEM, CERT_MANAGER_NAMESPACE, VAULT_NAMESPACE, LINKERD_CNI_NAMESPACE)
 
 _GO_DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$")
 

@@ -17,8 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.cluster import DEVOPS_GROUP
 from components.mesh import namespace_specs as np
-
-SYSTEM_NAMESPACES = ("linkerd", "linkerd-cni", "cert-manager", "vault", "monitoring", "aws-load-balancer-controller")
+from config.names import PLATFORM_NAMESPACES
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformNamespacesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:mesh:PlatformNamespaces", name, None, opts)
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
-        for ns in SYSTEM_NAMESPACES:
+        for ns in PLATFORM_NAMESPACES:
             level, _why = np.POD_SECURITY[ns]
             namespace = self._namespace(ns, {**np.pod_security_labels(level), **np.EXTRA_LABELS.get(ns, {})}, {})
             for policy, spec in np.policies_for(ns, args.networks).items():

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.mesh import cert_specs
+from config.names import IDENTITY_ISSUER, TRUST_ROOTS_CONFIGMAP
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,14 @@ class TrustChain(pulumi.ComponentResource):
             f"{name}-identity-issuer",
             api_version="cert-manager.io/v1",
             kind="Certificate",
-            metadata={"name": cert_specs.IDENTITY_ISSUER_SECRET, "namespace": args.linkerd_namespace},
+            metadata={"name": IDENTITY_ISSUER, "namespace": args.linkerd_namespace},
             spec=cert_specs.identity_issuer_certificate(args.trust_domain, args.issuer_duration_hours,
                                                         args.issuer_renew_before_hours),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster_issuer]),
         )
         self.trust_roots = k8s.core.v1.ConfigMap(
             f"{name}-trust-roots",
-            metadata={"name": cert_specs.TRUST_ROOTS_CONFIGMAP, "namespace": args.linkerd_namespace},
+            metadata={"name": TRUST_ROOTS_CONFIGMAP, "namespace": args.linkerd_namespace},
             data={"ca-bundle.crt": pulumi.Output.from_input(args.root_ca_pem).apply(
                 lambda pem: cert_specs.trust_bundle(pem, args.previous_root_ca_pem))},
             opts=child,

@@ -19,9 +19,10 @@ from components.cluster.cluster import DEVOPS_GROUP
 from components.mesh import namespace_specs as np
 from components.mesh.platform_namespaces import network_policy
 from components.monitoring.monitoring_values import PROMETHEUS_URL, linkerd_viz_values
-from components.monitoring.namespace_specs import VIZ_LABELS, VIZ_NAMESPACE, viz_policies
+from components.monitoring.namespace_specs import VIZ_LABELS, viz_policies
 from components.shared.helm import release
 from config import versions
+from config.names import LINKERD_VIZ_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,17 @@ class LinkerdViz(pulumi.ComponentResource):
     def __init__(self, name: str, args: LinkerdVizArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:monitoring:LinkerdViz", name, None, opts)
         self.namespace = k8s.core.v1.Namespace(
-            VIZ_NAMESPACE,
-            metadata={"name": VIZ_NAMESPACE, "labels": {**np.pod_security_labels("restricted"), **VIZ_LABELS},
+            LINKERD_VIZ_NAMESPACE,
+            metadata={"name": LINKERD_VIZ_NAMESPACE, "labels": {**np.pod_security_labels("restricted"), **VIZ_LABELS},
                       # What `linkerd viz install` writes when prometheusUrl is set (templates/namespace.yaml).
                       "annotations": {"viz.linkerd.io/external-prometheus": PROMETHEUS_URL}},
             opts=pulumi.ResourceOptions(parent=self))
         for policy, spec in viz_policies(args.networks).items():
-            network_policy(VIZ_NAMESPACE, policy, spec, self.namespace)
+            network_policy(LINKERD_VIZ_NAMESPACE, policy, spec, self.namespace)
         # Like every system namespace: the DevOps group administers it (components/mesh/platform_namespaces.py).
         k8s.rbac.v1.RoleBinding(
-            f"{VIZ_NAMESPACE}-devops-admin", metadata={"name": "platform-devops-admin", "namespace": VIZ_NAMESPACE},
+            f"{LINKERD_VIZ_NAMESPACE}-devops-admin",
+            metadata={"name": "platform-devops-admin", "namespace": LINKERD_VIZ_NAMESPACE},
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
             subjects=[{"api_group": "rbac.authorization.k8s.io", "kind": "Group", "name": DEVOPS_GROUP}],
             opts=pulumi.ResourceOptions(parent=self.namespace))

@@ -70,8 +70,8 @@ class Monitoring(pulumi.ComponentResource):
                 string_data={SLACK_SECRET_KEY: pulumi.Output.secret(cfg.slack_webhook_url or "")},
                 opts=child))
         else:
-            pulumi.log.warn(f"{key('slackWebhookUrl')} is not set: alerts stay in Alertmanager (no Slack). Set it "
-                            "with `pulumi config set --secret --path`.", self)
+            pulumi.log.warn(f"{key('alerts.slackWebhookUrl')} is not set: alerts stay in Alertmanager (no Slack). "
+                            "Set it with `pulumi config set --secret --path`.", self)
         values = kube_prometheus_stack_values(MonitoringValuesArgs(
             ha=cfg.is_ha, retention_days=cfg.prometheus_retention_days, storage_gb=cfg.prometheus_storage_gb,
             storage_class=STORAGE_CLASS, slack_enabled=slack, slack_channel=cfg.slack_channel))

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from components.shared.chart_values import Values, resources
+from config.names import MONITORING_NAMESPACE
 
 RELEASE: Final = "kube-prometheus-stack"  # the Helm release name; also the `release` label selectors match
-MONITORING_NAMESPACE: Final = "monitoring"
 # The operator creates this governing Service for every Prometheus (port 9090, `web`); kube-prometheus-stack's own
 # Grafana datasource points at it (values.yaml grafana.sidecar.datasources.prometheusServiceName).
 PROMETHEUS_URL: Final = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc.cluster.local:9090"

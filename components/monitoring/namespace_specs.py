@@ -14,8 +14,8 @@ from typing import Final
 
 from components.mesh import namespace_specs as np
 from components.monitoring.monitoring_values import PROMETHEUS_PORT
+from config.names import LINKERD_VIZ_NAMESPACE
 
-VIZ_NAMESPACE: Final = "linkerd-viz"
 TAP_API_PORT: Final = 8089
 TAP_INJECTOR_PORT: Final = 8443
 # Namespace metadata the viz chart renders for a CLI install (templates/namespace.yaml); a Helm install leaves the
@@ -53,7 +53,7 @@ def prometheus_from_viz() -> np.Spec:
     """In `monitoring`: Prometheus' query port admits linkerd-viz (its metrics API and dashboard), nothing else new."""
     return {"podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name":
-                                                                          VIZ_NAMESPACE}}}],
+                                                                          LINKERD_VIZ_NAMESPACE}}}],
                          "ports": [{"protocol": "TCP", "port": PROMETHEUS_PORT}]}]}
 
 

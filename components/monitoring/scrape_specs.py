@@ -15,10 +15,10 @@ from typing import Any, Final
 
 from components.app.app_specs import PROXY_ADMIN_PORT_NAME
 from components.vault.vault_values import VAULT_FULLNAME
+from config.names import LINKERD_NAMESPACE
 
 Spec = dict[str, Any]
 API_VERSION: Final = "monitoring.coreos.com/v1"
-LINKERD_NAMESPACE: Final = "linkerd"
 PROXY_JOB: Final = "linkerd-proxy"
 CONTROLLER_JOB: Final = "linkerd-controller"
 

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from components.cluster.cluster import Cluster
 from config import versions
+from config.names import CLOUDWATCH_NAMESPACE as NAMESPACE
 
 ADDON_NAME: Final = "amazon-cloudwatch-observability"
 # The chart's service account (`cloudwatch-agent.name`), used by both the agent and the Fluent Bit DaemonSet, in the
@@ -26,7 +27,6 @@ ADDON_NAME: Final = "amazon-cloudwatch-observability"
 # https://github.com/aws-observability/helm-charts/blob/93a934e8ccfa228fda6a5f653c3da59c5546afcf/charts/amazon-cloudwatch-observability/templates/linux/fluent-bit-daemonset.yaml
 # (serviceAccountName: cloudwatch-agent.serviceAccountName; hostNetwork: true, so the IMDS hop limit of 1 does not
 # cut it off; AWS_REGION and CLUSTER_NAME come from the chart's `region` / `clusterName`, which EKS fills in).
-NAMESPACE: Final = "amazon-cloudwatch"
 SERVICE_ACCOUNT: Final = "cloudwatch-agent"
 # Fluent Bit writes application/dataplane/host (chart values.yaml, `log_group_name` of each [OUTPUT]); the agent
 # writes Container Insights performance events to `performance`.

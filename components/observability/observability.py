@@ -19,10 +19,9 @@ from components.observability.log_alarms import LogAlarms, LogAlarmsArgs
 from components.observability.notifications import Notifications, NotificationsArgs
 from components.shared.encryption_keys import EncryptionKeys
 from config.model import StackConfig
+from config.names import CERT_MANAGER_NAMESPACE, VAULT_NAMESPACE
 
 # The namespaces the mesh layer installs Vault and cert-manager into (components/mesh/mesh.py).
-VAULT_NAMESPACE = "vault"
-CERT_MANAGER_NAMESPACE = "cert-manager"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.mesh import cert_specs
 from components.shared.encryption_keys import EncryptionKeys
 from components.shared.helm import release
 from components.vault.bootstrap.spec import BootstrapSpec
@@ -25,6 +24,7 @@ from components.vault.vault_bootstrap import VaultBootstrap, VaultBootstrapArgs
 from components.vault.vault_tls import SECRET_NAME, VaultTls, VaultTlsArgs
 from components.vault.vault_values import VaultValuesArgs, vault_tls_names, vault_values
 from config import versions
+from config.names import VAULT_ISSUER_SERVICE_ACCOUNT
 
 STORAGE_CLASS = "gp3-encrypted"
 
@@ -84,7 +84,7 @@ class Vault(pulumi.ComponentResource):
             audience=audience(args.name_prefix),
             root_ttl_hours=args.trust_anchor_ttl_hours,
             pki_max_ttl_hours=args.trust_anchor_ttl_hours,
-            cert_manager_service_account=cert_specs.ISSUER_SERVICE_ACCOUNT,
+            cert_manager_service_account=VAULT_ISSUER_SERVICE_ACCOUNT,
         )
         self.bootstrap = VaultBootstrap(f"{name}-bootstrap", VaultBootstrapArgs(
             kubeconfig=args.kubeconfig, vault_ca_pem=self.tls.ca_pem,

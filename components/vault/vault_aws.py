@@ -18,9 +18,8 @@ from components.shared import iam_documents
 from components.shared.encryption_keys import EncryptionKeys, customer_key
 from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
 from components.vault.snapshot_bucket_specs import snapshot_retention_rule
-
-VAULT_NAMESPACE = "vault"
-VAULT_SERVICE_ACCOUNT = "vault"  # vault-helm's default server service account name (values.yaml server.serviceAccount)
+from components.vault.vault_values import VAULT_SERVICE_ACCOUNT
+from config.names import VAULT_NAMESPACE
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from config.versions import VAULT_VERSION
 # vault-0..N-1 behind the headless service vault-internal whatever the Helm release is called: the raft retry_join
 # addresses and the TLS certificate's names depend on them.
 VAULT_FULLNAME: Final = "vault"
-# Must equal components.vault.vault_aws.VAULT_SERVICE_ACCOUNT: the IRSA role trusts only
-# system:serviceaccount:vault:vault.
+# vault-helm's default server service account name (values.yaml server.serviceAccount); the IRSA role (vault_aws,
+# which imports this name) trusts only system:serviceaccount:vault:vault.
 VAULT_SERVICE_ACCOUNT: Final = "vault"
 TLS_MOUNT: Final = "/vault/userconfig/tls"  # where the listener's Secret (tls.crt, tls.key, ca.crt) is mounted
 API_PORT, CLUSTER_PORT = 8200, 8201

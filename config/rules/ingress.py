@@ -1,7 +1,7 @@
 """Config rules of the public entry (`ingress` group): a stack with a public service needs a name and a certificate.
 
-Registered with the other cross-key rules (`config_rules.rule`), so a missing domain is reported with every other
-problem, before any resource exists. The ALB terminates HTTPS with an ACM certificate: either one this program
+Run with the other cross-key rules (`config.rules.check`), so a missing domain is reported with every other problem,
+before any resource exists. The ALB terminates HTTPS with an ACM certificate: either one this program
 requests and validates through the Route 53 zone (`hostedZoneId`), or an existing one (`certificateArn`).
 """
 
@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from typing import Final
 
 from config.model import Problem, StackConfig
-from config.names import PROJECT
-from config.rules import rule
 from config.schema import key
 
 # A fully qualified DNS name of at least two labels, lower case (ACM and Route 53 normalise to lower case anyway).
@@ -28,45 +26,33 @@ def public_services(cfg: StackConfig) -> list[str]:
     return [s.name for s in cfg.services if s.public]
 
 
-@rule
 def ingress(cfg: StackConfig) -> Iterator[Problem]:
     public = public_services(cfg)
     domain, zone, cert = cfg.ingress_domain, cfg.ingress_hosted_zone_id, cfg.ingress_certificate_arn
     if public and domain is None:
-        yield Problem(key("domain"), f"public services {public} need the DNS name the ALB answers on "
-                                     "(e.g. shop.example.com)")
+        yield Problem(key("ingress.domain"), f"public services {public} need the DNS name the ALB answers on "
+                                             "(e.g. shop.example.com)")
     if public and zone is None and cert is None:
-        yield Problem(key("hostedZoneId"), "public services need a certificate: set hostedZoneId (Route 53 zone for "
-                                           "ACM DNS validation and the alias record) or certificateArn")
+        yield Problem(key("ingress.hostedZoneId"),
+            "public services need a certificate: set hostedZoneId (Route 53 zone for "
+            "ACM DNS validation and the alias record) or certificateArn")
     if domain is not None and not _DOMAIN.match(domain):
-        yield Problem(key("domain"), f"{domain!r} is not a fully qualified lower-case DNS name")
+        yield Problem(key("ingress.domain"), f"{domain!r} is not a fully qualified lower-case DNS name")
     if zone is not None and not _ZONE_ID.match(zone):
-        yield Problem(key("hostedZoneId"), f"{zone!r} is not a Route 53 hosted zone id (Z followed by letters/digits)")
+        yield Problem(key("ingress.hostedZoneId"),
+            f"{zone!r} is not a Route 53 hosted zone id (Z followed by letters/digits)")
     if cert is not None:
         match = _CERT_ARN.match(cert)
         if match is None:
-            yield Problem(key("certificateArn"), f"{cert!r} is not an ACM certificate ARN")
+            yield Problem(key("ingress.certificateArn"), f"{cert!r} is not an ACM certificate ARN")
         elif match["region"] != cfg.region:
-            yield Problem(key("certificateArn"), f"an ALB needs a certificate in its own region {cfg.region!r}, "
-                                                 f"not {match['region']!r}")
+            yield Problem(key("ingress.certificateArn"),
+                f"an ALB needs a certificate in its own region {cfg.region!r}, "
+                f"not {match['region']!r}")
     if not cfg.ingress_allowed_cidrs:
-        yield Problem(key("allowedCidrs"), "must list at least one CIDR (0.0.0.0/0 for a public shop)")
+        yield Problem(key("ingress.allowedCidrs"), "must list at least one CIDR (0.0.0.0/0 for a public shop)")
     for cidr in cfg.ingress_allowed_cidrs:
         try:
             ipaddress.IPv4Network(cidr)
         except ValueError:
-            yield Problem(key("allowedCidrs"), f"{cidr!r} is not a valid IPv4 network")
-
-
-@rule
-def reserved_service_names(cfg: StackConfig) -> Iterator[Problem]:
-    """Names the platform itself uses in the app namespace: the public edge (its SA is admitted by every public
-    service) and the canary's per-track Services (`<svc>-stable`, `<svc>-canary`)."""
-    from components.ingress.edge_specs import NAME as EDGE
-
-    for svc in cfg.services:
-        at = f"{PROJECT}:services.{svc.name}"
-        if svc.name == EDGE:
-            yield Problem(at, f"{EDGE!r} is the public edge's name (its identity may call every public service)")
-        elif svc.name.endswith(("-stable", "-canary")):
-            yield Problem(at, "names ending in -stable or -canary are the canary's per-track Services")
+            yield Problem(key("ingress.allowedCidrs"), f"{cidr!r} is not a valid IPv4 network")

@@ -5,16 +5,18 @@ Each bad input must come back as one ConfigError line naming the config key path
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 import pytest
 import yaml
 
-from config import rules
 from config.model import ConfigError
+from config.names import RESERVED_NAMESPACES
 from config.profiles import PROFILES
-from config.schema import AMBIGUOUS, GROUPS, KEY_PATHS, key
+from config.rules import cluster as cluster_rules
+from config.schema import GROUPS, SETTING_PATHS, key
 from config.subnets import carve_subnets
 from tests.conftest import ROOT, STACKS, build_config, minimal_settings
 from tools.engine.mock_engine import PlanMocks, RecordingMonitor, load_stack_settings, run_stack
@@ -107,6 +109,22 @@ def test_each_rule_names_its_key(env: str, groups: dict[str, Any], expected: str
     assert any(p.startswith(f"mtls-platform:{expected}") for p in found), found
 
 
+@pytest.mark.parametrize("namespace", sorted(RESERVED_NAMESPACES))
+def test_the_app_namespace_is_none_the_platform_creates(namespace: str) -> None:
+    """linkerd-viz (monitoring on) was accepted and registered a second `Namespace linkerd-viz`: every namespace of
+    config.names is reserved, whether or not this stack turns its feature on."""
+    found = problems("prod", settings(mesh={"appNamespace": namespace}))
+    assert found == [f"mtls-platform:mesh.appNamespace: {namespace!r} must be a DNS label and not a system namespace"]
+
+
+def test_the_reserved_namespaces_cover_every_namespace_a_plan_creates() -> None:
+    created = {r.inputs["metadata"]["name"] for r in run_stack("prod", config=settings(
+        gitops={"argocd": True, "repoUrl": "https://git.example.com/shop.git", "path": "deploy"}),
+    ).of_type("kubernetes:core/v1:Namespace")}
+    assert created - {"prod-app"} <= RESERVED_NAMESPACES
+    assert {"linkerd-viz", "argocd"} <= created
+
+
 @pytest.mark.parametrize(("config", "expected"), [
     ({"mtls-platform:environment": "qa"}, "mtls-platform:environment: must be 'sandbox', 'dev', 'staging' or 'prod'"),
     ({}, "mtls-platform:environment: is required"),
@@ -143,8 +161,8 @@ def test_a_broken_key_does_not_cascade_into_rules_about_it() -> None:
 
 def test_version_leaving_standard_support_is_an_error() -> None:
     cfg = build_config("prod", settings(cluster={"kubernetesVersion": "1.34"}))
-    assert list(rules.kubernetes_version(cfg, today=date(2026, 11, 1))) == []
-    (late,) = rules.kubernetes_version(cfg, today=date(2026, 12, 3))
+    assert list(cluster_rules.kubernetes_version(cfg, today=date(2026, 11, 1))) == []
+    (late,) = cluster_rules.kubernetes_version(cfg, today=date(2026, 12, 3))
     assert late.rule.startswith("1.34 left EKS standard support on 2026-12-02")
 
 
@@ -162,8 +180,8 @@ def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
         assert decl["description"] and decl["type"] in {"string", "object", "integer"}, name
         # Pulumi demands a value in every stack file for a declared key without a default: only `environment`.
         assert ("default" in decl) == (name != "environment"), name
-    for alias, path in KEY_PATHS.items():  # every setting is documented in its group's description
-        group = path.split(".")[0]
+    for path in SETTING_PATHS:  # every setting is documented in its group's description
+        group, alias = path.split(".", 1)
         assert alias in " ".join(declared[group]["description"].split()), path
 
 
@@ -195,11 +213,26 @@ def test_subnet_carving_rejects_nonsense_quietly() -> None:
     assert carve_subnets("10.0.0.0/16", 4)["private"] == ()
 
 
-def test_an_alias_shared_by_two_groups_must_be_named_with_its_group() -> None:
-    """`key(alias)` finds a setting by its alias; where two groups share one, only `group.alias` is accepted."""
-    assert {"mode"} == AMBIGUOUS  # data.mode, manifests.mode
-    assert "mode" not in KEY_PATHS
-    with pytest.raises(ValueError, match=r"name it as group\.mode"):
-        key("mode")
+def test_key_takes_the_literal_dotted_path_and_refuses_any_other() -> None:
     assert key("manifests.mode") == "mtls-platform:manifests.mode"
-    assert key("schedule") == "mtls-platform:backup.schedule"
+    assert key("backup.schedule") == "mtls-platform:backup.schedule"
+    assert key("services") == "mtls-platform:services"
+    assert key("aws:region") == "aws:region"
+    for wrong in ("schedule", "mode", "network.vpcCIDR", "nodes.systemMax", "vpcCidr", "aws:profile"):
+        with pytest.raises(ValueError, match=rf"'{re.escape(wrong)}' is not a config key of mtls-platform"):
+            key(wrong)
+
+
+# `key("...")` / `key('...')` as the rule modules (and the few components that name a key) write it.
+_KEY_CALL = re.compile(r"""\bkey\((["'])([^"']*)\1\)""")
+
+
+def test_every_key_a_module_names_exists_in_the_schema() -> None:
+    """A typo'd path raises when its rule runs; this finds it before, in every module, whichever rules run."""
+    used = {m[1]: path for path in sorted([*(ROOT / "config").rglob("*.py"), *(ROOT / "components").rglob("*.py")])
+            for m in _KEY_CALL.findall(path.read_text())}
+    groups = {p.stem for p in (ROOT / "config" / "rules").glob("*.py")} - {"__init__", "common"}
+    assert groups <= {p.stem for p in used.values() if p.parent.name == "rules"}  # the pattern sees every group
+    for name, path in used.items():
+        key(name)  # raises for a path the schema does not have
+        assert "{" not in name, f"{path.relative_to(ROOT)}: {name!r} must be a literal path"

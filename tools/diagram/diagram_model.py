@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "linkerd", "cert-manager", "vault", "monitoring",
-                                      "linkerd-viz", "aws-load-balancer-controller"})
+from config.names import RESERVED_NAMESPACES
+
+# Deployments outside these namespaces are the application's services.
+SYSTEM_NAMESPACES: Final = RESERVED_NAMESPACES
 TIERS: Final = ("public", "private", "isolated")
 
 

@@ -18,12 +18,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from config.names import IDENTITY_ISSUER, LINKERD_NAMESPACE, TRUST_ROOTS_CONFIGMAP, VAULT_NAMESPACE
 from tools.verify.metrics import check_denials, check_edges
 from tools.verify.model import (
-    IDENTITY_ISSUER,
     INJECT_ANNOTATION,
-    LINKERD_NAMESPACE,
-    VAULT_NAMESPACE,
     Check,
     Expectations,
     Obj,
@@ -76,7 +74,7 @@ def _subject(cert: x509.Certificate) -> str:
 
 def check_trust_anchor(snap: Snapshot, exp: Expectations) -> list[Row]:
     """Every anchor in Linkerd's trust bundle is inside its validity window; Vault's current root is among them."""
-    subject = f"{LINKERD_NAMESPACE}/linkerd-identity-trust-roots"
+    subject = f"{LINKERD_NAMESPACE}/{TRUST_ROOTS_CONFIGMAP}"
     bundle = ((snap.trust_roots or {}).get("data") or {}).get(TRUST_ROOTS_KEY, "")
     anchors = load_pems(bundle)
     if not anchors:
@@ -128,7 +126,7 @@ def check_identity_issuer(snap: Snapshot, exp: Expectations) -> list[Row]:
         rows.append(Row("identity-issuer", subject, Status.OK, "signed by a trust anchor in the bundle"))
     else:
         rows.append(Row("identity-issuer", subject, Status.FAIL,
-                        "does not chain to any trust anchor in linkerd-identity-trust-roots"))
+                        f"does not chain to any trust anchor in {TRUST_ROOTS_CONFIGMAP}"))
     return rows
 
 

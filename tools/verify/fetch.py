@@ -21,18 +21,15 @@ from typing import Any
 import kubernetes
 import yaml
 
+from config.names import IDENTITY_ISSUER, LINKERD_NAMESPACE, TRUST_ROOTS_CONFIGMAP, VAULT_NAMESPACE
 from tools.verify.metrics import denial_queries, edge_queries
 from tools.verify.model import (
-    IDENTITY_ISSUER,
-    LINKERD_NAMESPACE,
-    VAULT_NAMESPACE,
     Expectations,
     Obj,
     Snapshot,
     meshed_namespaces,
 )
 
-TRUST_ROOTS_CONFIGMAP = "linkerd-identity-trust-roots"
 # vault-helm 0.34.1 server pod labels (values.yaml server.affinity selects them the same way; fullnameOverride does
 # not change `vault.name`, and components/vault/vault_values.py sets no nameOverride).
 VAULT_POD_SELECTOR = "app.kubernetes.io/name=vault,component=server"

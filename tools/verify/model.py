@@ -16,9 +16,6 @@ from typing import Any
 
 Obj = dict[str, Any]
 
-LINKERD_NAMESPACE = "linkerd"
-VAULT_NAMESPACE = "vault"
-IDENTITY_ISSUER = "linkerd-identity-issuer"  # Certificate and Secret (components/mesh/cert_specs.py)
 INJECT_ANNOTATION = "linkerd.io/inject"
 
 

@@ -10,6 +10,7 @@ import yaml
 from components.app import app_specs as specs
 from components.app.application import lifecycle_policy
 from config import catalog as sc
+from config.names import PUBLIC_INGRESS
 from tests.conftest import FACTS
 
 CATALOG = sc.default_catalog("prod")
@@ -112,7 +113,7 @@ def test_network_policy_mirrors_the_graph() -> None:
     for svc in CATALOG:
         policy = specs.network_policy(svc, CATALOG, data)
         assert policy["policyTypes"] == ["Ingress", "Egress"]
-        expected_in = set(svc.callers) | ({specs.INGRESS} if svc.public else set())
+        expected_in = set(svc.callers) | ({PUBLIC_INGRESS} if svc.public else set())
         assert _peers(policy["ingress"], "from") == expected_in, svc.name
         assert _peers(policy["egress"], "to") == set(sc.callees(svc.name, CATALOG)), svc.name
         blocks = [peer for rule in policy["egress"] for peer in rule["to"] if "ipBlock" in peer]

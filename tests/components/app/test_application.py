@@ -9,6 +9,7 @@ import pytest
 
 from components.app import app_specs as specs
 from config import catalog as sc
+from config.names import PUBLIC_INGRESS
 from tests.conftest import STACKS, plan_of
 from tools.engine.mock_engine import Plan, Registration
 
@@ -67,7 +68,7 @@ def _authorized(plan: Plan) -> set[tuple[str, str, str]]:
 def test_linkerd_policy_allows_exactly_the_catalog_edges(stack: str) -> None:
     plan = plan_of(stack)
     expected = {(caller, s.name, p.name) for s in catalog(stack) for caller in s.callers for p in s.ports}
-    expected |= {(specs.INGRESS, s.name, p.name) for s in catalog(stack) if s.public for p in s.ports
+    expected |= {(PUBLIC_INGRESS, s.name, p.name) for s in catalog(stack) if s.public for p in s.ports
                  if p.protocol == "http"}
     assert _authorized(plan) == expected
     # An identity outside the catalog (or a caller on a service it does not call) has no path.
@@ -117,7 +118,7 @@ def _netpol_edges(plan: Plan) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_network_policies_mirror_the_graph(stack: str) -> None:
     plan = plan_of(stack)
-    expected = sc.edges(catalog(stack)) | {(specs.INGRESS, s.name) for s in catalog(stack) if s.public}
+    expected = sc.edges(catalog(stack)) | {(PUBLIC_INGRESS, s.name) for s in catalog(stack) if s.public}
     assert _netpol_edges(plan) == expected
     policies = app_objects(plan, NETPOL)
     isolated = {s.inputs["cidrBlock"] for s in plan.of_type("aws:ec2/subnet:Subnet") if "isolated" in s.name}

@@ -9,7 +9,7 @@ import pytest
 from components.cluster.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES, DEVOPS_GROUP
 from config.versions import KUBERNETES_VERSION
 from tests.conftest import HA, STACKS, plan_of
-from tools.engine.mock_engine import Plan, Registration
+from tools.engine.mock_engine import Plan, Registration, load_stack_settings, run_stack
 
 EKS = "eks:index:Cluster"
 
@@ -163,3 +163,12 @@ def test_ebs_csi_driver_runs_with_its_own_role(prod: Plan) -> None:
     assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
     assert addon.inputs["serviceAccountRoleArn"] == prod.one("aws:iam/role:Role", "cluster-ebs-csi").outputs["arn"]
     assert addon.inputs["clusterName"] == "mtls-platform-prod"
+
+
+def test_nodes_system_max_size_reaches_the_system_node_group() -> None:
+    """The whole path of one key: stack file -> schema -> merge over the profile -> rule -> StackConfig.system_pool
+    -> Cluster -> NodePool -> the NodeGroup's scalingConfig (and nothing on the way pins the profile's 9)."""
+    settings = {**load_stack_settings("prod"), "mtls-platform:nodes": json.dumps({"systemMaxSize": 12})}
+    groups = {g.name: g.inputs for g in run_stack("prod", config=settings).of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert groups["cluster-system-ng"]["scalingConfig"]["maxSize"] == 12
+    assert groups["cluster-spot-ng"]["scalingConfig"]["maxSize"] == 4  # the spot pool keeps its own

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from components.mesh.platform_namespaces import SYSTEM_NAMESPACES
 from config import versions
+from config.names import PLATFORM_NAMESPACES
 from config.profiles import PROFILES
 from tests.conftest import HA, STACKS, plan_of
 from tools.engine.mock_engine import Plan, Registration
@@ -140,7 +140,7 @@ def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> No
     plan = plan_of(stack)
     namespaces = {n.inputs["metadata"]["name"]: n for n in plan.of_type("kubernetes:core/v1:Namespace")}
     viz = ("linkerd-viz",) if monitored(stack) else ()
-    assert set(namespaces) == {*SYSTEM_NAMESPACES, f"{stack}-app", *viz}
+    assert set(namespaces) == {*PLATFORM_NAMESPACES, f"{stack}-app", *viz}
     expected = {"linkerd": "restricted", "cert-manager": "restricted", "vault": "restricted",
                 "monitoring": "privileged", "linkerd-cni": "privileged", f"{stack}-app": "restricted",
                 **{ns: "restricted" for ns in viz}}
@@ -153,14 +153,14 @@ def test_namespaces_carry_pod_security_labels_and_default_deny(stack: str) -> No
     assert namespaces["linkerd"].inputs["metadata"]["labels"]["config.linkerd.io/admission-webhooks"] == "disabled"
     policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
                 for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
-    for ns in [*SYSTEM_NAMESPACES, f"{stack}-app", *viz]:
+    for ns in [*PLATFORM_NAMESPACES, f"{stack}-app", *viz]:
         assert policies[(ns, "default-deny")] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
 def test_devops_group_administers_every_system_namespace(prod: Plan) -> None:
     bindings = [b for b in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
                 if b.inputs["metadata"]["name"] == "platform-devops-admin"]
-    assert {b.inputs["metadata"]["namespace"] for b in bindings} == {*SYSTEM_NAMESPACES, "linkerd-viz"}
+    assert {b.inputs["metadata"]["namespace"] for b in bindings} == {*PLATFORM_NAMESPACES, "linkerd-viz"}
     for b in bindings:
         assert b.inputs["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                          "name": "platform-devops"}]

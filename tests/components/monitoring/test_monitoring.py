@@ -22,9 +22,10 @@ from components.monitoring.monitoring_values import (
     kube_prometheus_stack_values,
     linkerd_viz_values,
 )
-from components.monitoring.namespace_specs import VIZ_NAMESPACE, viz_policies
+from components.monitoring.namespace_specs import viz_policies
 from components.shared.chart_values import flatten
 from config.model import ConfigError
+from config.names import LINKERD_VIZ_NAMESPACE
 from config.profiles import PROFILES
 from config.versions import GRAFANA_SUBCHART, KUBE_PROMETHEUS_STACK_CHART, LINKERD_CHART
 from tests.conftest import FACTS, HA, STACKS, build_config, minimal_settings, plan_of
@@ -183,7 +184,7 @@ def test_plan_pins_both_charts(stack: str) -> None:
     kps = plan.one(RELEASE, "kube-prometheus-stack").inputs
     assert kps["version"] == KUBE_PROMETHEUS_STACK_CHART and kps["namespace"] == "monitoring"
     viz = plan.one(RELEASE, "linkerd-viz").inputs
-    assert viz["version"] == LINKERD_CHART and viz["namespace"] == VIZ_NAMESPACE
+    assert viz["version"] == LINKERD_CHART and viz["namespace"] == LINKERD_VIZ_NAMESPACE
     assert viz["values"]["prometheusUrl"] == PROMETHEUS_URL and viz["values"]["prometheus"]["enabled"] is False
     spec = kps["values"]["prometheus"]["prometheusSpec"]
     assert spec["replicas"] == (2 if stack in HA else 1)

@@ -1,0 +1,36 @@
+"""Config rules of the `data` group: Service Catalog products when that mode is on, storage, retention and node
+counts within AWS's limits, Multi-AZ data services in HA environments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from config.model import Problem, StackConfig
+from config.schema import key
+
+
+def data_services(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.data_services_mode == "serviceCatalog":
+        missing = sorted({"rds", "mq", "cache"} - set(cfg.service_catalog_products))
+        if missing:
+            yield Problem(key("data.serviceCatalogProducts"), f"serviceCatalog mode needs products for {missing}")
+    if not 20 <= cfg.rds_allocated_storage_gb <= 65536:
+        yield Problem(key("data.rdsAllocatedStorageGb"), "must be between 20 and 65536 GiB")
+    if cfg.rds_max_allocated_storage_gb < cfg.rds_allocated_storage_gb:
+        yield Problem(key("data.rdsMaxAllocatedStorageGb"), "must not be below rdsAllocatedStorageGb")
+    if not 1 <= cfg.rds_backup_retention_days <= 35:
+        yield Problem(key("data.rdsBackupRetentionDays"), "must be between 1 and 35 days")
+    if not 1 <= cfg.cache_nodes <= 6:
+        yield Problem(key("data.cacheNodes"), "must be between 1 and 6 (primary plus up to 5 replicas)")
+    if cfg.cache_multi_az and cfg.cache_nodes < 2:
+        yield Problem(key("data.cacheNodes"), "cacheMultiAz needs at least 2 nodes (a primary and a replica)")
+    if not 0 <= cfg.cache_snapshot_retention_days <= 35:
+        yield Problem(key("data.cacheSnapshotRetentionDays"), "must be between 0 and 35 days")
+    if cfg.mq_multi_az and cfg.mq_instance_type == "mq.t3.micro":
+        yield Problem(key("data.mqInstanceType"), "mq.t3.micro is single-instance only; active/standby needs mq.m5+")
+    if cfg.is_ha:
+        for k, on in ((key("data.rdsMultiAz"), cfg.rds_multi_az), (key("data.mqMultiAz"), cfg.mq_multi_az),
+                      (key("data.cacheMultiAz"), cfg.cache_multi_az)):
+            if not on:
+                yield Problem(k, f"{cfg.environment} runs data services Multi-AZ (CKV_AWS_157, CKV2_AWS_50)")
