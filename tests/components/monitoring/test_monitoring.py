@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from components.mesh.namespace_specs import Networks
 from components.monitoring import alert_specs
 from components.monitoring import dashboard_specs as dashboards
 from components.monitoring import scrape_specs as scrape
@@ -283,8 +287,6 @@ def test_dashboard_config_map_is_picked_up_by_the_grafana_sidecar(stack: str) ->
 
 
 def test_viz_namespace_is_default_deny_with_named_allows() -> None:
-    from components.mesh.namespace_specs import Networks
-
     policies = viz_policies(Networks("10.10.0.0/16", "172.20.0.0/16"))
     assert next(iter(policies)) == "default-deny"
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -352,9 +354,6 @@ def test_monitoring_can_be_switched_per_stack() -> None:
 
 # --- Trust anchor -------------------------------------------------------------------------------------------------
 def test_trust_anchor_expiry_is_read_from_the_certificate() -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())

@@ -24,6 +24,7 @@ from tests.helpers.cw_filter import PatternError, compile_pattern, matches
 from tools.audit_report.audit_report import audit_plan, mandatory_failures
 from tools.chart_data import chart_keys
 from tools.engine.mock_engine import Plan, Registration, run_stack
+from tools.engine.plan_facts import dig, helm_chart
 
 SAMPLES: dict[str, Any] = json.loads((ROOT / "tests/fixtures/cloudwatch_log_samples.json").read_text())
 ALL_ALARMS: tuple[LogAlarm, ...] = (alarm_specs.control_plane_alarms("vault")
@@ -269,8 +270,6 @@ def test_docs_explain_every_alarm() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_log_formats_the_patterns_read_are_the_ones_deployed(stack: str) -> None:
     """Vault's server log and cert-manager's controller log stay in their text formats (the patterns match text)."""
-    from tools.engine.plan_facts import dig, helm_chart
-
     releases = {helm_chart(r): r for r in plan_of(stack).of_type("kubernetes:helm.sh/v3:Release")}
     # vault-helm 0.34.1 server.logFormat "" = Vault's "standard" format; cert-manager v1.21.1 logs text by default.
     assert dig(releases["vault"].inputs, "values.server.logFormat", "") in ("", "standard")

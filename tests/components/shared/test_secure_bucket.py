@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.shared.access_log_bucket import AccessLogBucketArgs
+from components.shared.access_log_bucket import ELB_ACCOUNT_REGIONS, AccessLogBucketArgs, load_balancer_log_statements
 from components.shared.secure_bucket import ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS, SecureBucketArgs, lifecycle_rules
 from tools.engine.mock_engine import ACCOUNT, ROOT, Plan, Registration, run_stack
 
@@ -183,8 +183,6 @@ def test_log_bucket_is_private_versioned_expires_logs_and_does_not_log_itself(lo
 
 def test_alb_log_delivery_uses_the_regional_elb_account_only_where_one_exists() -> None:
     """Regions opened after August 2022 have no ELB account (the provider's lookup fails there): service principal."""
-    from components.shared.access_log_bucket import ELB_ACCOUNT_REGIONS, load_balancer_log_statements
-
     # Plain strings: an Output made outside a running program would leave a task on the event loop.
     resource = "arn:aws:s3:::logs/alb/AWSLogs/111122223333/*"
     legacy = load_balancer_log_statements(resource, "arn:aws:iam::127311923021:root")

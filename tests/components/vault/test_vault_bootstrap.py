@@ -13,11 +13,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import dill
 import hvac
 import pulumi
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from pulumi.dynamic.dynamic import serialize_provider
 
 from components.vault.bootstrap.steps import (
     BootstrapSpec,
@@ -361,9 +363,6 @@ def test_diff_is_empty_for_identical_inputs_and_ignores_connection_details() -> 
 
 
 def test_provider_pickles_for_the_state() -> None:
-    import dill
-    from pulumi.dynamic.dynamic import serialize_provider
-
     restored = dill.loads(base64.b64decode(serialize_provider(VaultBootstrapProvider())))
     assert isinstance(restored, VaultBootstrapProvider)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tools.engine import plan as plan_cli
-from tools.engine.mock_engine import load_stack_settings
+from tools.engine.mock_engine import load_stack_settings, run_stack
 
 
 def test_tree_view_shows_components_protection_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,6 +43,4 @@ def test_bad_stack_config_exits_2_with_named_key(capsys: pytest.CaptureFixture[s
 
 
 def plan_cli_run(stack: str, config: dict[str, str]) -> object:
-    from tools.engine.mock_engine import run_stack
-
     return run_stack(stack, config=config)
