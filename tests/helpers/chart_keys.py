@@ -5,7 +5,10 @@ against, the extension points a builder may set although no key list can enumera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from components.shared.chart_values import flatten
 from config.versions import AWS_LOAD_BALANCER_CONTROLLER_CHART, CERT_MANAGER_CHART, LINKERD_CHART, VAULT_CHART
@@ -93,3 +96,19 @@ def unanchored_allow_list_entries(chart: str) -> list[str]:
         if not anchored:
             unanchored.append(path)
     return unanchored
+
+
+def chart_key_tests(builds: dict[str, Callable[[], Values]], charts: list[str]) -> tuple[Callable[[str], None], ...]:
+    """The two key tests every values module gets, parametrized over its builds ("<chart>/<variant>") and charts:
+    assign them to `test_...` names in the test module so pytest collects them there."""
+
+    @pytest.mark.parametrize("build", sorted(builds))
+    def every_key_set_exists_in_the_pinned_chart(build: str) -> None:
+        assert unknown_paths(builds[build](), build.split("/")[0]) == []
+
+    @pytest.mark.parametrize("chart", charts)
+    def allow_list_entries_hang_off_the_chart(chart: str) -> None:
+        """An allowed path is a key of the chart, or a documented key of a map the chart has (or top level)."""
+        assert unanchored_allow_list_entries(chart) == [], f"{chart}: allow-list entries match nothing in the chart"
+
+    return every_key_set_exists_in_the_pinned_chart, allow_list_entries_hang_off_the_chart

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from components.mesh.cert_manager_values import cert_manager_values
-from tests.helpers.chart_keys import Values, keys_of, unanchored_allow_list_entries, unknown_paths
+from tests.helpers.chart_keys import Values, chart_key_tests, keys_of
 
 CHARTS = ["cert-manager"]
 BUILDS: dict[str, Callable[[], Values]] = {
@@ -18,16 +18,8 @@ BUILDS: dict[str, Callable[[], Values]] = {
 }
 
 
-@pytest.mark.parametrize("build", sorted(BUILDS))
-def test_every_key_set_exists_in_the_pinned_chart(build: str) -> None:
-    chart = build.split("/")[0]
-    assert unknown_paths(BUILDS[build](), chart) == []
-
-
-@pytest.mark.parametrize("chart", CHARTS)
-def test_allow_list_entries_hang_off_the_chart(chart: str) -> None:
-    """An allowed path is a key of the chart, or a documented key of a map the chart has (or top level)."""
-    assert unanchored_allow_list_entries(chart) == [], f"{chart}: allow-list entries match nothing in the chart"
+test_every_key_set_exists_in_the_pinned_chart, test_allow_list_entries_hang_off_the_chart = chart_key_tests(
+    BUILDS, CHARTS)
 
 
 @pytest.mark.parametrize(("ha", "replicas"), [(True, {"controller": 2, "webhook": 3, "cainjector": 2}),

@@ -20,7 +20,7 @@ from components.mesh.linkerd_values import (
 )
 from components.shared.chart_values import flatten
 from config.versions import LINKERD_CHART
-from tests.helpers.chart_keys import Values, unanchored_allow_list_entries, unknown_paths
+from tests.helpers.chart_keys import Values, chart_key_tests
 from tools.chart_data import chart_keys
 
 
@@ -39,16 +39,8 @@ BUILDS: dict[str, Callable[[], Values]] = {
 }
 
 
-@pytest.mark.parametrize("build", sorted(BUILDS))
-def test_every_key_set_exists_in_the_pinned_chart(build: str) -> None:
-    chart = build.split("/")[0]
-    assert unknown_paths(BUILDS[build](), chart) == []
-
-
-@pytest.mark.parametrize("chart", CHARTS)
-def test_allow_list_entries_hang_off_the_chart(chart: str) -> None:
-    """An allowed path is a key of the chart, or a documented key of a map the chart has (or top level)."""
-    assert unanchored_allow_list_entries(chart) == [], f"{chart}: allow-list entries match nothing in the chart"
+test_every_key_set_exists_in_the_pinned_chart, test_allow_list_entries_hang_off_the_chart = chart_key_tests(
+    BUILDS, CHARTS)
 
 
 @pytest.mark.parametrize("ha", [True, False])

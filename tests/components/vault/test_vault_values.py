@@ -24,7 +24,7 @@ from components.vault.vault_values import (
     vault_values,
 )
 from config.versions import VAULT_VERSION
-from tests.helpers.chart_keys import Values, unanchored_allow_list_entries, unknown_paths
+from tests.helpers.chart_keys import Values, chart_key_tests
 
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/mtls-platform-prod-vault"
@@ -43,16 +43,8 @@ BUILDS: dict[str, Callable[[], Values]] = {
 }
 
 
-@pytest.mark.parametrize("build", sorted(BUILDS))
-def test_every_key_set_exists_in_the_pinned_chart(build: str) -> None:
-    chart = build.split("/")[0]
-    assert unknown_paths(BUILDS[build](), chart) == []
-
-
-@pytest.mark.parametrize("chart", CHARTS)
-def test_allow_list_entries_hang_off_the_chart(chart: str) -> None:
-    """An allowed path is a key of the chart, or a documented key of a map the chart has (or top level)."""
-    assert unanchored_allow_list_entries(chart) == [], f"{chart}: allow-list entries match nothing in the chart"
+test_every_key_set_exists_in_the_pinned_chart, test_allow_list_entries_hang_off_the_chart = chart_key_tests(
+    BUILDS, CHARTS)
 
 
 def _block(hcl: str, header: str) -> str:
