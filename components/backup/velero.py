@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.backup import velero_specs
 from components.backup import velero_values as vv
 from components.cluster.cluster import Cluster
 from components.mesh import namespace_specs as np
@@ -43,7 +44,8 @@ class Velero(pulumi.ComponentResource):
             access_log_bucket=args.access_log_bucket, log_prefix="velero/"), child)
         role = args.cluster.irsa_role(f"{name}-irsa", vv.NAMESPACE, vv.SERVICE_ACCOUNT, parent=self)
         policy = aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=pulumi.Output.json_dumps(
-            vv.velero_policy(self.bucket.arn, args.kms_key_arn, args.region)), opts=pulumi.ResourceOptions(parent=role))
+            velero_specs.velero_policy(self.bucket.arn, args.kms_key_arn, args.region)),
+            opts=pulumi.ResourceOptions(parent=role))
         namespace = k8s.core.v1.Namespace(
             name, metadata={"name": vv.NAMESPACE, "labels": np.pod_security_labels("restricted")}, opts=child)
         for policy_name, spec in {"default-deny": np.default_deny(), "allow-dns": np.allow_dns(),

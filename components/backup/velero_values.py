@@ -1,10 +1,10 @@
-"""Helm values and the IAM policy for Velero (optional, sandbox only, off by default: the customer's brief declined it).
+"""Helm values for Velero (optional, sandbox only, off by default: the customer's brief declined it).
 
 Velero backs up Kubernetes objects to its own SSE-KMS bucket through the AWS plugin, with credentials from IRSA (no
 key file, `credentials.useSecret` off). Volume snapshots and the node agent stay off: the platform's state lives in
 Vault (raft snapshots, docs/vault-restore.md) and in managed data services with their own backups, so the role needs
-no EC2 rights. Every key is checked against the chart's values.yaml at tag velero-11.4.0
-(tests/upstream_facts/chart_keys/).
+no EC2 rights (its IAM policy: `velero_specs.py`). Every key is checked against the chart's values.yaml at tag
+velero-11.4.0 (tests/upstream_facts/chart_keys/).
 """
 
 from __future__ import annotations
@@ -14,20 +14,12 @@ from typing import Any, Final
 
 import pulumi
 
-from components.shared import iam_documents
-from components.shared.iam_documents import Document
 from config import versions
 from config.names import VELERO_NAMESPACE
 
 NAMESPACE: Final = VELERO_NAMESPACE
 SERVICE_ACCOUNT: Final = "velero-server"  # the chart's default (templates/_helpers.tpl velero.serverServiceAccount)
-# Ref: https://github.com/vmware-tanzu/velero-plugin-for-aws/blob/v1.13.2/README.md (Set permissions for Velero):
-# the S3 statements of the documented policy; its EC2 statement serves volume snapshots, which are off here.
-S3_OBJECT_ACTIONS: Final = ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:PutObjectTagging",
-                            "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-S3_BUCKET_ACTIONS: Final = ["s3:ListBucket"]
-# SSE-KMS objects (plugin config kmsKeyId): reads need kms:Decrypt, writes kms:GenerateDataKey, through S3 only.
-KMS_ACTIONS: Final = ["kms:GenerateDataKey", "kms:Decrypt"]
+
 
 
 @dataclass(frozen=True)
@@ -36,17 +28,6 @@ class VeleroValuesArgs:
     region: str
     kms_key_arn: pulumi.Input[str]
     role_arn: pulumi.Input[str]
-
-
-def velero_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str], region: str) -> Document:
-    kms = iam_documents.allow(KMS_ACTIONS, [key_arn], sid="BackupObjectsEncryption")
-    kms["Condition"] = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
-    objects = pulumi.Output.concat(bucket_arn, "/*") if not isinstance(bucket_arn, str) else f"{bucket_arn}/*"
-    return iam_documents.document(
-        iam_documents.allow(S3_OBJECT_ACTIONS, [objects], sid="BackupObjects"),
-        iam_documents.allow(S3_BUCKET_ACTIONS, [bucket_arn], sid="ListBackups"),
-        kms,
-    )
 
 
 def _restricted() -> dict[str, Any]:

@@ -18,13 +18,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster.cluster import Cluster
+from components.ingress.alb_controller_specs import iam_policy
 from components.ingress.alb_controller_values import (
     NAMESPACE,
     RELEASE,
     SERVICE_ACCOUNT,
     AlbControllerValuesArgs,
     alb_controller_values,
-    iam_policy,
 )
 from components.shared.helm import release
 from config import versions

@@ -1,4 +1,4 @@
-"""Helm values of the AWS Load Balancer Controller (pure builder), and the IAM policy its IRSA role carries.
+"""Helm values of the AWS Load Balancer Controller (pure builder); its IRSA role's policy: `alb_controller_specs.py`.
 
 Every key is checked against the chart's own values.yaml at the pinned version (tests/upstream_facts/chart_keys/
 aws-load-balancer-controller-3.5.0.txt). The controller reaches AWS through IRSA only: node IMDS answers no pod
@@ -8,9 +8,7 @@ Ref: https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v3.5.0
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from components.mesh.namespace_specs import ALB_CONTROLLER_LABELS, ALB_CONTROLLER_WEBHOOK
@@ -27,7 +25,6 @@ INGRESS_CLASS: Final = "alb"
 WEBHOOK_PORT: Final = ALB_CONTROLLER_WEBHOOK
 # selectorLabels in templates/_helpers.tpl: app.kubernetes.io/name is the chart name (no nameOverride set).
 POD_LABELS: Final = ALB_CONTROLLER_LABELS
-IAM_POLICY_FILE: Final = Path(__file__).parent / "aws-load-balancer-controller-iam-policy.json"
 
 
 @dataclass(frozen=True)
@@ -38,12 +35,6 @@ class AlbControllerValuesArgs:
     role_arn: Any  # pulumi.Input[str]: the IRSA role
     ha: bool
     tags: dict[str, str] = field(default_factory=dict)  # AWS tags on every ALB, target group and security group
-
-
-def iam_policy() -> dict[str, Any]:
-    """The controller's upstream IAM policy for the pinned version (docs/install/iam_policy.json, aws partition)."""
-    doc: dict[str, Any] = json.loads(IAM_POLICY_FILE.read_text(encoding="utf-8"))
-    return dict(doc["policy"])
 
 
 def alb_controller_values(args: AlbControllerValuesArgs) -> Values:

@@ -11,7 +11,7 @@ from typing import Any
 import hvac
 import pytest
 
-from components.backup import snapshot_specs
+from components.backup import snapshot_specs, velero_specs
 from components.backup import velero_values as vv
 from components.mesh import namespace_specs as np
 from components.shared.chart_values import flatten
@@ -289,7 +289,7 @@ def test_velero_uses_irsa_its_own_kms_bucket_and_pinned_images() -> None:
 
 
 def test_velero_policy_is_the_plugins_s3_set_on_its_bucket_without_ec2() -> None:
-    doc = vv.velero_policy("arn:aws:s3:::velero-bucket", KEY, "us-east-1")
+    doc = velero_specs.velero_policy("arn:aws:s3:::velero-bucket", KEY, "us-east-1")
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     assert by_sid["BackupObjects"]["Resource"] == ["arn:aws:s3:::velero-bucket/*"]
     assert by_sid["ListBackups"] == {"Sid": "ListBackups", "Effect": "Allow", "Action": ["s3:ListBucket"],

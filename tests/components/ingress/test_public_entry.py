@@ -13,13 +13,12 @@ import pytest
 import yaml
 
 from components.ingress import edge_specs
+from components.ingress.alb_controller_specs import IAM_POLICY_FILE, iam_policy
 from components.ingress.alb_controller_values import (
-    IAM_POLICY_FILE,
     NAMESPACE,
     SERVICE_ACCOUNT,
     AlbControllerValuesArgs,
     alb_controller_values,
-    iam_policy,
 )
 from config import versions
 from config.catalog import default_catalog
