@@ -23,6 +23,7 @@ from components.shared.encryption_keys import EncryptionKeys
 from components.vault.vault import Vault, VaultArgs
 from components.vault.vault_aws import VaultAws
 from config.model import StackConfig
+from config.names import CERT_MANAGER_NAMESPACE, LINKERD_CNI_NAMESPACE, LINKERD_NAMESPACE, VAULT_NAMESPACE
 
 TRUST_DOMAIN = "cluster.local"  # Linkerd's identityTrustDomain default (the cluster domain)
 
@@ -49,9 +50,10 @@ class Mesh(pulumi.ComponentResource):
         ), child)
         ns = self.namespaces.name_of
         nodes = args.cluster.nodes_ready
-        self.cert_manager = CertManager("cert-manager", CertManagerArgs(ns("cert-manager"), cfg.is_ha, nodes), child)
+        self.cert_manager = CertManager(
+            "cert-manager", CertManagerArgs(ns(CERT_MANAGER_NAMESPACE), cfg.is_ha, nodes), child)
         self.vault = Vault("vault", VaultArgs(
-            namespace=ns("vault"), namespace_name="vault", ha=cfg.is_ha, region=cfg.region,
+            namespace=ns(VAULT_NAMESPACE), namespace_name=VAULT_NAMESPACE, ha=cfg.is_ha, region=cfg.region,
             name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
             kubeconfig=args.cluster.kubeconfig, trust_anchor_ttl_hours=cfg.trust_anchor_ttl_hours,
             protect=cfg.protect_resources, depends_on=[*nodes, args.cluster.ebs_csi_addon],
@@ -61,14 +63,14 @@ class Mesh(pulumi.ComponentResource):
             vault_server=self.vault.server, vault_ca_pem=self.vault.ca_pem, root_ca_pem=self.vault.root_ca_pem,
             previous_root_ca_pem=cfg.previous_trust_anchor_pem, sign_path=spec.signing_path,
             auth_mount=spec.kubernetes_auth_path, vault_role=spec.cert_manager_role, audience=spec.audience,
-            cert_manager_namespace=ns("cert-manager"), cert_manager_service_account=CONTROLLER_SERVICE_ACCOUNT,
-            linkerd_namespace=ns("linkerd"), trust_domain=TRUST_DOMAIN,
+            cert_manager_namespace=ns(CERT_MANAGER_NAMESPACE), cert_manager_service_account=CONTROLLER_SERVICE_ACCOUNT,
+            linkerd_namespace=ns(LINKERD_NAMESPACE), trust_domain=TRUST_DOMAIN,
             issuer_duration_hours=cfg.identity_issuer_duration_hours,
             issuer_renew_before_hours=cfg.identity_issuer_renew_before_hours,
             issuer_depends_on=[self.cert_manager.release, self.vault.bootstrap],
         ), child)
         self.linkerd = Linkerd("linkerd", LinkerdArgs(
-            namespace=ns("linkerd"), namespace_name="linkerd", cni_namespace=ns("linkerd-cni"),
+            namespace=ns(LINKERD_NAMESPACE), namespace_name=LINKERD_NAMESPACE, cni_namespace=ns(LINKERD_CNI_NAMESPACE),
             values=LinkerdValuesArgs(ha=cfg.is_ha, default_inbound_policy=cfg.default_inbound_policy),
             control_plane_depends_on=[self.trust_chain.trust_roots, self.trust_chain.identity_issuer],
             cert_manager=self.cert_manager.release, nodes_ready=nodes,

@@ -12,25 +12,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from config.names import (
+    ALB_CONTROLLER_NAMESPACE,
+    CERT_MANAGER_NAMESPACE,
+    KUBE_SYSTEM,
+    LINKERD_CNI_NAMESPACE,
+    LINKERD_NAMESPACE,
+    MONITORING_NAMESPACE,
+    VAULT_NAMESPACE,
+)
+
 Level = Literal["privileged", "baseline", "restricted"]
 Spec = dict[str, Any]
 
 # Namespace name -> Pod Security level enforced, with why anything is below "restricted".
 POD_SECURITY: Final[dict[str, tuple[Level, str]]] = {
-    "linkerd": ("restricted", "with the CNI plugin no proxy-init container needs NET_ADMIN"),
-    "linkerd-cni": ("privileged", "the CNI DaemonSet writes the node's CNI config (hostPath) by design"),
-    "cert-manager": ("restricted", ""),
-    "vault": ("restricted", ""),
-    "monitoring": ("privileged", "node-exporter reads host metrics (hostNetwork, hostPID, hostPath)"),
-    "aws-load-balancer-controller": ("restricted", ""),
+    LINKERD_NAMESPACE: ("restricted", "with the CNI plugin no proxy-init container needs NET_ADMIN"),
+    LINKERD_CNI_NAMESPACE: ("privileged", "the CNI DaemonSet writes the node's CNI config (hostPath) by design"),
+    CERT_MANAGER_NAMESPACE: ("restricted", ""),
+    VAULT_NAMESPACE: ("restricted", ""),
+    MONITORING_NAMESPACE: ("privileged", "node-exporter reads host metrics (hostNetwork, hostPID, hostPath)"),
+    ALB_CONTROLLER_NAMESPACE: ("restricted", ""),
 }
 # Labels a namespace needs beyond Pod Security. Linkerd's CLI install writes these on its namespace; a Helm install
 # does not, so we do: the control plane must never be injected or validated by its own webhooks.
 # Ref: linkerd-control-plane 2026.8.3 templates/namespace.yaml
 EXTRA_LABELS: Final[dict[str, dict[str, str]]] = {
-    "linkerd": {"linkerd.io/is-control-plane": "true", "config.linkerd.io/admission-webhooks": "disabled",
+    LINKERD_NAMESPACE: {"linkerd.io/is-control-plane": "true", "config.linkerd.io/admission-webhooks": "disabled",
                 "linkerd.io/control-plane-ns": "linkerd"},
-    "linkerd-cni": {"config.linkerd.io/admission-webhooks": "disabled"},
+    LINKERD_CNI_NAMESPACE: {"config.linkerd.io/admission-webhooks": "disabled"},
 }
 DNS_PORTS: Final = ({"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53})
 # Ports of the Linkerd control plane every meshed proxy talks to, and its webhooks (called by the API server).
@@ -79,7 +89,7 @@ def default_deny() -> Spec:
 def allow_dns() -> Spec:
     """Egress to CoreDNS only."""
     return {"podSelector": {}, "policyTypes": ["Egress"],
-            "egress": [{"to": [{**_ns("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "egress": [{"to": [{**_ns(KUBE_SYSTEM), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
                         "ports": list(DNS_PORTS)}]}
 
 
@@ -163,26 +173,27 @@ def allow_egress_anywhere_in_cluster() -> Spec:
 def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
     """The NetworkPolicies of one system namespace, by name (default-deny first)."""
     common = {"default-deny": default_deny(), "allow-dns": allow_dns(), "allow-api-server": allow_api_server(net),
-              "allow-within-namespace": allow_within_namespace(), "allow-monitoring": allow_scraping_from("monitoring")}
+              "allow-within-namespace": allow_within_namespace(),
+              "allow-monitoring": allow_scraping_from(MONITORING_NAMESPACE)}
     extra: dict[str, Spec] = {
-        "cert-manager": {
+        CERT_MANAGER_NAMESPACE: {
             "allow-webhook": allow_webhook_from_api_server(net, (CERT_MANAGER_WEBHOOK,),
                                                            {"app.kubernetes.io/component": "webhook"}),
-            "allow-to-vault": allow_egress_to("vault", (VAULT_API,)),
+            "allow-to-vault": allow_egress_to(VAULT_NAMESPACE, (VAULT_API,)),
         },
-        "vault": {
-            "allow-vault": allow_vault_clients(("cert-manager",)),
+        VAULT_NAMESPACE: {
+            "allow-vault": allow_vault_clients((CERT_MANAGER_NAMESPACE,)),
             "allow-aws-apis": allow_aws_apis(),
             "allow-snapshots-to-vault": allow_snapshots_to_vault(),
             "allow-vault-from-snapshots": allow_vault_from_snapshots(),
         },
-        "linkerd": {
+        LINKERD_NAMESPACE: {
             "allow-proxies": allow_linkerd_control_plane(),
             "allow-webhooks": allow_webhook_from_api_server(net, LINKERD_WEBHOOK_PORTS, {}),
         },
-        "monitoring": {"allow-scrape-all": allow_egress_anywhere_in_cluster()},
+        MONITORING_NAMESPACE: {"allow-scrape-all": allow_egress_anywhere_in_cluster()},
         # Public entry: the controller calls ELB, EC2, ACM, WAF, Shield and STS; the API server calls its webhook.
-        "aws-load-balancer-controller": {
+        ALB_CONTROLLER_NAMESPACE: {
             "allow-webhook": allow_webhook_from_api_server(net, (ALB_CONTROLLER_WEBHOOK,), ALB_CONTROLLER_LABELS),
             "allow-aws-apis": allow_aws_apis(),
         },

@@ -34,6 +34,7 @@ from components.vault.vault import STORAGE_CLASS
 from components.vault.vault_tls import SECRET_NAME as VAULT_TLS_SECRET
 from config import versions
 from config.model import StackConfig
+from config.names import CERT_MANAGER_NAMESPACE, LINKERD_NAMESPACE, MONITORING_NAMESPACE, VAULT_NAMESPACE
 from config.schema import key
 
 
@@ -66,7 +67,7 @@ class Monitoring(pulumi.ComponentResource):
         before_release: list[pulumi.Resource] = [mesh.vault.release]  # its gp3-encrypted StorageClass
         if slack:
             before_release.append(k8s.core.v1.Secret(
-                f"{name}-slack", metadata={"name": SLACK_SECRET, "namespace": ns("monitoring")},
+                f"{name}-slack", metadata={"name": SLACK_SECRET, "namespace": ns(MONITORING_NAMESPACE)},
                 string_data={SLACK_SECRET_KEY: pulumi.Output.secret(cfg.slack_webhook_url or "")},
                 opts=child))
         else:
@@ -76,7 +77,7 @@ class Monitoring(pulumi.ComponentResource):
             ha=cfg.is_ha, retention_days=cfg.prometheus_retention_days, storage_gb=cfg.prometheus_storage_gb,
             storage_class=STORAGE_CLASS, slack_enabled=slack, slack_channel=cfg.slack_channel))
         self.release = release(RELEASE, "kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK_CHART,
-                               versions.KUBE_PROMETHEUS_STACK_REPOSITORY, ns("monitoring"), values,
+                               versions.KUBE_PROMETHEUS_STACK_REPOSITORY, ns(MONITORING_NAMESPACE), values,
                                pulumi.ResourceOptions(parent=self, depends_on=before_release))
         after = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
 
@@ -87,29 +88,29 @@ class Monitoring(pulumi.ComponentResource):
                 metadata={"name": suffix, "namespace": namespace, "labels": {alert_specs.SELECTOR_LABEL: RELEASE}},
                 spec=spec, opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=extra)))
 
-        monitor("linkerd-proxy", "PodMonitor", ns("monitoring"), scrape.proxy_pod_monitor(), [])
+        monitor("linkerd-proxy", "PodMonitor", ns(MONITORING_NAMESPACE), scrape.proxy_pod_monitor(), [])
         # `linkerd` only: viz's own admin ports (metrics-api, tap, web) get no Server of their own in viz 2026.8.3
         # and fall back to the cluster default (all-authenticated), which refuses the unmeshed Prometheus; the
         # alerts read only the control plane's metrics (identity's issuer_cert_ttl_seconds).
-        monitor("linkerd-control-plane", "PodMonitor", ns("monitoring"),
-                scrape.control_plane_pod_monitor(("linkerd",)), [])
-        monitor("cert-manager", "ServiceMonitor", ns("cert-manager"), scrape.cert_manager_service_monitor(),
+        monitor("linkerd-control-plane", "PodMonitor", ns(MONITORING_NAMESPACE),
+                scrape.control_plane_pod_monitor((LINKERD_NAMESPACE,)), [])
+        monitor("cert-manager", "ServiceMonitor", ns(CERT_MANAGER_NAMESPACE), scrape.cert_manager_service_monitor(),
                 [mesh.cert_manager.release])
         # In Vault's namespace: a ServiceMonitor's TLS CA must be a Secret of its own namespace.
-        monitor("vault", "ServiceMonitor", ns("vault"), scrape.vault_service_monitor(VAULT_TLS_SECRET, "vault"),
+        monitor("vault", "ServiceMonitor", ns(VAULT_NAMESPACE), scrape.vault_service_monitor(VAULT_TLS_SECRET, "vault"),
                 [mesh.vault.release])
         trust_anchor = pulumi.Output.from_input(mesh.vault.root_ca_pem).apply(alert_specs.trust_anchor_expr)
         alert_spec = alert_specs.prometheus_rule_spec(thresholds(cfg), cfg.app_namespace_name, trust_anchor)
-        self.alerts = monitor("mtls-platform-alerts", "PrometheusRule", ns("monitoring"), alert_spec, [])
+        self.alerts = monitor("mtls-platform-alerts", "PrometheusRule", ns(MONITORING_NAMESPACE), alert_spec, [])
         k8s.core.v1.ConfigMap(
             f"{name}-mesh-dashboard",
-            metadata={"name": "mtls-platform-mesh-dashboard", "namespace": ns("monitoring"),
+            metadata={"name": "mtls-platform-mesh-dashboard", "namespace": ns(MONITORING_NAMESPACE),
                       "labels": dict(dashboards.DASHBOARD_LABEL)},
             data=dashboards.dashboard_config_map_data(cfg.app_namespace_name), opts=child)
         networks = namespace_specs.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr)
         for policy, spec in monitoring_additions(networks, slack).items():
             k8s.networking.v1.NetworkPolicy(
-                f"monitoring-{policy}", metadata={"name": policy, "namespace": ns("monitoring")},
+                f"monitoring-{policy}", metadata={"name": policy, "namespace": ns(MONITORING_NAMESPACE)},
                 spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, spec), opts=child)
         self.viz = LinkerdViz(f"{name}-viz", LinkerdVizArgs(
             ha=cfg.is_ha,
