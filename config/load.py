@@ -137,8 +137,8 @@ def merge(stack: str, region: str, raw: RawConfig, profile: Profile) -> StackCon
     )
 
 
-def run_date() -> date:
-    """The date the support calendars are read at: today, or `MTLS_PLATFORM_TODAY` (ISO date) when set.
+def run_date(stack: str) -> date:
+    """The date `stack`'s support calendars are read at: today, or `MTLS_PLATFORM_TODAY` (ISO date) when set.
 
     The offline plan (`tools.engine.mock_engine.run_stack`) sets it for the test suite, so that no test depends on
     the day it runs; a person may set it to ask whether a stack's versions will still be supported on a later date.
@@ -150,10 +150,11 @@ def run_date() -> date:
         return date.fromisoformat(value)
     except ValueError:
         problem = Problem(TODAY_VARIABLE, f"{value!r} is not an ISO date (YYYY-MM-DD)")
-        raise ConfigError(pulumi.get_stack(), [problem]) from None
+        raise ConfigError(stack, [problem]) from None
 
 
 def load_stack_config() -> StackConfig:
     """Build the stack's config from the running Pulumi program's settings (called once, by `__main__`)."""
     config = {**get_config_env(), **CONFIG.get()}
-    return build_stack_config(pulumi.get_stack(), config, today=run_date())
+    stack = pulumi.get_stack()
+    return build_stack_config(stack, config, today=run_date(stack))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config.load import TODAY_VARIABLE, run_date
 from config.model import ConfigError
 from config.names import RESERVED_NAMESPACES
 from config.profiles import PROFILES
@@ -236,3 +237,19 @@ def test_every_key_a_module_names_exists_in_the_schema() -> None:
     for name, path in used.items():
         key(name)  # raises for a path the schema does not have
         assert "{" not in name, f"{path.relative_to(ROOT)}: {name!r} must be a literal path"
+
+
+def test_the_run_date_comes_from_the_variable_and_a_bad_one_is_a_named_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TODAY_VARIABLE, "2027-08-03")
+    assert run_date("prod") == date(2027, 8, 3)
+    monkeypatch.setenv(TODAY_VARIABLE, "tomorrow")
+    with pytest.raises(ConfigError, match=r"stack 'dev'.*\n  - MTLS_PLATFORM_TODAY: 'tomorrow' is not an ISO date"):
+        run_date("dev")
+
+
+def test_a_plan_after_the_pinned_version_leaves_support_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TODAY_VARIABLE, "2027-08-03")  # the day after 1.36 leaves EKS standard support
+    monitor = RecordingMonitor(PlanMocks("us-east-1"))
+    with pytest.raises(ConfigError, match=r"kubernetesVersion: 1.36 left EKS standard support on 2027-08-02"):
+        run_stack("prod", monitor=monitor)
+    assert monitor.registrations == []

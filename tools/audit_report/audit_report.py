@@ -79,7 +79,7 @@ def render_report(stack: str, environment: str, findings: Sequence[Finding]) -> 
 
 def render_audit(plan: Plan) -> str:
     """The audit report of one offline plan (a `tools.engine.plan` view)."""
-    environment, findings = audit_plan(plan, run_date())
+    environment, findings = audit_plan(plan, run_date(plan.stack))
     return render_report(plan.stack, environment, findings)
 
 
@@ -99,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         plan = run_stack(args.stack)
+        today = run_date(args.stack)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    environment, findings = audit_plan(plan, run_date())
+    environment, findings = audit_plan(plan, today)
     text = (render_json if args.json else render_report)(plan.stack, environment, findings)
     try:
         print(text)

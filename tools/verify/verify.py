@@ -35,7 +35,7 @@ MARK = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 
 def expectations(stack: str, window: str) -> Expectations:
     """The stack's configuration, offline (same settings `make plan` reads): app namespace and Vault size."""
-    cfg = build_stack_config(stack, load_stack_settings(stack), today=run_date())
+    cfg = build_stack_config(stack, load_stack_settings(stack), today=run_date(stack))
     return Expectations(stack=stack, app_namespace=cfg.app_namespace_name, vault_replicas=3 if cfg.is_ha else 1,
                         window=window, metrics_required=cfg.monitoring_enabled)
 
