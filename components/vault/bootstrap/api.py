@@ -37,7 +37,9 @@ class VaultUnreachable(VaultBootstrapError):
 # Ref: https://github.com/openssl/openssl/blob/openssl-3.0.0/include/openssl/x509_vfy.h.in
 _NAME_MISMATCH = {62: "host name", 63: "e-mail address", 64: "IP address"}
 _EXPIRED, _NOT_YET_VALID = 10, 9
-_UNTRUSTED = {2, 18, 19, 20, 21}  # no issuer certificate / self-signed / unknown local issuer / chain unverifiable
+# no issuer certificate, signature failure (a CA of the same name but another key: a stale CA input after the
+# listener CA was replaced), self-signed, unknown local issuer, chain unverifiable
+_UNTRUSTED = {2, 7, 18, 19, 20, 21}
 
 
 def transport_cause(exc: BaseException) -> tuple[bool, str]:

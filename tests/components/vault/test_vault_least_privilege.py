@@ -6,6 +6,7 @@ stack's identity issuer Certificate makes cert-manager send, and a change in any
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,11 +114,13 @@ class Bootstrapped:
     def login(self, role: str, account: str, namespace: str, audience: str) -> str:
         return str(self.login_auth(role, account, namespace, audience)["client_token"])
 
-    def cert_manager_token(self) -> str:
+    @functools.cached_property
+    def cert_manager_token(self) -> str:  # one login serves the module's requests (5 min TTL, unlimited uses)
         spec = self.spec
         return self.login(spec.cert_manager_role, spec.cert_manager_service_account, spec.cert_manager_namespace,
                           spec.audience)
 
+    @functools.cached_property
     def snapshot_token(self) -> str:
         spec = self.spec
         return self.login(spec.snapshot_role, spec.snapshot_service_account, spec.snapshot_namespace,
@@ -215,7 +218,7 @@ def test_cert_manager_gets_the_linkerd_identity_issuer_signed(vault: Bootstrappe
 
 
 def test_names_in_the_csr_are_ignored_and_its_key_type_is_not_pinned(vault: Bootstrapped) -> None:
-    token = vault.cert_manager_token()
+    token = vault.cert_manager_token
     # A CSR asking for more names, sent with the pinned parameters: the names come from the parameters only.
     body = cert_manager_body(identity_issuer_csr([ISSUER]))
     body["csr"] = identity_issuer_csr([ISSUER, "shop.example.com", "evil.identity.linkerd.cluster.local"])
@@ -251,7 +254,7 @@ SIGNING_REFUSED: dict[str, Change] = {
 @pytest.mark.parametrize("case", SIGNING_REFUSED)
 def test_cert_manager_is_refused_anything_but_the_identity_issuer(vault: Bootstrapped, case: str) -> None:
     body = SIGNING_REFUSED[case](cert_manager_body(identity_issuer_csr([ISSUER])))
-    response = vault.call(vault.cert_manager_token(), "POST", vault.spec.signing_path, body)
+    response = vault.call(vault.cert_manager_token, "POST", vault.spec.signing_path, body)
     assert response.status_code == 403, response.text
 
 
@@ -272,7 +275,7 @@ CERT_MANAGER_PATHS_REFUSED = [
 @pytest.mark.parametrize(("method", "path"), CERT_MANAGER_PATHS_REFUSED)
 def test_cert_manager_reaches_no_other_path(vault: Bootstrapped, method: str, path: str) -> None:
     body = cert_manager_body(identity_issuer_csr([ISSUER])) if method == "POST" else None
-    response = vault.call(vault.cert_manager_token(), method, path, body)
+    response = vault.call(vault.cert_manager_token, method, path, body)
     assert response.status_code == 403, response.text
 
 
@@ -296,7 +299,7 @@ SNAPSHOT_PATHS_REFUSED = [
 
 @pytest.mark.parametrize(("method", "path"), SNAPSHOT_PATHS_REFUSED)
 def test_the_snapshot_token_does_nothing_else(vault: Bootstrapped, method: str, path: str) -> None:
-    response = vault.call(vault.snapshot_token(), method, path, {} if method == "POST" else None)
+    response = vault.call(vault.snapshot_token, method, path, {} if method == "POST" else None)
     assert response.status_code == 403, response.text
 
 
