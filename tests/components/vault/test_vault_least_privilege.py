@@ -44,6 +44,7 @@ from tests.helpers.openbao import (  # noqa: F401  # fixtures are found by name
     openbao_workdir,
     token_reviewer,
 )
+from tests.helpers.vault_double import VaultDouble
 
 LOG = logging.getLogger("test.vault_least_privilege")
 ISSUER = cert_specs.identity_issuer_name("cluster.local")
@@ -95,6 +96,21 @@ def test_spec_hash_covers_the_rendered_documents_so_a_policy_change_reconverges(
 def test_a_name_or_ttl_that_would_widen_the_policy_is_refused(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         BootstrapSpec(root_common_name="r", audience="vault://r", **change)
+
+
+def test_an_existing_root_without_the_name_constraint_is_kept_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # The HTTP double generates roots without name constraints, as every root made before them is.
+    spec = BootstrapSpec(root_common_name="r", audience="vault://r")
+    with VaultDouble() as double:
+        store = InMemorySecretStore()
+        first = bootstrap(hvac.Client(url=double.url, timeout=5), spec, store, LOG, ready_timeout_s=2,
+                          sleep=lambda _s: None)
+        caplog.set_level(logging.WARNING)
+        again = bootstrap(hvac.Client(url=double.url, timeout=5), spec, store, LOG, ready_timeout_s=2,
+                          sleep=lambda _s: None)
+    assert again.root_ca_pem == first.root_ca_pem and double.state.root_generations == 1
+    assert "does not limit the DNS names below it to identity.linkerd.cluster.local" in caplog.text
+    assert "next trust-anchor rotation" in caplog.text
 
 
 # --- Against OpenBao: a bootstrapped server --------------------------------------------------------------------
@@ -323,7 +339,8 @@ def test_login_is_refused_to_any_other_identity(
         vault.login(role, account, namespace, audience)
 
 
-def test_a_role_widened_by_hand_is_reset_by_the_next_run(vault: Bootstrapped) -> None:
+def test_a_role_widened_by_hand_is_reset_by_the_next_run(vault: Bootstrapped, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
     path = f"auth/{vault.spec.kubernetes_auth_path}/role/{vault.spec.snapshot_role}"
     admin = vault.server.client(vault.root_token)
     admin.write_data(path, data={  # what someone might add by hand: any namespace labelled so, any CIDR, a period
@@ -340,3 +357,4 @@ def test_a_role_widened_by_hand_is_reset_by_the_next_run(vault: Bootstrapped) ->
     with pytest.raises(hvac.exceptions.VaultError):
         vault.login(vault.spec.snapshot_role, "vault-snapshot", "prod-app", "vault-raft-snapshot")
     assert vault.rerun() == []  # and it stays converged
+    assert "does not limit the DNS names" not in caplog.text  # this root carries the name constraint
