@@ -199,11 +199,20 @@ def _wait_until_active(
                 # Ref: https://developer.hashicorp.com/vault/api-docs/system/health - 200 active (or standby with
                 # standbyok), 429 standby, 474 standby without an active node, 501 not initialised, 503 sealed.
                 health = client.sys.read_health_status(method="GET", standby_ok=True)
-            if isinstance(health, dict):
-                return
-            last = f"HTTP {getattr(health, 'status_code', '?')}"  # 5xx while raft elects a leader: wait
+                # Right after initialisation a lone raft node answers as a standby for a moment, before it has
+                # elected itself; a standby serves only by forwarding to an active node, so one must be known.
+                # Ref: https://developer.hashicorp.com/vault/api-docs/system/leader (leader_address; seen empty
+                # from OpenBao 2.7.2 in that window, when requests fail with "local node not active but active
+                # cluster node not found").
+                if isinstance(health, dict) and (not health.get("standby") or vault_data(
+                        client.sys.read_leader_status()).get("leader_address")):
+                    return
+            last = ("a standby without an active node" if isinstance(health, dict)
+                    else f"HTTP {getattr(health, 'status_code', '?')}")  # 5xx while raft elects a leader: wait
         except VaultUnreachable as exc:
             _raise_if_lasting(exc, diagnose)
+            last = str(exc)
+        except VaultBootstrapError as exc:  # sys/leader answering 5xx while raft elects
             last = str(exc)
         if clock() >= deadline:
             raise VaultBootstrapError(f"Vault did not become active within {timeout_s:.0f} s (last health: {last})")

@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from components.vault.bootstrap.api import transport_cause
 from components.vault.bootstrap.recovery import InMemorySecretStore
 from components.vault.bootstrap.spec import BootstrapSpec
-from components.vault.bootstrap.steps import SEALED_READS, VaultBootstrapError, bootstrap
+from components.vault.bootstrap.steps import SEALED_READS, VaultBootstrapError, _wait_until_active, bootstrap
 from components.vault.vault_bootstrap import PodDiagnosis, PortForward
 from tests.helpers.openbao import (  # noqa: F401  # fixtures are found by name
     SKIP_NO_BAO,
@@ -230,6 +230,29 @@ def test_a_vault_that_unseals_itself_while_starting_is_not_a_seal_problem() -> N
             bootstrap(hvac.Client(url=vault.url, timeout=5), DOUBLE_SPEC, InMemorySecretStore(), LOG,
                       ready_timeout_s=READY_TIMEOUT_S, sleep=sleep, clock=fake.clock)
     assert fake.sleeps == 3
+
+
+def test_a_standby_without_an_active_node_is_waited_for() -> None:
+    # What OpenBao 2.7.2 answers for a moment right after initialisation: health 200 as a standby, no leader yet.
+    answers = iter([({"standby": True}, {"leader_address": ""}), ({"standby": True}, {"leader_address": ""}),
+                    ({"standby": True}, {"leader_address": "https://10.0.1.7:8200"})])
+    current: dict[str, Any] = {}
+
+    class Sys:
+        def read_health_status(self, method: str, standby_ok: bool) -> dict[str, Any]:
+            assert (method, standby_ok) == ("GET", True)
+            current["health"], current["leader"] = next(answers)
+            return dict(current["health"])
+
+        def read_leader_status(self) -> dict[str, Any]:
+            return dict(current["leader"])
+
+    class Client:
+        url, sys = "https://127.0.0.1:8200", Sys()
+
+    fake = FakeTime()
+    _wait_until_active(Client(), READY_TIMEOUT_S, fake.sleep, fake.clock, None)  # type: ignore[arg-type]
+    assert fake.sleeps == 2  # returned once a leader was known, not on the first 200
 
 
 # --- The pod behind the port-forward (a fake Kubernetes API answer) -----------------------------------------------

@@ -142,9 +142,14 @@ class Bootstrapped:
         return self.login(spec.snapshot_role, spec.snapshot_service_account, spec.snapshot_namespace,
                           spec.snapshot_audience)
 
+    @functools.cached_property
+    def http(self) -> requests.Session:  # one TLS connection for the module's requests
+        return requests.Session()
+
     def call(self, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        return requests.request(method, f"{self.server.url}/v1/{path}", json=body, timeout=10,
-                                headers={"X-Vault-Token": token}, verify=self.server.ca_path)
+        # verify per request: a Session's own verify loses to REQUESTS_CA_BUNDLE from the environment.
+        return self.http.request(method, f"{self.server.url}/v1/{path}", json=body, timeout=10,
+                                 headers={"X-Vault-Token": token}, verify=self.server.ca_path)
 
     def rerun(self) -> list[str]:
         return bootstrap(self.server.client(), self.spec, self.store, LOG, ready_timeout_s=20).changed
@@ -167,6 +172,7 @@ def vault(openbao_factory: ServerFactory, token_reviewer: TokenReviewer) -> Iter
     admin.sys.enable_secrets_engine("pki", path="pki-other")
     admin.secrets.pki.generate_root("internal", "other root", mount_point="pki-other")
     yield done
+    done.http.close()
     server.kill()
 
 
