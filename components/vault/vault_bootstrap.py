@@ -204,7 +204,8 @@ class PortForward:
             try:
                 remote = self._open_stream()
             except Exception as exc:  # e.g. pod not found, RBAC refuses pods/portforward
-                LOG.warning("port-forward to the Vault pod failed: %s", exc)
+                if str(exc) != str(self.last_error):  # once per distinct cause, not at every retry
+                    LOG.warning("port-forward to the Vault pod failed: %s", " ".join(str(exc).split()))
                 self.last_error = exc
                 _close(local)
                 continue

@@ -28,9 +28,9 @@ class VaultBootstrapError(RuntimeError):
 class VaultUnreachable(VaultBootstrapError):
     """No HTTP answer from Vault. `permanent`: the cause will not heal by waiting (see transport_cause)."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+    def __init__(self, step: str, vault_url: object, cause: str, *, permanent: bool) -> None:
+        super().__init__(f"{step}: Vault is unreachable at {vault_url}: {cause}")
+        self.step, self.vault_url, self.permanent = step, vault_url, permanent
 
 
 # OpenSSL's X509_V_ERR_* codes (include/openssl/x509_vfy.h), as ssl.SSLCertVerificationError.verify_code carries them.
@@ -100,13 +100,15 @@ def vault_step(name: str, vault_url: object) -> Iterator[None]:
     except hvac.exceptions.VaultError as exc:
         if any(text in str(exc) for text in _SEAL_KEY_ERRORS):
             raise VaultBootstrapError(
-                f"{name}: Vault could not use its seal's key ({exc}). With the awskms seal: check that the vault "
-                "pods reach KMS and that their IRSA role may use the unseal key (kms:Encrypt/Decrypt/DescribeKey, "
-                "key enabled)") from None
+                f"{name}: Vault could not use its seal's key ({' '.join(str(exc).split())}). With the awskms "
+                "seal: check that the vault pods reach KMS and that their IRSA role may use the unseal key "
+                "(kms:Encrypt/Decrypt/DescribeKey, key enabled). A failed initialisation can leave Vault reporting "
+                "itself initialised with keys nobody holds: then delete its storage (the vault pods' data volumes) "
+                "before running again") from None
         raise VaultBootstrapError(f"{name}: Vault answered {type(exc).__name__}: {exc}") from None
     except OSError as exc:  # requests' ConnectionError / Timeout / SSLError derive from OSError
         permanent, cause = transport_cause(exc)
-        raise VaultUnreachable(f"{name}: Vault is unreachable at {vault_url}: {cause}", permanent=permanent) from None
+        raise VaultUnreachable(name, vault_url, cause, permanent=permanent) from None
 
 
 @contextlib.contextmanager

@@ -142,7 +142,8 @@ def _raise_if_lasting(exc: VaultUnreachable, diagnose: Callable[[], str | None] 
         raise exc
     cause = diagnose() if diagnose is not None else None
     if cause:
-        raise VaultBootstrapError(f"{exc} - and it will stay so: {cause}") from None
+        raise VaultBootstrapError(
+            f"{exc.step}: Vault at {exc.vault_url} does not answer, and waiting will not help: {cause}") from None
 
 
 def _initialise(

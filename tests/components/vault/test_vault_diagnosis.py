@@ -200,6 +200,9 @@ def test_a_seal_key_vault_may_not_use_fails_initialisation_with_a_named_cause(tm
         assert message.startswith("initialise Vault: Vault could not use its seal's key")
         assert "permission denied" in message and "kms:Encrypt/Decrypt/DescribeKey" in message
         assert fake.sleeps == 0 and elapsed < 5
+        # Why the message says to delete the storage: the half-done init left Vault "initialised" and sealed.
+        status = server.client().sys.read_seal_status()
+        assert (status["initialized"], status["sealed"]) == (True, True)
     finally:
         server.kill()
         transit.stop()
@@ -274,9 +277,11 @@ class FakeCoreV1:
 def vault_pod(waiting: str | None, message: str = "", phase: str = "Running") -> k8s.V1Pod:
     state = k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(reason=waiting, message=message)
                                  if waiting else None)
+    crashed = waiting == "CrashLoopBackOff"  # only a container that ran has a last termination
     last = k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=1, reason="Error"))
     status = k8s.V1ContainerStatus(name="vault", image="hashicorp/vault:2.0.4", image_id="", ready=False,
-                                   restart_count=6, state=state, last_state=last if waiting else None)
+                                   restart_count=6 if crashed else 0, state=state,
+                                   last_state=last if crashed else None)
     return k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="vault-0", namespace="vault"),
                      status=k8s.V1PodStatus(phase=phase, container_statuses=[status]))
 
@@ -311,9 +316,12 @@ def test_a_pod_that_cannot_start_is_named_at_once(
 
     text, fake, elapsed = failure(client_behind(port, tmp_path), diagnose=PodDiagnosis(api, "vault", "vault-0", bridge))
 
-    assert f"container vault of pod vault/vault-0 is in {reason} ({message}), last exit code 1 (Error)" in text
-    assert "kubectl -n vault logs vault-0 -c vault --previous" in text and text.startswith("read seal status")
-    assert ("cannot reach or use its seal's KMS key" in text) == (reason == "CrashLoopBackOff")
+    crashed = reason == "CrashLoopBackOff"
+    last = ", last exit code 1 (Error), 6 restart(s)" if crashed else ", 0 restart(s)"
+    assert f"container vault of pod vault/vault-0 is in {reason} ({message}){last}" in text
+    assert text.startswith("read seal status: Vault at https://127.0.0.1:") and "waiting will not help" in text
+    assert "kubectl -n vault logs vault-0 -c vault --previous" in text
+    assert ("cannot reach or use its seal's KMS key" in text) == crashed
     assert fake.sleeps == 0 and api.reads == 1 and elapsed < 5
 
 
