@@ -14,7 +14,8 @@ the `kubernetes.io/tls` scheme it reads `tls.crt`, `tls.key` and `ca.crt` from t
 What cert-manager's Vault signer calls (cert-manager internal/vault/vault.go, `Sign`): POST `/v1/<spec.vault.path>`
 with `common_name`, `alt_names`, `ttl` (the Certificate's duration) and the `csr`; so the path must be Vault's
 `pki/root/sign-intermediate`, the one endpoint that returns a CA certificate (a `pki/sign/<role>` leaf could not be
-a CA). The Vault policy of cert-manager's role allows exactly that path (vault_bootstrap).
+a CA). The Vault policy of cert-manager's role allows exactly that path, for exactly this Certificate's name and
+duration (components/vault/bootstrap/spec.py), so the two must change together: mesh.py passes both.
 """
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ def vault_cluster_issuer(server: str, sign_path: str, ca_pem: str, auth_mount: s
     }}
 
 
+def identity_issuer_name(trust_domain: str) -> str:
+    """The identity issuer's DNS name, the one name Linkerd verifies it for; also all Vault will sign for it."""
+    return f"identity.linkerd.{trust_domain}"
+
+
 def identity_issuer_certificate(trust_domain: str, duration_hours: int, renew_before_hours: int) -> Spec:
     """Certificate spec for Linkerd's identity issuer: an ECDSA P-256 intermediate CA, rotated key on renewal."""
-    name = f"identity.linkerd.{trust_domain}"
+    name = identity_issuer_name(trust_domain)
     return {
         "secretName": IDENTITY_ISSUER,
         "commonName": name,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cluster.cluster import Cluster
-from components.mesh import namespace_specs, policy_mode_specs
+from components.mesh import cert_specs, namespace_specs, policy_mode_specs
 from components.mesh.cert_manager import CONTROLLER_SERVICE_ACCOUNT, CertManager, CertManagerArgs
 from components.mesh.linkerd import Linkerd, LinkerdArgs
 from components.mesh.linkerd_values import LinkerdValuesArgs
@@ -56,6 +56,8 @@ class Mesh(pulumi.ComponentResource):
             namespace=ns(VAULT_NAMESPACE), namespace_name=VAULT_NAMESPACE, ha=cfg.is_ha, region=cfg.region,
             name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
             kubeconfig=args.cluster.kubeconfig, trust_anchor_ttl_hours=cfg.trust_anchor_ttl_hours,
+            identity_issuer_name=cert_specs.identity_issuer_name(TRUST_DOMAIN),
+            identity_issuer_duration_hours=cfg.identity_issuer_duration_hours,
             protect=cfg.protect_resources, depends_on=[*nodes, args.cluster.ebs_csi_addon],
         ), child)
         spec = self.vault.spec

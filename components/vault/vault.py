@@ -40,6 +40,10 @@ class VaultArgs:
     keys: EncryptionKeys
     kubeconfig: pulumi.Input[str]
     trust_anchor_ttl_hours: int
+    # The one certificate cert-manager may have Vault sign (its policy pins both): the identity issuer's DNS name
+    # and its Certificate's duration.
+    identity_issuer_name: str
+    identity_issuer_duration_hours: int
     protect: bool
     depends_on: Sequence[pulumi.Resource] = ()  # nodes and the EBS CSI driver its volumes need
 
@@ -85,6 +89,8 @@ class Vault(pulumi.ComponentResource):
             root_ttl_hours=args.trust_anchor_ttl_hours,
             pki_max_ttl_hours=args.trust_anchor_ttl_hours,
             cert_manager_service_account=VAULT_ISSUER_SERVICE_ACCOUNT,
+            identity_issuer_common_name=args.identity_issuer_name,
+            identity_issuer_ttl_hours=args.identity_issuer_duration_hours,
         )
         self.bootstrap = VaultBootstrap(f"{name}-bootstrap", VaultBootstrapArgs(
             kubeconfig=args.kubeconfig, vault_ca_pem=self.tls.ca_pem,

@@ -27,6 +27,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,8 +109,12 @@ class VaultBootstrap(pulumi.dynamic.Resource):
         super().__init__(VaultBootstrapProvider(), name, props, opts)
 
 
-def converge(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the bootstrap against the pod named in `props`; returns the resource's outputs."""
+def converge(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Run the bootstrap against the pod named in `props`; returns the resource's outputs.
+
+    `open_stream` replaces the stream to the pod (tests bridge to a local server through the same PortForward); the
+    provider never passes it, so a deployment always opens the pod's port-forward through the API server.
+    """
     # Imported here, not at the top: only the provider process converges, while every `pulumi preview`/`up` and
     # offline plan imports this module to register the resource; hvac and the bootstrap steps cost ~0.7 s to import.
     import hvac
@@ -123,15 +128,19 @@ def converge(props: Mapping[str, Any]) -> dict[str, Any]:
         LOG.setLevel(logging.INFO)
     spec = spec_from_props(props)
     port = int(props["port"])
-    opener = functools.partial(
-        open_pod_stream, core_v1_api(props["kubeconfig"]), str(props["namespace"]), str(props["pod_name"]), port)
-    with _ca_bundle_file(str(props["vault_ca_pem"])) as ca_path, PortForward(opener) as local_port:
+    namespace, pod = str(props["namespace"]), str(props["pod_name"])
+    core_v1 = core_v1_api(props["kubeconfig"]) if open_stream is None else None
+    forward = PortForward(open_stream or functools.partial(open_pod_stream, core_v1, namespace, pod, port))
+    # While Vault does not answer, the pod's state tells a crash loop or a missing image (report now) from a pod
+    # that is still starting (wait).
+    diagnose = PodDiagnosis(core_v1, namespace, pod, forward) if core_v1 is not None else None
+    with _ca_bundle_file(str(props["vault_ca_pem"])) as ca_path, forward as local_port:
         # 127.0.0.1 is one of the SANs of Vault's listener certificate precisely so that a client behind a
         # port-forward verifies the certificate without overriding the hostname (an IP address sends no SNI).
         client = hvac.Client(  # type: ignore[no-untyped-call]  # hvac's constructor is unannotated
             url=f"https://127.0.0.1:{local_port}", verify=ca_path, token="")
         store = SecretsManagerStore(str(props["recovery_secret_arn"]), str(props["region"]))
-        result = bootstrap(client, spec, store, LOG)
+        result = bootstrap(client, spec, store, LOG, diagnose=diagnose)
     return {"root_ca_pem": result.root_ca_pem, "spec_hash": spec_hash(spec)}
 
 
@@ -167,6 +176,7 @@ class PortForward:
         self._closing = threading.Event()
         self._open: list[Any] = []
         self._lock = threading.Lock()
+        self.last_error: Exception | None = None  # why the latest stream could not be opened (PodDiagnosis reads it)
         self._thread = threading.Thread(target=self._accept_loop, name="vault-port-forward", daemon=True)
 
     def __enter__(self) -> int:
@@ -194,13 +204,87 @@ class PortForward:
             try:
                 remote = self._open_stream()
             except Exception as exc:  # e.g. pod not found, RBAC refuses pods/portforward
-                LOG.warning("port-forward to the Vault pod failed: %s", exc)
+                if str(exc) != str(self.last_error):  # once per distinct cause, not at every retry
+                    LOG.warning("port-forward to the Vault pod failed: %s", " ".join(str(exc).split()))
+                self.last_error = exc
                 _close(local)
                 continue
+            self.last_error = None
             with self._lock:
                 self._open += [local, remote]
             for src, dst in ((local, remote), (remote, local)):
                 threading.Thread(target=_pump, args=(src, dst), daemon=True).start()
+
+
+class PodDiagnosis:
+    """Why the Vault pod does not answer, asked of the Kubernetes API: a cause only when waiting cannot help.
+
+    Called by the bootstrap between retries while Vault is unreachable. A container waiting in CrashLoopBackOff or
+    ImagePullBackOff (and the like), a pod that does not exist after `not_found_grace_s`, or an API that refuses
+    the deployer the port-forward gives a message naming it; a pod that is pending, pulling or starting gives None.
+    """
+
+    # Waiting reasons the kubelet sets that need a change to the pod, its image or its config, not time.
+    # Ref: https://github.com/kubernetes/kubernetes/blob/master/pkg/kubelet/images/types.go (ErrImagePull,
+    # ImagePullBackOff, InvalidImageName), pkg/kubelet/container/sync_result.go (CrashLoopBackOff,
+    # RunContainerError), pkg/kubelet/kuberuntime/kuberuntime_container.go (CreateContainerConfigError,
+    # CreateContainerError).
+    LASTING = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
+                         "CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+
+    def __init__(self, core_v1: Any, namespace: str, pod: str, forward: PortForward | None = None, *,
+                 not_found_grace_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        # The grace: the Helm release does not wait (vault.py), so the StatefulSet may not have created the pod yet.
+        self._core_v1, self._namespace, self._pod, self._forward = core_v1, namespace, pod, forward
+        self._grace, self._clock = not_found_grace_s, clock
+        self._missing_since: float | None = None
+
+    def __call__(self) -> str | None:
+        where = f"pod {self._namespace}/{self._pod}"
+        refused = _api_status(self._forward.last_error) if self._forward is not None else None
+        if refused in (401, 403):
+            return (f"the Kubernetes API refuses the port-forward to {where} (HTTP {refused}): the deployer needs "
+                    f"create on pods/portforward and get on pods in namespace {self._namespace}")
+        try:
+            found = self._core_v1.read_namespaced_pod(self._pod, self._namespace)
+        except Exception as exc:  # the API's own errors (ApiException) and transport errors
+            status = _api_status(exc)
+            if status in (401, 403):
+                return f"the Kubernetes API refuses to read {where} (HTTP {status}): the deployer needs get on pods"
+            if status != 404:
+                return None  # the API itself did not answer: that may pass
+            self._missing_since = self._missing_since if self._missing_since is not None else self._clock()
+            if self._clock() - self._missing_since >= self._grace:
+                return (f"{where} does not exist ({self._grace:.0f} s after the first look): is the Vault Helm "
+                        "release installed in that namespace, and is the bootstrap's pod_name its first pod?")
+            return None
+        self._missing_since = None
+        return _lasting_pod_state(found, self._namespace, self._pod, self.LASTING)
+
+
+def _api_status(exc: BaseException | None) -> int | None:
+    status = getattr(exc, "status", None)  # kubernetes.client.exceptions.ApiException carries the HTTP status
+    return status if isinstance(status, int) else None
+
+
+def _lasting_pod_state(pod: Any, namespace: str, name: str, lasting: frozenset[str]) -> str | None:
+    # Ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#PodStatus
+    # (containerStatuses[].state.waiting.reason/message, lastState.terminated.exitCode/reason, restartCount).
+    status, where = pod.status, f"pod {namespace}/{name}"
+    for container in [*(status.init_container_statuses or []), *(status.container_statuses or [])]:
+        waiting = container.state.waiting if container.state is not None else None
+        if waiting is None or waiting.reason not in lasting:
+            continue
+        ended = container.last_state.terminated if container.last_state is not None else None
+        last = f", last exit code {ended.exit_code} ({ended.reason})" if ended is not None else ""
+        hint = (" Vault exits at start when it cannot reach or use its seal's KMS key."
+                if waiting.reason == "CrashLoopBackOff" else "")
+        return (f"container {container.name} of {where} is in {waiting.reason} ({waiting.message or 'no message'})"
+                f"{last}, {container.restart_count} restart(s): see `kubectl -n {namespace} logs {name} -c "
+                f"{container.name} --previous` and `kubectl -n {namespace} describe pod {name}`.{hint}")
+    if status.phase in ("Failed", "Succeeded"):
+        return f"{where} has ended (phase {status.phase}, reason {status.reason or 'none'})"
+    return None
 
 
 def _pump(src: Any, dst: Any) -> None:

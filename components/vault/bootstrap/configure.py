@@ -23,6 +23,7 @@ from components.vault.bootstrap.spec import (
     BootstrapSpec,
     cert_manager_policy,
     role_payload,
+    root_ca_parameters,
     snapshot_policy,
     snapshot_role_payload,
 )
@@ -91,14 +92,10 @@ def _ensure_root_ca(client: hvac.Client, spec: BootstrapSpec, changed: list[str]
             _warn_if_root_differs(existing, spec, log)
             return existing + "\n"
         # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#generate-root - type "internal": the
-        # private key is created inside Vault and never returned.
+        # private key is created inside Vault and never returned. The other parameters: spec.root_ca_parameters.
         response = client.secrets.pki.generate_root(
             type="internal", common_name=spec.root_common_name, mount_point=spec.pki_path,
-            extra_params={
-                "key_type": spec.root_key_type, "key_bits": spec.root_key_bits, "ttl": f"{spec.root_ttl_hours}h",
-                "issuer_name": spec.root_issuer_name, "max_path_length": spec.root_max_path_length,
-                "exclude_cn_from_sans": True,
-            })
+            extra_params=root_ca_parameters(spec))
     certificate = str(vault_data(response).get("certificate") or "").strip()
     if "BEGIN CERTIFICATE" not in certificate:
         raise VaultBootstrapError("trust anchor (root CA): Vault's answer holds no certificate")
@@ -120,6 +117,16 @@ def _warn_if_root_differs(pem: str, spec: BootstrapSpec, log: logging.Logger) ->
             "the existing root CA (CN %r) differs from the spec (CN %r, %s/%d); it is kept - a trust anchor is only "
             "replaced by a deliberate rotation", common_name, spec.root_common_name, spec.root_key_type,
             spec.root_key_bits)
+    try:
+        permitted = cert.extensions.get_extension_for_class(x509.NameConstraints).value.permitted_subtrees or []
+    except x509.ExtensionNotFound:
+        permitted = []
+    wanted = root_ca_parameters(spec)["permitted_dns_domains"]
+    if sorted(str(name.value) for name in permitted if isinstance(name, x509.DNSName)) != sorted(wanted):
+        log.warning(
+            "the existing root CA does not limit the DNS names below it to %s (an X.509 name constraint, added to "
+            "roots generated since); it is kept, and the next trust-anchor rotation brings the constraint",
+            ", ".join(wanted))
 
 
 def _ensure_pki_urls(client: hvac.Client, spec: BootstrapSpec, changed: list[str]) -> None:

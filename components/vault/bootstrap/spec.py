@@ -4,18 +4,24 @@ The spec is a frozen dataclass of plain values, validated when built (`spec_prob
 it is also the input of the `VaultBootstrap` dynamic resource (`spec_to_props` / `spec_from_props`, and `spec_hash`,
 which decides whether a `pulumi up` must contact Vault at all). The ACL policies and Kubernetes auth roles of
 cert-manager and of the raft snapshot CronJob are rendered here from the spec, without any hvac call, so they can be
-tested and audited on their own; `configure.py` writes them to Vault.
+tested and audited on their own; `configure.py` writes them to Vault. `spec_hash` covers those rendered documents
+(and the root CA's generation parameters) as well as the spec, so a change in how they are rendered makes every
+existing stack converge again on its next `pulumi up`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 _SIGN_INTERMEDIATE = "root/sign-intermediate"
+# A DNS name of lowercase labels. It also keeps `*` and `,` out of the ACL policy, where a `*` at either end of an
+# allowed value is a glob and a `,` would let alt_names carry a second name.
+_DNS_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,10 @@ class BootstrapSpec:
 
     root_common_name: str  # subject CN of the trust anchor (Linkerd's trust root)
     audience: str  # `aud` the cert-manager role requires; see cert_manager_default_audience()
+    # The one certificate cert-manager may have signed: Linkerd's identity issuer (components/mesh/cert_specs.py,
+    # identity_issuer_certificate). Its name is also the only DNS domain the root CA permits below it.
+    identity_issuer_common_name: str = "identity.linkerd.cluster.local"
+    identity_issuer_ttl_hours: int = 2160  # the Certificate's spec.duration, which cert-manager sends as `ttl`
     pki_path: str = "pki"  # mount path of the PKI secrets engine holding the root CA
     pki_max_ttl_hours: int = 87600  # mount max lease TTL; must allow the root's lifetime
     root_ttl_hours: int = 87600  # root CA validity (10 years)
@@ -79,6 +89,12 @@ def spec_problems(spec: BootstrapSpec) -> list[str]:
         problems.append("recovery shares/threshold must satisfy 1 <= threshold <= shares <= 255")
     if spec.cert_manager_token_ttl_seconds <= 0 or spec.root_max_path_length < 0:
         problems.append("cert_manager_token_ttl_seconds must be > 0 and root_max_path_length >= 0")
+    if not _DNS_NAME.fullmatch(spec.identity_issuer_common_name):
+        problems.append(f"identity_issuer_common_name must be a lowercase DNS name (got "
+                        f"{spec.identity_issuer_common_name!r})")
+    if not 0 < spec.identity_issuer_ttl_hours <= spec.root_ttl_hours:
+        problems.append(f"identity_issuer_ttl_hours ({spec.identity_issuer_ttl_hours}) must be > 0 and <= "
+                        f"root_ttl_hours ({spec.root_ttl_hours})")
     if spec.snapshot_token_ttl_seconds <= 0:
         problems.append("snapshot_token_ttl_seconds must be > 0")
     if spec.snapshot_policy == spec.cert_manager_policy or spec.snapshot_role == spec.cert_manager_role:
@@ -93,14 +109,82 @@ def cert_manager_default_audience(cluster_issuer_name: str) -> str:
     return f"vault://{cluster_issuer_name}"
 
 
+def go_duration(hours: int) -> str:
+    """A whole number of hours as Go's time.Duration.String() writes it, as cert-manager sends the `ttl`."""
+    return f"{hours}h0m0s"
+
+
+def signing_parameters(spec: BootstrapSpec) -> dict[str, list[str]]:
+    """The only values cert-manager may send to the signing endpoint (an empty list: any value, for the CSR)."""
+    # Ref: https://github.com/cert-manager/cert-manager/blob/v1.21.1/internal/vault/vault.go (Sign: a JSON body of
+    # strings - common_name = the CSR's CN, alt_names / ip_sans / uri_sans = the CSR's names joined by ",", ttl =
+    # the CertificateRequest's duration via time.Duration.String(), csr, exclude_cn_from_sans "true"). The identity
+    # issuer's CSR holds its one DNS name and no IP or URI name, so ip_sans and uri_sans arrive as "".
+    name = spec.identity_issuer_common_name
+    return {
+        "common_name": [name],
+        "alt_names": [name],
+        "ip_sans": [""],
+        "uri_sans": [""],
+        "ttl": [go_duration(spec.identity_issuer_ttl_hours)],
+        "exclude_cn_from_sans": ["true"],
+        "csr": [],
+    }
+
+
+# Without a ttl Vault would pick its own default, and without a common_name it would take the CSR's
+# (openbao v2.6.2 builtin/logical/pki/path_root.go pathIssuerSignIntermediate: UseCSRCommonName when common_name is
+# empty); a request with no data at all would pass the allowed_parameters check (vault/policy/acl.go
+# AllowOperation: "If there are no data fields, allow").
+REQUIRED_SIGNING_PARAMETERS = ("common_name", "alt_names", "ttl", "csr")
+
+
 def cert_manager_policy(spec: BootstrapSpec) -> str:
-    """ACL policy for cert-manager: `update` (POST) on the sign-intermediate endpoint and nothing else."""
+    """ACL policy for cert-manager: `update` (POST) on the sign-intermediate endpoint, for the identity issuer only."""
     # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#sign-intermediate (POST, no existence check, so
     # the capability is "update"). Login and sys/health are unauthenticated and need no grant.
+    # Ref: https://developer.hashicorp.com/vault/docs/concepts/policies#parameter-constraints and
+    # https://github.com/openbao/openbao/blob/v2.6.2/vault/policy/acl.go (AllowOperation): once allowed_parameters
+    # is set, a parameter not listed is refused and a listed one must equal one of its values (as strings; neither
+    # value here begins or ends with the "*" glob, see _DNS_NAME); a missing required parameter is refused. So
+    # use_csr_values, max_path_length, permitted_dns_domains, other_sans, not_after, signature_bits, key_usage, ...
+    # cannot be sent at all: the names come from these parameters, never from the CSR, and the issuer's path length
+    # is the root's minus one (openbao v2.6.2 builtin/logical/pki/cert_util.go). Checked against OpenBao 2.7.2 in
+    # tests/components/vault/test_vault_least_privilege.py.
+    # Not pinnable: the key type. sign-intermediate signs a CSR of any key type (path_root.go: its implicit role
+    # has KeyType "any"). The key is cert-manager's own, ECDSA P-256 as the Certificate asks, and Linkerd refuses
+    # an issuer of another key type (linkerd2 edge-26.8.3 pkg/issuercerts CheckIssuerCertAlgoRequirements).
+    allowed = "\n".join(
+        f"    {json.dumps(key)} = {json.dumps(values)}" for key, values in signing_parameters(spec).items())
     return (
-        "# cert-manager's Vault ClusterIssuer signs the Linkerd identity issuer (an intermediate CA) here, only.\n"
-        f'path "{spec.signing_path}" {{\n  capabilities = ["update"]\n}}\n'
+        "# cert-manager's Vault ClusterIssuer signs the Linkerd identity issuer (an intermediate CA) here, only: its\n"
+        "# name, lifetime and no other name are pinned by the parameter constraints.\n"
+        f'path "{spec.signing_path}" {{\n'
+        '  capabilities = ["update"]\n'
+        f"  required_parameters = {json.dumps(list(REQUIRED_SIGNING_PARAMETERS))}\n"
+        f"  allowed_parameters = {{\n{allowed}\n  }}\n"
+        "}\n"
     )
+
+
+def root_ca_parameters(spec: BootstrapSpec) -> dict[str, Any]:
+    """What the root CA (the trust anchor) is generated with, besides its common name; only a new root gets them."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#generate-root and
+    # https://github.com/openbao/openbao/blob/v2.6.2/builtin/logical/pki/fields.go (addCAIssueFields).
+    # max_path_length: root -> Linkerd issuer -> workload, so the issuer can sign no further CA. permitted_dns_domains
+    # becomes a critical X.509 name constraint: every DNS name below the root must be the identity issuer's name or
+    # under it - Linkerd's workload names are <sa>.<ns>.serviceaccount.<that name> (linkerd2 pkg/identity
+    # checkCSR at edge-26.8.3: exactly one DNS name, no IP, URI or e-mail name) - so a certificate that even a
+    # stolen issuer key signs for any other DNS name fails verification against the trust anchor. OpenBao 2.x offers
+    # no IP or URI name constraint here; the issuer's own IP and URI names are pinned empty by the policy instead.
+    # Only a root generated from now on carries the constraint: an existing trust anchor is never regenerated
+    # (configure._ensure_root_ca), so existing stacks get it at their next trust-anchor rotation.
+    return {
+        "key_type": spec.root_key_type, "key_bits": spec.root_key_bits, "ttl": f"{spec.root_ttl_hours}h",
+        "issuer_name": spec.root_issuer_name, "max_path_length": spec.root_max_path_length,
+        "permitted_dns_domains": [spec.identity_issuer_common_name],
+        "exclude_cn_from_sans": True,
+    }
 
 
 SNAPSHOT_PATH = "sys/storage/raft/snapshot"
@@ -130,8 +214,19 @@ def spec_from_props(props: Mapping[str, Any]) -> BootstrapSpec:
     return BootstrapSpec(**kwargs)
 
 
+def rendered_documents(spec: BootstrapSpec) -> dict[str, Any]:
+    """Everything the bootstrap writes that is derived from the spec by code: a change here must reach Vault."""
+    return {
+        "policies": {spec.cert_manager_policy: cert_manager_policy(spec), spec.snapshot_policy: snapshot_policy(spec)},
+        "roles": {spec.cert_manager_role: role_payload(spec), spec.snapshot_role: snapshot_role_payload(spec)},
+        "root_ca": root_ca_parameters(spec),
+    }
+
+
 def spec_hash(spec: BootstrapSpec) -> str:
-    return hashlib.sha256(json.dumps(spec_to_props(spec), sort_keys=True).encode()).hexdigest()
+    """What the provider's diff compares: the spec and the documents rendered from it (policies, roles, root)."""
+    blob = {"spec": spec_to_props(spec), "rendered": rendered_documents(spec)}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
 def role_payload(spec: BootstrapSpec) -> dict[str, Any]:
@@ -150,14 +245,26 @@ def _kubernetes_role(service_account: str, namespace: str, audience: str, policy
     # Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#create-update-role and
     # hashicorp/vault-plugin-auth-kubernetes path_role.go (read answers the token_* fields in seconds).
     # token_no_default_policy: the token carries the signing policy alone, not Vault's "default" policy.
+    # Every field that widens who may log in or what the token may do is written with its narrow value, even where
+    # that is the default, so a field added by hand (a namespace label selector admits the same account name in
+    # any namespace whose labels match; bound CIDRs, a period, unlimited uses) differs from this payload and the
+    # next run writes it back (configure._ensure_role). The deprecated aliases (policies, ttl, period, bound_cidrs,
+    # num_uses) read back as these token_* fields. OpenBao's extra token_strictly_bind_ip is left out: Vault has no
+    # such field, so it would never read back and every run would rewrite the role.
     return {
         "bound_service_account_names": [service_account],
         "bound_service_account_namespaces": [namespace],
+        "bound_service_account_namespace_selector": "",
         "audience": audience,
         "alias_name_source": "serviceaccount_uid",
         "token_policies": [policy],
         "token_no_default_policy": True,
         "token_ttl": ttl,
         "token_max_ttl": ttl,
+        "token_explicit_max_ttl": 0,
+        "token_period": 0,
+        "token_num_uses": 0,
+        "token_bound_cidrs": [],
+        "token_type": "default",
     }
 

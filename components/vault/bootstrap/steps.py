@@ -25,7 +25,7 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from components.vault.bootstrap.api import VaultBootstrapError, store_step, vault_data, vault_step
+from components.vault.bootstrap.api import VaultBootstrapError, VaultUnreachable, store_step, vault_data, vault_step
 from components.vault.bootstrap.configure import configure
 from components.vault.bootstrap.recovery import (
     PENDING_MARKER,
@@ -70,11 +70,15 @@ def bootstrap(
     # A first deployment waits for the StatefulSet's EBS volumes, the image pull and scheduling: allow 10 minutes.
     ready_timeout_s: float = 600.0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    # Asked while Vault does not answer: a cause that waiting cannot heal (the pod crash-loops, its image cannot be
+    # pulled), or None. The provider asks the Kubernetes API about the pod (vault_bootstrap.PodDiagnosis).
+    diagnose: Callable[[], str | None] | None = None,
 ) -> BootstrapResult:
     """Bring Vault to `spec`, idempotently. See the module docstring."""
     client.token = None  # never an ambient VAULT_TOKEN or ~/.vault-token (hvac falls back to both)
     changed: list[str] = []
-    status = _seal_status(client, ready_timeout_s, sleep)
+    status = _seal_status(client, ready_timeout_s, sleep, clock, diagnose)
     if status.get("type") != spec.seal_type or not status.get("recovery_seal"):
         raise VaultBootstrapError(
             f"Vault reports seal type {status.get('type')!r} (recovery_seal={status.get('recovery_seal')}); this "
@@ -92,7 +96,7 @@ def bootstrap(
             "service account, "
             "kms:Encrypt/Decrypt/DescribeKey on the unseal key), the key's state and the vault pods' logs. Recovery "
             "keys cannot unseal an auto-unsealed Vault, so this bootstrap does not try.")
-    _wait_until_active(client, ready_timeout_s, sleep)
+    _wait_until_active(client, ready_timeout_s, sleep, clock, diagnose)
     token, material = _privileged_token(client, store, log, fresh)
     client.token = token
     try:
@@ -103,18 +107,43 @@ def bootstrap(
     return BootstrapResult(root_ca_pem=root_ca_pem, initialized_now=fresh is not None, changed=changed)
 
 
-def _seal_status(client: hvac.Client, timeout_s: float, sleep: Callable[[float], None]) -> dict[str, Any]:
-    """Seal status, retried while the pod is still starting (connection refused, port-forward not yet possible)."""
-    deadline = time.monotonic() + timeout_s
+# An auto-unsealed Vault reads its keys with the seal's key right after it starts; one that still reports "sealed"
+# after this many reads, 2 s apart, cannot use that key.
+SEALED_READS = 15
+
+
+def _seal_status(
+    client: hvac.Client, timeout_s: float, sleep: Callable[[float], None], clock: Callable[[], float],
+    diagnose: Callable[[], str | None] | None,
+) -> dict[str, Any]:
+    """Seal status, retried while Vault may still come up; a cause that waiting cannot heal is raised at once."""
+    deadline, sealed_reads = clock() + timeout_s, 0
     while True:
         try:
             with vault_step("read seal status", client.url):
                 # Ref: https://developer.hashicorp.com/vault/api-docs/system/seal-status (unauthenticated)
-                return vault_data(client.sys.read_seal_status())
-        except VaultBootstrapError:
-            if time.monotonic() >= deadline:
+                status = vault_data(client.sys.read_seal_status())
+            sealed_reads = sealed_reads + 1 if status.get("initialized") and status.get("sealed") else SEALED_READS
+            if sealed_reads >= SEALED_READS:
+                return status  # answered; bootstrap() judges a Vault that stayed sealed
+        except VaultUnreachable as exc:
+            _raise_if_lasting(exc, diagnose)
+            if clock() >= deadline:
                 raise
-            sleep(2.0)
+        except VaultBootstrapError:
+            if clock() >= deadline:
+                raise
+        sleep(2.0)
+
+
+def _raise_if_lasting(exc: VaultUnreachable, diagnose: Callable[[], str | None] | None) -> None:
+    """Raise now when waiting cannot help: the transport error says so, or the pod's state does."""
+    if exc.permanent:
+        raise exc
+    cause = diagnose() if diagnose is not None else None
+    if cause:
+        raise VaultBootstrapError(
+            f"{exc.step}: Vault at {exc.vault_url} does not answer, and waiting will not help: {cause}") from None
 
 
 def _initialise(
@@ -159,20 +188,34 @@ def _initialise(
     return material
 
 
-def _wait_until_active(client: hvac.Client, timeout_s: float, sleep: Callable[[float], None]) -> None:
+def _wait_until_active(
+    client: hvac.Client, timeout_s: float, sleep: Callable[[float], None], clock: Callable[[], float],
+    diagnose: Callable[[], str | None] | None,
+) -> None:
     """Wait for an unsealed node that serves requests (a standby forwards them to the active node)."""
-    deadline, last = time.monotonic() + timeout_s, "no answer"
+    deadline, last = clock() + timeout_s, "no answer"
     while True:
         try:
-            # Ref: https://developer.hashicorp.com/vault/api-docs/system/health - 200 active (or standby with
-            # standbyok), 429 standby, 474 standby without an active node, 501 not initialised, 503 sealed.
-            health = client.sys.read_health_status(method="GET", standby_ok=True)
-            if isinstance(health, dict):
-                return
-            last = f"HTTP {getattr(health, 'status_code', '?')}"
-        except OSError as exc:
-            last = type(exc).__name__
-        if time.monotonic() >= deadline:
+            with vault_step("wait for an active Vault node", client.url):
+                # Ref: https://developer.hashicorp.com/vault/api-docs/system/health - 200 active (or standby with
+                # standbyok), 429 standby, 474 standby without an active node, 501 not initialised, 503 sealed.
+                health = client.sys.read_health_status(method="GET", standby_ok=True)
+                # Right after initialisation a lone raft node answers as a standby for a moment, before it has
+                # elected itself; a standby serves only by forwarding to an active node, so one must be known.
+                # Ref: https://developer.hashicorp.com/vault/api-docs/system/leader (leader_address; seen empty
+                # from OpenBao 2.7.2 in that window, when requests fail with "local node not active but active
+                # cluster node not found").
+                if isinstance(health, dict) and (not health.get("standby") or vault_data(
+                        client.sys.read_leader_status()).get("leader_address")):
+                    return
+            last = ("a standby without an active node" if isinstance(health, dict)
+                    else f"HTTP {getattr(health, 'status_code', '?')}")  # 5xx while raft elects a leader: wait
+        except VaultUnreachable as exc:
+            _raise_if_lasting(exc, diagnose)
+            last = str(exc)
+        except VaultBootstrapError as exc:  # sys/leader answering 5xx while raft elects
+            last = str(exc)
+        if clock() >= deadline:
             raise VaultBootstrapError(f"Vault did not become active within {timeout_s:.0f} s (last health: {last})")
         sleep(2.0)
 
