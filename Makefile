@@ -64,6 +64,6 @@ verify: $(VENV)/.installed
 bench-scale: $(VENV)/.installed
 	$(PY) -m tools.engine.bench_scale --stack $(STACK) $(ARGS)
 
-# charts: every chart config/versions.py pins, pulled once into .charts/ (the render tests' fallback for ../shared).
+# charts: every chart config/versions.py pins, pulled once into .charts/ (the render tests' fallback when the upstream chart data is absent).
 charts: $(VENV)/.installed
 	$(PY) -m tools.charts $(ARGS)
