@@ -10,6 +10,7 @@ directories), strict as well; a kind no release defines, or a version its CRD do
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from typing import Any
 
@@ -126,6 +127,16 @@ def test_a_custom_resource_whose_crd_no_release_installs_fails() -> None:
     assert schemas("sandbox").errors(pod_monitor) == [
         "(root): no schema for monitoring.coreos.com/v1 PodMonitor: not a built-in kind of Kubernetes 1.36 and no CRD"
         " of this stack's releases defines it"]
+
+
+def test_crds_come_only_from_charts_and_subcharts_helm_would_install_them_from() -> None:
+    (monitoring,) = [r for r in plan_of("prod").of_type(RELEASE) if r.inputs["name"] == "kube-prometheus-stack"]
+    files = {file for file, _ in crd_documents(monitoring)}
+    assert len(files) == 10 and all(f.startswith("kube-prometheus-stack/charts/crds/crds/") for f in files)
+    # The subchart's condition (Chart.yaml `condition: crds.enabled`) turns its crds/ off; so does skipCrds.
+    values = {**monitoring.inputs["values"], "crds": {"enabled": False}}
+    assert crd_documents(dataclasses.replace(monitoring, inputs={**monitoring.inputs, "values": values})) == []
+    assert crd_documents(dataclasses.replace(monitoring, inputs={**monitoring.inputs, "skipCrds": True})) == []
 
 
 # --- the conversion of structural schemas (no chart data needed) -----------------------------------------------------
