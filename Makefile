@@ -8,6 +8,7 @@
 #   make diagram STACK=prod   writes docs/diagram-$(STACK).png (ARGS="--format svg")
 #   make bench                offline plan time per stack vs. bare registrations on the mock engine
 #   make bench-scale STACK=prod   offline plan time for the default catalog and 8/80/400 generated services
+#   make charts               pull the pinned Helm charts into .charts/ for the render tests (ARGS="--only vault")
 #   make verify STACK=prod    post-deploy checks of the live cluster (needs its kubeconfig; ARGS="--json --window 30m")
 PYTHON ?= python3
 VENV ?= .venv
@@ -56,9 +57,13 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # verify: trust chain, certificates, Vault, mesh coverage, mTLS edges, denials; exit 1 on a failure, 2 cannot connect.
-.PHONY: verify bench-scale
+.PHONY: verify bench-scale charts
 verify: $(VENV)/.installed
 	$(PY) -m tools.verify --stack $(STACK) $(ARGS)
 
 bench-scale: $(VENV)/.installed
 	$(PY) -m tools.engine.bench_scale --stack $(STACK) $(ARGS)
+
+# charts: every chart config/versions.py pins, pulled once into .charts/ (the render tests' fallback when the upstream chart data is absent).
+charts: $(VENV)/.installed
+	$(PY) -m tools.charts $(ARGS)

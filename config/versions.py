@@ -9,7 +9,7 @@ Python package pins live in requirements*.txt.
 from __future__ import annotations
 
 from datetime import date
-from typing import Final
+from typing import Final, NamedTuple
 
 # --- Kubernetes on EKS ------------------------------------------------------------------------------------------
 # End of *standard* support per minor version (after it EKS bills extended support at $0.60/h instead of $0.10/h).
@@ -141,3 +141,25 @@ GRAFANA_SUBCHART: Final = "12.11.1"
 # renovate: datasource=helm registryUrl=https://argoproj.github.io/argo-helm depName=argo-cd
 ARGOCD_CHART: Final = "10.1.1"
 ARGOCD_REPOSITORY: Final = "https://argoproj.github.io/argo-helm"
+
+
+# --- Every chart the program installs ----------------------------------------------------------------------------
+class PinnedChart(NamedTuple):
+    name: str  # the chart's name in its repository (the release of the same name installs it)
+    version: str
+    repository: str
+
+
+# Derived from the pins above (one version per line of this file): `make charts` (tools/charts) pulls exactly these
+# into .charts/ for the render tests, and a test keeps the list equal to the releases the plans register.
+HELM_CHARTS: Final[tuple[PinnedChart, ...]] = (
+    PinnedChart("cert-manager", CERT_MANAGER_CHART, CERT_MANAGER_REPOSITORY),
+    PinnedChart("vault", VAULT_CHART, VAULT_REPOSITORY),
+    *(PinnedChart(name, LINKERD_CHART, LINKERD_REPOSITORY)
+      for name in ("linkerd-crds", "linkerd2-cni", "linkerd-control-plane", "linkerd-viz")),
+    PinnedChart("aws-load-balancer-controller", AWS_LOAD_BALANCER_CONTROLLER_CHART,
+                AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY),
+    PinnedChart("kube-prometheus-stack", KUBE_PROMETHEUS_STACK_CHART, KUBE_PROMETHEUS_STACK_REPOSITORY),
+    PinnedChart("velero", VELERO_CHART, VELERO_REPOSITORY),  # optional: backup.veleroEnabled (sandbox)
+    PinnedChart("argo-cd", ARGOCD_CHART, ARGOCD_REPOSITORY),  # optional: gitops.argocd
+)

@@ -2,8 +2,9 @@
 
 What is rendered is exactly what the program registered: the `kubernetes:helm.sh/v3:Release`'s chart, version,
 release name, namespace and values as the plan recorded them, so a test cannot drift from the program. The pinned
-charts come from the optional upstream chart data next to the repository; without it the tests skip with one line.
-Rendering is offline (Helm's `lookup` returns nothing), like `helm template`.
+charts come from the optional upstream chart data next to the repository or from the cache `make charts` fills
+(`.charts/`, tools/charts); without either the tests skip with one line. Rendering is offline (Helm's `lookup` returns
+nothing), like `helm template`. `crd_documents` gives the CRDs Helm installs from a chart's `crds/` directories.
 """
 
 from __future__ import annotations
@@ -17,21 +18,31 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, plan_of
+from tests.helpers.k8s_schemas import Loader
 from tools.engine.mock_engine import Registration
 
 CHARTS = ROOT.parent / "shared" / "reference" / "upstream" / "charts"
+CHART_CACHE = ROOT / ".charts"  # `make charts` (tools/charts) unpacks the pinned charts here
 RELEASE = "kubernetes:helm.sh/v3:Release"
-# Helm's own manifest separator (helm.sh/helm/v4 pkg/release/util SplitManifests): a `---` at a line start, which
-# templates may follow directly with a comment (`---# ...`).
-_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
+# Helm's manifest separator (helm.sh/helm/v4 pkg/release/util SplitManifests, `(?:^|\s*\n)---\s*`): a `---` at a
+# line start, which templates may follow directly with a comment (`---# ...`). Written without Helm's leading `\s*`,
+# which only moves trailing whitespace out of the previous document and backtracks quadratically over the deep
+# indentation of CRDs (~1 s per stack).
+_SEPARATOR = re.compile(r"(?:^|\n)---\s*")
 Obj = dict[str, Any]
 
 
 def chart_dir(chart: str, version: str) -> Any:
-    path = CHARTS / f"{chart}-{version}"
-    if not path.is_dir():
-        pytest.skip(f"pinned chart {chart} {version} not found under the upstream chart data ({CHARTS})")
-    return path
+    for base in (CHARTS, CHART_CACHE):
+        if (base / f"{chart}-{version}").is_dir():
+            return base / f"{chart}-{version}"
+    pytest.skip(f"pinned chart {chart} {version} is neither in the upstream chart data nor in .charts/ (make charts)")
+
+
+@functools.cache
+def _load(chart: str, version: str) -> helm.Chart:
+    """A chart read only for its metadata, values and CRDs (a render loads its own: Helm may prune subcharts)."""
+    return helm.Chart.load(str(chart_dir(chart, version)))
 
 
 def render(release: Registration) -> list[Obj]:
@@ -44,7 +55,8 @@ def render(release: Registration) -> list[Obj]:
     for path, text in sorted(manifests.items()):
         if path.endswith("NOTES.txt"):
             continue
-        objects += [obj for part in _SEPARATOR.split(text) if part.strip() for obj in [yaml.safe_load(part)] if obj]
+        objects += [obj for part in _SEPARATOR.split(text) if part.strip()
+                    for obj in [yaml.load(part, Loader=Loader)] if obj]
     return objects
 
 
@@ -59,3 +71,41 @@ def named(objects: list[Obj], kind: str, name: str) -> Obj:
     names = sorted(o["metadata"]["name"] for o in objects if o.get("kind") == kind)
     assert len(found) == 1, f"expected one {kind} {name}, rendered: {names}"
     return found[0]
+
+
+def crd_documents(release: Registration) -> list[tuple[str, str]]:
+    """(file, YAML text) of every CRD document Helm installs from the chart's `crds/` directories for this release.
+
+    Helm installs them before the templates, from the chart and from every subchart its dependency conditions
+    enable (helm.sh/helm/v4 pkg/action/install.go: ProcessDependencies, then CRDObjects), unless `skipCrds` is set.
+    Left as text: the CRD schema loader parses only the documents whose kinds it needs (a few MB of CRDs).
+    Ref: https://helm.sh/docs/chart_best_practices/custom_resource_definitions/ ;
+    https://helm.sh/docs/topics/charts/#tags-and-condition-fields-in-dependencies
+    """
+    inputs = release.inputs
+    if inputs.get("skipCrds"):
+        return []
+    chart = _load(inputs["chart"], inputs["version"])
+    values = chart.merge_values(inputs["values"])
+    disabled = {dep["name"] for dep in chart.metadata.get("dependencies", [])
+                if not _condition(values, dep.get("condition", ""))}
+    # filename: "<chart>/crds/x.yaml" or "<chart>/charts/<subchart>/crds/x.yaml"
+    return [(file, text) for file, text in _crd_files(inputs["chart"], inputs["version"])
+            if not (file.split("/")[1:2] == ["charts"] and file.split("/")[2] in disabled)]
+
+
+@functools.cache
+def _crd_files(chart: str, version: str) -> tuple[tuple[str, str], ...]:
+    return tuple((crd["filename"], part) for crd in _load(chart, version).crds
+                 for part in _SEPARATOR.split(crd["data"]) if part.strip())
+
+
+def _condition(values: dict[str, Any], condition: str) -> bool:
+    """A dependency's `condition`: the first of its comma-separated value paths that is set decides; none: enabled."""
+    for path in filter(None, (p.strip() for p in condition.split(","))):
+        node: Any = values
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, bool):
+            return node
+    return True
