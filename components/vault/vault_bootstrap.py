@@ -108,8 +108,12 @@ class VaultBootstrap(pulumi.dynamic.Resource):
         super().__init__(VaultBootstrapProvider(), name, props, opts)
 
 
-def converge(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the bootstrap against the pod named in `props`; returns the resource's outputs."""
+def converge(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Run the bootstrap against the pod named in `props`; returns the resource's outputs.
+
+    `open_stream` replaces the stream to the pod (tests bridge to a local server through the same PortForward); the
+    provider never passes it, so a deployment always opens the pod's port-forward through the API server.
+    """
     # Imported here, not at the top: only the provider process converges, while every `pulumi preview`/`up` and
     # offline plan imports this module to register the resource; hvac and the bootstrap steps cost ~0.7 s to import.
     import hvac
@@ -123,7 +127,7 @@ def converge(props: Mapping[str, Any]) -> dict[str, Any]:
         LOG.setLevel(logging.INFO)
     spec = spec_from_props(props)
     port = int(props["port"])
-    opener = functools.partial(
+    opener = open_stream or functools.partial(
         open_pod_stream, core_v1_api(props["kubeconfig"]), str(props["namespace"]), str(props["pod_name"]), port)
     with _ca_bundle_file(str(props["vault_ca_pem"])) as ca_path, PortForward(opener) as local_port:
         # 127.0.0.1 is one of the SANs of Vault's listener certificate precisely so that a client behind a
