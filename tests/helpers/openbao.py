@@ -22,6 +22,8 @@ worktrees; do not rename):
   callable `factory(transit=None)` that starts a fresh, uninitialised server in its own directory; every server it
   started is killed at session end) and `fresh_openbao` (function scope: one fresh server, killed after the test).
   Import the ones a module uses: `from tests.helpers.openbao import fresh_openbao, openbao_factory, ...`.
+- `root_client(server, recovery_keys_b64)`: a context manager yielding an hvac.Client with a test-held root token
+  made by generate-root from the recovery keys, revoked when the block ends.
 - `privileged_accessors(client)`: accessors of every live token holding the root policy (needs a token with `list` on
   auth/token/accessors and `update` on auth/token/lookup-accessor).
 
@@ -67,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 import hvac
+import hvac.exceptions
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -175,10 +178,12 @@ class _BaoProcess:
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, lines: int = 40) -> str:
+        """The last server log lines, without the audit device's JSON entries (it writes to stdout)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return "(no log)"
+        return "\n".join([line for line in text if not line.startswith('{"time"')][-lines:])
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -366,7 +371,6 @@ def start_token_reviewer(workdir: Path | None = None) -> TokenReviewer:
 def openbao_config(*, port: int, cluster_port: int, data_dir: Path, tls: TlsFiles, transit: TransitKms) -> str:
     return f"""
 ui = false
-disable_mlock = true
 api_addr = "https://127.0.0.1:{port}"
 cluster_addr = "https://127.0.0.1:{cluster_port}"
 
@@ -541,3 +545,22 @@ def fresh_openbao(openbao_factory: ServerFactory) -> Iterator[OpenBaoServer]:
     yield server
     print(f"--- OpenBao log ({server.url}) ---\n{server.log_tail()}")  # shown by pytest only when the test failed
     server.kill()
+
+
+@contextlib.contextmanager
+def root_client(server: OpenBaoServer, recovery_keys_b64: list[str] | tuple[str, ...]) -> Iterator[hvac.Client]:
+    """A test-held root token made with the recovery keys (generate-root), revoked when the block ends."""
+    client = server.client()
+    attempt = client.sys.start_root_token_generation()
+    otp, nonce = attempt["otp"], attempt["nonce"]
+    answer: dict[str, Any] = {}
+    for key in recovery_keys_b64[: int(attempt["required"])]:
+        answer = client.sys.generate_root(key=key, nonce=nonce)
+    encoded = answer["encoded_token"] or answer["encoded_root_token"]
+    raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    client.token = bytes(a ^ b for a, b in zip(raw, otp.encode(), strict=True)).decode()
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(hvac.exceptions.VaultError):
+            client.auth.token.revoke_self()

@@ -84,6 +84,7 @@ def bootstrap(
         fresh = _initialise(client, spec, store, log, sleep)
         changed.append("initialise")
     elif status.get("sealed"):
+        _refuse_if_initialisation_was_interrupted(store)
         # Ref: https://support.hashicorp.com/hc/en-us/articles/4404364271763 ("Recovery keys cannot decrypt the
         # master key, and thus are not sufficient to unseal Vault if the AutoUnseal mechanism isn't working").
         raise VaultBootstrapError(
@@ -93,6 +94,7 @@ def bootstrap(
             "kms:Encrypt/Decrypt/DescribeKey on the unseal key), the key's state and the vault pods' logs. Recovery "
             "keys cannot unseal an auto-unsealed Vault, so this bootstrap does not try.")
     _wait_until_active(client, ready_timeout_s, sleep)
+    _wait_for_leader(client, ready_timeout_s, sleep)
     token, material = _privileged_token(client, store, log, fresh)
     client.token = token
     try:
@@ -159,6 +161,21 @@ def _initialise(
     return material
 
 
+def _refuse_if_initialisation_was_interrupted(store: SecretStore) -> None:
+    """Vault says initialised, yet the secret still holds the marker written just before sys/init: that init never
+    handed its keys over (the KMS was unreachable half-way - OpenBao 2.7 then stays initialised and sealed - or the
+    run was killed before it stored the answer). Nothing can recover those keys."""
+    with store_step("read the recovery secret"):
+        pending = store.get() == PENDING_MARKER
+    if pending:
+        raise VaultBootstrapError(
+            "Vault is initialised, but the recovery secret still holds the marker written just before "
+            "initialisation: that initialisation did not complete here (the KMS key was unreachable during it, or the "
+            "run was stopped before it stored the answer), so its recovery keys are lost. Nothing in Vault can be "
+            "used yet: delete Vault's storage (the vault pods' data volumes), fix the KMS access if needed, and run "
+            "again; the marker lets the next run initialise.")
+
+
 def _wait_until_active(client: hvac.Client, timeout_s: float, sleep: Callable[[float], None]) -> None:
     """Wait for an unsealed node that serves requests (a standby forwards them to the active node)."""
     deadline, last = time.monotonic() + timeout_s, "no answer"
@@ -177,6 +194,26 @@ def _wait_until_active(client: hvac.Client, timeout_s: float, sleep: Callable[[f
         sleep(2.0)
 
 
+def _wait_for_leader(client: hvac.Client, timeout_s: float, sleep: Callable[[float], None]) -> None:
+    """Wait until this node is the leader or knows one: a write to a standby with no leader fails.
+
+    Right after initialisation the first raft node answers health as an unsealed standby for a moment, before it
+    takes the HA lock; a write then fails ("cannot write to readonly storage", seen on OpenBao 2.7). A standby that
+    knows the active node forwards requests, so a leader address is enough.
+    """
+    # Ref: https://developer.hashicorp.com/vault/api-docs/system/leader (unauthenticated: ha_enabled, is_self,
+    # leader_address).
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with vault_step("read the leader status", client.url):
+            leader = vault_data(client.sys.read_leader_status())
+        if not leader.get("ha_enabled") or leader.get("is_self") or leader.get("leader_address"):
+            return
+        if time.monotonic() >= deadline:
+            raise VaultBootstrapError(f"Vault has no active node after {timeout_s:.0f} s (sys/leader names none)")
+        sleep(0.2)
+
+
 def _privileged_token(
     client: hvac.Client, store: SecretStore, log: logging.Logger, fresh: RecoveryMaterial | None,
 ) -> tuple[str, RecoveryMaterial]:
@@ -185,6 +222,7 @@ def _privileged_token(
     with store_step("read the recovery secret"):
         material = RecoveryMaterial.from_json(store.get())
     if material is None:
+        _refuse_if_initialisation_was_interrupted(store)
         raise VaultBootstrapError(
             "Vault is initialised but the recovery secret holds no recovery keys, so no privileged token can be "
             "generated. Vault was initialised outside this bootstrap or the secret was replaced: put its recovery "
