@@ -15,9 +15,10 @@ worktrees; do not rename):
   `BootstrapSpec.kubernetes_host`), `.ca_pem`, `.reviews` (every review it answered), `.delete(name, namespace)`.
 - `OpenBaoServer` (`start_openbao(workdir, transit, reviewer)`): the server under test: TLS listener (a CA and a
   server certificate with SAN IP 127.0.0.1 made here, like components/vault/vault_tls.py), raft storage in
-  `workdir`, `seal "transit"` at `transit`. `.url`, `.address`, `.ca_pem`, `.ca_path`, `.client(token=None)` (an
-  hvac.Client verifying the listener CA), `.restart()`, `.kill()` (SIGKILL), `.log_tail()`, `.kubernetes_login`
-  (True when Kubernetes auth logins can work, see below), `.config_text`.
+  /dev/shm when writable (raft fsyncs every write), else in the tmp dir; `seal "transit"` at `transit`. `.url`,
+  `.address`, `.ca_pem`, `.ca_path`, `.client(token=None)` (an hvac.Client verifying the listener CA), `.restart()`,
+  `.kill()` (SIGKILL), `.start()` (again, same port and data), `.remove()` (kill + delete the raft data),
+  `.log_tail()`, `.kubernetes_login` (True when Kubernetes auth logins can work, see below), `.config_text`.
 - Fixtures: `openbao_transit` and `token_reviewer` (session scope, shared), `openbao_factory` (session scope: a
   callable `factory(transit=None)` that starts a fresh, uninitialised server in its own directory; every server it
   started is killed at session end) and `fresh_openbao` (function scope: one fresh server, killed after the test).
@@ -45,6 +46,7 @@ unauthenticated sys/generate-root endpoints are off unless the listener sets
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import datetime as dt
@@ -153,6 +155,7 @@ class _BaoProcess:
     def __init__(self, argv: list[str], log_path: Path, env: dict[str, str]) -> None:
         self.argv, self.log_path, self.env = argv, log_path, env
         self.process: subprocess.Popen[bytes] | None = None
+        _PROCESSES.append(self)
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
@@ -189,7 +192,7 @@ class _BaoProcess:
 def _env(home: Path) -> dict[str, str]:
     # HOME inside the work dir: the CLI and dev mode would otherwise read or write ~/.vault-token.
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TZ")}
-    return {**keep, "HOME": str(home), "BAO_LOG_LEVEL": "info"}
+    return {**keep, "HOME": str(home), "BAO_LOG_LEVEL": "info", "BAO_MAX_RETRIES": "0"}
 
 
 def _wait_ready(url: str, process: _BaoProcess, context: ssl.SSLContext | None) -> None:
@@ -408,6 +411,20 @@ seal "transit" {{
 """
 
 
+_RAM_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # else the default tmp dir
+_DATA_DIRS: list[Path] = []
+_PROCESSES: list[_BaoProcess] = []
+
+
+@atexit.register
+def _leave_nothing_behind() -> None:
+    """A session that dies before its fixtures' teardown still kills its servers and deletes their data."""
+    for process in _PROCESSES:
+        process.stop()
+    for directory in _DATA_DIRS:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
@@ -437,13 +454,15 @@ class OpenBaoServer:
         assert binary, SKIP_NO_BAO
         self.workdir, self.transit, self.reviewer = workdir, transit, reviewer
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "raft").mkdir(exist_ok=True)
+        # Raft fsyncs every write: on a RAM-backed directory a bootstrap run takes ~0.08 s instead of ~0.2 s.
+        self.data_dir = Path(tempfile.mkdtemp(prefix="openbao-raft-", dir=_RAM_DIR))
+        _DATA_DIRS.append(self.data_dir)
         self.tls = make_tls(workdir / "tls", "vault")
         self.ca_pem, self.ca_path = self.tls.ca_pem, str(self.tls.ca_path)
         self.port, self.cluster_port = _free_port(), _free_port()
         self.address = ("127.0.0.1", self.port)
         self.url = f"https://127.0.0.1:{self.port}"
-        self.config_text = openbao_config(port=self.port, cluster_port=self.cluster_port, data_dir=workdir / "raft",
+        self.config_text = openbao_config(port=self.port, cluster_port=self.cluster_port, data_dir=self.data_dir,
                                           tls=self.tls, transit=transit)
         config = workdir / "openbao.hcl"
         config.write_text(self.config_text)
@@ -473,6 +492,11 @@ class OpenBaoServer:
 
     def kill(self) -> None:
         self._process.stop()
+
+    def remove(self) -> None:
+        """Kill it and delete its raft data (the rest lives in pytest's tmp dir)."""
+        self.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def client(self, token: str | None = None) -> hvac.Client:
         return hvac.Client(url=self.url, verify=self.ca_path, token=token or "", timeout=10)  # type: ignore[no-untyped-call]
@@ -536,7 +560,7 @@ def openbao_factory(openbao_workdir: Path, openbao_transit: TransitKms,
 
     yield factory
     for server in started:
-        server.kill()
+        server.remove()
 
 
 @pytest.fixture
@@ -544,7 +568,7 @@ def fresh_openbao(openbao_factory: ServerFactory) -> Iterator[OpenBaoServer]:
     server = openbao_factory()
     yield server
     print(f"--- OpenBao log ({server.url}) ---\n{server.log_tail()}")  # shown by pytest only when the test failed
-    server.kill()
+    server.remove()
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import hvac.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from components.vault.bootstrap.api import VaultBootstrapError, vault_data, vault_step
+from components.vault.bootstrap.api import VaultBootstrapError, vault_data, vault_list, vault_read, vault_step
 from components.vault.bootstrap.spec import (
     BootstrapSpec,
     cert_manager_policy,
@@ -192,7 +192,7 @@ def _ensure_root_ca(client: hvac.Client, spec: BootstrapSpec, changed: list[str]
         # ca/pem and the signing endpoint use the mount's default issuer: an issuer imported and made default by hand
         # would silently become the trust anchor.
         # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#set-issuers-configuration
-        issuers_config = vault_data(client.read(f"{spec.pki_path}/config/issuers"))
+        issuers_config = vault_read(client, f"{spec.pki_path}/config/issuers")
         if issuers_config.get("default") != issuer_id or issuers_config.get("default_follows_latest_issuer"):
             client.write_data(f"{spec.pki_path}/config/issuers",
                               data={"default": issuer_id, "default_follows_latest_issuer": False})
@@ -206,7 +206,7 @@ def _find_anchor_issuer(client: hvac.Client, spec: BootstrapSpec) -> tuple[str, 
     # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#list-issuers (key_info: issuer_name per id;
     # an issuer imported without its private key has an empty key_id).
     try:
-        info: dict[str, Any] = vault_data(client.list(f"{spec.pki_path}/issuers")).get("key_info") or {}
+        info: dict[str, Any] = vault_list(client, f"{spec.pki_path}/issuers").get("key_info") or {}
     except hvac.exceptions.InvalidPath:
         return None
     if not info:
@@ -219,7 +219,7 @@ def _find_anchor_issuer(client: hvac.Client, spec: BootstrapSpec) -> tuple[str, 
             f"trust anchor (root CA): {spec.pki_path}/ holds {len(info)} issuer(s), none named "
             f"{spec.root_issuer_name!r} and not exactly one with a key; refusing to guess which is the trust anchor "
             f"or to generate a new one. Name the trust anchor's issuer {spec.root_issuer_name!r} and run again")
-    return chosen[0], vault_data(client.read(f"{spec.pki_path}/issuer/{chosen[0]}"))
+    return chosen[0], vault_read(client, f"{spec.pki_path}/issuer/{chosen[0]}")
 
 
 def _signature_algorithm(pem: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from components.vault.bootstrap.api import VaultBootstrapError, store_step, vault_data, vault_step
+from components.vault.bootstrap.api import VaultBootstrapError, store_step, vault_data, vault_list, vault_step
 from components.vault.bootstrap.configure import configure
 from components.vault.bootstrap.recovery import (
     PENDING_MARKER,
@@ -98,6 +98,8 @@ def bootstrap(
     token, material = _privileged_token(client, store, log, fresh)
     client.token = token
     try:
+        if material.root_generation_pending:
+            material = _revoke_orphans(client, store, material, log)
         root_ca_pem = configure(client, spec, changed, log)
     finally:
         _release_token(client, store, material, token, log)
@@ -237,10 +239,43 @@ def _privileged_token(
             pass
         finally:
             client.token = None
-    return _generate_root(client, material, log), material
+    # Stored before it is used: a run killed after this point leaves a token the next run finds and revokes.
+    generated = replace(material, root_token=_generate_root(client, store, material, log),
+                        root_generation_pending=material.root_generation_pending)
+    with store_step("write the recovery secret"):
+        store.put(generated.to_json())
+    return str(generated.root_token), generated
 
 
-def _generate_root(client: hvac.Client, material: RecoveryMaterial, log: logging.Logger) -> str:
+def _revoke_orphans(
+    client: hvac.Client, store: SecretStore, material: RecoveryMaterial, log: logging.Logger,
+) -> RecoveryMaterial:
+    """A previous run was stopped between authorising a root token generation and storing its token: that token
+    exists and nobody holds it. Revoke every root token but this run's own, then clear the mark."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/auth/token#list-accessors (LIST, sudo) and
+    # #lookup-a-token-accessor / #revoke-a-token-accessor.
+    with vault_step("revoke root tokens left by an interrupted run", client.url):
+        own = vault_data(client.auth.token.lookup_self()).get("accessor")
+        revoked = 0
+        for accessor in vault_list(client, "auth/token/accessors").get("keys") or []:
+            if accessor == own:
+                continue
+            try:
+                info = vault_data(client.auth.token.lookup_accessor(accessor))
+            except hvac.exceptions.InvalidRequest:
+                continue  # expired or revoked meanwhile
+            if "root" in (info.get("policies") or []):
+                client.auth.token.revoke_accessor(accessor)
+                revoked += 1
+    log.warning("a previous run was interrupted while generating a root token; revoked %d root token(s) it left",
+                revoked)
+    cleared = replace(material, root_generation_pending=False)
+    with store_step("write the recovery secret"):
+        store.put(cleared.to_json())
+    return cleared
+
+
+def _generate_root(client: hvac.Client, store: SecretStore, material: RecoveryMaterial, log: logging.Logger) -> str:
     """A new root token from the recovery key shares (sys/generate-root with a Vault-generated OTP)."""
     # Ref: https://developer.hashicorp.com/vault/api-docs/system/generate-root - since Vault 1.10 the start answer
     # carries the OTP (base62, otp_length chars); the final update answers the token XOR'd with it, base64-encoded.
@@ -257,6 +292,9 @@ def _generate_root(client: hvac.Client, material: RecoveryMaterial, log: logging
                 raise VaultBootstrapError(
                     f"generate a root token: Vault needs {required} recovery key shares, the secret holds "
                     f"{len(material.recovery_keys_b64)}")
+            if not material.root_generation_pending:  # marked before any key share can complete the generation
+                with store_step("write the recovery secret"):
+                    store.put(replace(material, root_token=None, root_generation_pending=True).to_json())
             encoded = ""
             for key in material.recovery_keys_b64[:required]:
                 update = vault_data(client.sys.generate_root(key=key, nonce=nonce))
