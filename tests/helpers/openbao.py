@@ -20,8 +20,9 @@ worktrees; do not rename):
   `.kill()` (SIGKILL), `.start()` (again, same port and data), `.remove()` (kill + delete the raft data),
   `.log_tail()`, `.kubernetes_login` (True when Kubernetes auth logins can work, see below), `.config_text`.
 - Fixtures: `openbao_transit` and `token_reviewer` (session scope, shared), `openbao_factory` (session scope: a
-  callable `factory(transit=None)` that starts a fresh, uninitialised server in its own directory; every server it
-  started is killed at session end) and `fresh_openbao` (function scope: one fresh server, killed after the test).
+  callable `factory(transit=None, openbao_defaults=False)` that starts a fresh, uninitialised server in its own
+  directory; every server it started is removed at session end) and `fresh_openbao` (function scope: one fresh
+  server, removed after the test).
   Import the ones a module uses: `from tests.helpers.openbao import fresh_openbao, openbao_factory, ...`.
 - `root_client(server, recovery_keys_b64)`: a context manager yielding an hvac.Client with a test-held root token
   made by generate-root from the recovery keys, revoked when the block ends.
@@ -41,7 +42,7 @@ files, as a pod has them. Where `unshare` is refused (no unprivileged user names
 OpenBao differs from Vault 2.0 in two defaults the bootstrap meets; the config sets both, each commented
 (`openbao_config`): audit devices cannot be created through the API unless `unsafe_allow_api_audit_creation`, and the
 unauthenticated sys/generate-root endpoints are off unless the listener sets
-`disable_unauthed_generate_root_endpoints = false`.
+`disable_unauthed_generate_root_endpoints = false`; `openbao_defaults=True` leaves both out.
 """
 
 from __future__ import annotations
@@ -371,8 +372,10 @@ def start_token_reviewer(workdir: Path | None = None) -> TokenReviewer:
 
 # --- The server under test --------------------------------------------------------------------------------------
 
-def openbao_config(*, port: int, cluster_port: int, data_dir: Path, tls: TlsFiles, transit: TransitKms) -> str:
-    return f"""
+def openbao_config(*, port: int, cluster_port: int, data_dir: Path, tls: TlsFiles, transit: TransitKms,
+                   openbao_defaults: bool = False) -> str:
+    """The server's HCL. `openbao_defaults=True` leaves out the two settings that make OpenBao behave like Vault 2.0."""
+    text = f"""
 ui = false
 api_addr = "https://127.0.0.1:{port}"
 cluster_addr = "https://127.0.0.1:{cluster_port}"
@@ -409,6 +412,10 @@ seal "transit" {{
   mount_path = "transit/"
 }}
 """
+    if openbao_defaults:
+        text = "\n".join(line for line in text.splitlines()
+                         if not line.strip().startswith(("unsafe_allow_api_audit_creation", "disable_unauthed_")))
+    return text
 
 
 _RAM_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # else the default tmp dir
@@ -449,7 +456,8 @@ def _pod_like() -> bool:
 class OpenBaoServer:
     """The server under test: TLS, raft in `workdir`, transit auto-unseal, pod-like service-account files."""
 
-    def __init__(self, workdir: Path, transit: TransitKms, reviewer: TokenReviewer | None) -> None:
+    def __init__(self, workdir: Path, transit: TransitKms, reviewer: TokenReviewer | None,
+                 openbao_defaults: bool = False) -> None:
         binary = bao_binary()
         assert binary, SKIP_NO_BAO
         self.workdir, self.transit, self.reviewer = workdir, transit, reviewer
@@ -463,7 +471,7 @@ class OpenBaoServer:
         self.address = ("127.0.0.1", self.port)
         self.url = f"https://127.0.0.1:{self.port}"
         self.config_text = openbao_config(port=self.port, cluster_port=self.cluster_port, data_dir=self.data_dir,
-                                          tls=self.tls, transit=transit)
+                                          tls=self.tls, transit=transit, openbao_defaults=openbao_defaults)
         config = workdir / "openbao.hcl"
         config.write_text(self.config_text)
         argv = [binary, "server", f"-config={config}"]
@@ -505,8 +513,9 @@ class OpenBaoServer:
         return self._process.log_tail(lines)
 
 
-def start_openbao(workdir: Path, transit: TransitKms, reviewer: TokenReviewer | None = None) -> OpenBaoServer:
-    return OpenBaoServer(workdir, transit, reviewer).start()
+def start_openbao(workdir: Path, transit: TransitKms, reviewer: TokenReviewer | None = None,
+                  openbao_defaults: bool = False) -> OpenBaoServer:
+    return OpenBaoServer(workdir, transit, reviewer, openbao_defaults).start()
 
 
 def privileged_accessors(client: hvac.Client) -> set[str]:
@@ -552,9 +561,9 @@ def openbao_factory(openbao_workdir: Path, openbao_transit: TransitKms,
                     token_reviewer: TokenReviewer) -> Iterator[ServerFactory]:
     started: list[OpenBaoServer] = []
 
-    def factory(transit: TransitKms | None = None) -> OpenBaoServer:
+    def factory(transit: TransitKms | None = None, openbao_defaults: bool = False) -> OpenBaoServer:
         workdir = Path(tempfile.mkdtemp(prefix="server-", dir=openbao_workdir))
-        server = start_openbao(workdir, transit or openbao_transit, token_reviewer)
+        server = start_openbao(workdir, transit or openbao_transit, token_reviewer, openbao_defaults)
         started.append(server)
         return server
 

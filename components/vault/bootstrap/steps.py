@@ -280,7 +280,17 @@ def _generate_root(client: hvac.Client, store: SecretStore, material: RecoveryMa
     # Ref: https://developer.hashicorp.com/vault/api-docs/system/generate-root - since Vault 1.10 the start answer
     # carries the OTP (base62, otp_length chars); the final update answers the token XOR'd with it, base64-encoded.
     with vault_step("generate a root token", client.url):
-        if vault_data(client.sys.read_root_generation_progress()).get("started"):
+        try:
+            progress = vault_data(client.sys.read_root_generation_progress())
+        except (hvac.exceptions.UnexpectedError, hvac.exceptions.InvalidPath) as exc:
+            # OpenBao >= 2.5.3 (CVE-2026-5807) serves sys/generate-root only when the listener sets
+            # disable_unauthed_generate_root_endpoints = false; elsewhere the path is "unsupported operation".
+            # Ref: https://github.com/openbao/openbao/blob/v2.5.3/CHANGELOG.md
+            raise VaultBootstrapError(
+                "generate a root token: the server does not serve sys/generate-root. On OpenBao >= 2.5.3 set "
+                "`disable_unauthed_generate_root_endpoints = false` in the listener block of its configuration; "
+                f"Vault 2.0 serves it. ({exc})") from None
+        if progress.get("started"):
             log.warning("cancelling an unfinished root token generation attempt (its one-time password is unknown)")
             client.sys.cancel_root_generation()
         attempt = vault_data(client.sys.start_root_token_generation())

@@ -570,3 +570,17 @@ def test_refuses_to_initialise_over_recovery_keys_of_an_earlier_initialisation(
 def test_other_seal_types_are_refused(converged: Converged, token_reviewer: TokenReviewer) -> None:
     with pytest.raises(VaultBootstrapError, match=r"reports seal type 'transit'.*expects the awskms auto-unseal"):
         run(converged.server, spec_for(token_reviewer, seal_type="awskms"), InMemorySecretStore())
+
+
+def test_openbao_defaults_are_named_in_the_errors(
+    openbao_factory: Callable[..., OpenBaoServer], token_reviewer: TokenReviewer,
+) -> None:
+    """OpenBao's own defaults refuse two things Vault 2.0 allows; each error names the setting to change."""
+    server = openbao_factory(openbao_defaults=True)
+    store = InMemorySecretStore()
+
+    with pytest.raises(VaultBootstrapError, match=r"audit device: .*`unsafe_allow_api_audit_creation = true`"):
+        run(server, spec_for(token_reviewer), store)
+    with pytest.raises(VaultBootstrapError,
+                       match=r"generate a root token: .*`disable_unauthed_generate_root_endpoints = false`"):
+        run(server, spec_for(token_reviewer), store)  # the initial root token was revoked: generate-root is next
