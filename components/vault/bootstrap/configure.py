@@ -45,24 +45,27 @@ def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log:
     return root_ca_pem
 
 
-def _drift(current: Mapping[str, Any], wanted: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
+_LOG = logging.getLogger("mtls_platform.vault_bootstrap.configure")  # a child of the provider's logger
+_EMPTY: tuple[Any, ...] = (None, "", [], {}, False, 0)
+
+
+def _drift(current: Mapping[str, Any], wanted: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> list[str]:
     """Names of the fields where `current` differs from `wanted` (always compared) or from the server's `defaults`
     for what the bootstrap does not write (compared where the server reports the field: one release may not know it).
-    A field reported with a non-empty value that neither names is drift too (e.g. a tune option set by hand)."""
+    A reported field neither names, with a non-empty value, is logged and left alone: its default is not known here
+    (the tests check that every field OpenBao reports is known)."""
     drifted = [key for key, value in wanted.items() if current.get(key) != value]
     drifted += [key for key, value in defaults.items() if key in current and current[key] != value]
-    drifted += [key for key, value in current.items()
-                if key not in wanted and key not in defaults and value not in (None, "", [], {}, False, 0)]
+    unknown = sorted(key for key, value in current.items()
+                     if key not in wanted and key not in defaults and value not in _EMPTY)
+    if unknown:
+        _LOG.warning("%s reports field(s) this bootstrap does not know, left as they are: %s", what, unknown)
     return sorted(set(drifted))
 
 
 def _known(current: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The defaults to write back: those the server reports, plus an empty value for every unknown reported field."""
-    out = {key: value for key, value in defaults.items() if key in current}
-    for key, value in current.items():
-        if key not in defaults:
-            out[key] = [] if isinstance(value, list) else {} if isinstance(value, dict) else ""
-    return out
+    """The defaults to write back: those the server reports."""
+    return {key: value for key, value in defaults.items() if key in current}
 
 
 def _ensure_audit_device(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log: logging.Logger) -> None:
@@ -75,7 +78,7 @@ def _ensure_audit_device(client: hvac.Client, spec: BootstrapSpec, changed: list
     with vault_step("audit device", client.url):
         current = vault_data(client.sys.list_enabled_audit_devices()).get(f"{spec.audit_path}/")
         if current is not None:
-            drifted = _drift({k: v for k, v in current.items() if k != "path"}, wanted, {})
+            drifted = _drift({k: v for k, v in current.items() if k != "path"}, wanted, {}, "audit device")
             if not drifted:
                 return
             # An audit device cannot be tuned: it is replaced. Its HMAC salt goes with it (earlier entries can no
@@ -106,18 +109,25 @@ def _audit_api_refused(exc: hvac.exceptions.InvalidRequest) -> Exception:
     return exc
 
 
-def _mount_drift(mount: Mapping[str, Any], description: str, config: Mapping[str, Any]) -> list[str]:
-    # The mount table reports the mount's own values (a default TTL of 0 means "the system default") and lists
-    # optional tune settings (audit_non_hmac_*, listing_visibility, passthrough headers...) only once set.
-    drifted = _drift(mount.get("config") or {}, config, {})
+# Optional tune settings: the mount table lists one only once it is set. Ref:
+# https://developer.hashicorp.com/vault/api-docs/system/mounts#tune-mount-configuration (an empty list or string
+# clears one; "system" resets a TTL to the system default - checked against OpenBao 2.7).
+_TUNE_DEFAULTS: dict[str, Any] = {
+    "audit_non_hmac_request_keys": [], "audit_non_hmac_response_keys": [], "listing_visibility": "",
+    "passthrough_request_headers": [], "allowed_response_headers": [], "allowed_managed_keys": [],
+    "delegated_auth_accessors": [], "plugin_version": "", "identity_token_key": "",
+}
+
+
+def _mount_drift(mount: Mapping[str, Any], description: str, config: Mapping[str, Any], what: str) -> list[str]:
+    # The mount table reports the mount's own values (a default TTL of 0 means "the system default").
+    drifted = _drift(mount.get("config") or {}, config, _TUNE_DEFAULTS, what)
     return drifted + (["description"] if mount.get("description") != description else [])
 
 
 def _tune(client: hvac.Client, path: str, mount: Mapping[str, Any], description: str,
           config: Mapping[str, Any]) -> None:
-    # Ref: https://developer.hashicorp.com/vault/api-docs/system/mounts#tune-mount-configuration ("system" resets a
-    # TTL to the system default; an empty list or string clears an optional setting).
-    data: dict[str, Any] = {**_known(mount.get("config") or {}, {}), "description": description}
+    data: dict[str, Any] = {**_known(mount.get("config") or {}, _TUNE_DEFAULTS), "description": description}
     data.update({key: ("system" if key.endswith("_lease_ttl") and value == 0 else value)
                  for key, value in config.items() if key != "force_no_cache"})
     client.write_data(f"sys/mounts/{path}/tune", data=data)
@@ -138,7 +148,7 @@ def _ensure_pki_mount(client: hvac.Client, spec: BootstrapSpec, changed: list[st
             return
         if mount.get("type") != "pki":
             raise VaultBootstrapError(f"PKI secrets engine: {spec.pki_path}/ is mounted as {mount.get('type')!r}")
-        if _mount_drift(mount, description, config):
+        if _mount_drift(mount, description, config, "PKI mount"):
             _tune(client, spec.pki_path, mount, description, config)
             changed.append("pki-tune")
 
@@ -185,7 +195,7 @@ def _ensure_root_ca(client: hvac.Client, spec: BootstrapSpec, changed: list[str]
         wanted = {"issuer_name": spec.root_issuer_name,
                   "revocation_signature_algorithm": _signature_algorithm(str(issuer["certificate"]))}
         settings = {k: v for k, v in issuer.items() if k not in _ISSUER_IDENTITY or k in wanted}
-        if _drift(settings, wanted, _ISSUER_DEFAULTS):
+        if _drift(settings, wanted, _ISSUER_DEFAULTS, "trust anchor issuer"):
             client.write_data(f"{spec.pki_path}/issuer/{issuer_id}",
                               data={**_known(settings, _ISSUER_DEFAULTS), **wanted})
             changed.append("root-ca-issuer")
@@ -260,7 +270,7 @@ def _ensure_pki_urls(client: hvac.Client, spec: BootstrapSpec, changed: list[str
     wanted = {"issuing_certificates": [f"{base}/ca"], "crl_distribution_points": [f"{base}/crl"]}
     with vault_step("PKI URLs", client.url):
         current = vault_data(client.secrets.pki.read_urls(mount_point=spec.pki_path))
-        if _drift(current, wanted, _URL_DEFAULTS):
+        if _drift(current, wanted, _URL_DEFAULTS, "PKI URLs"):
             client.secrets.pki.set_urls(params={**_known(current, _URL_DEFAULTS), **wanted}, mount_point=spec.pki_path)
             changed.append("pki-urls")
 
@@ -288,7 +298,7 @@ def _ensure_kubernetes_auth(client: hvac.Client, spec: BootstrapSpec, changed: l
             changed.append("kubernetes-auth")
         elif method.get("type") != "kubernetes":
             raise VaultBootstrapError(f"Kubernetes auth: auth/{path}/ is enabled as {method.get('type')!r}")
-        elif _mount_drift(method, _AUTH_DESCRIPTION, config):
+        elif _mount_drift(method, _AUTH_DESCRIPTION, config, "Kubernetes auth mount"):
             _tune(client, f"auth/{path}", method, _AUTH_DESCRIPTION, config)
             changed.append("kubernetes-auth-tune")
         # Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#configure-method - in a pod, with
@@ -299,7 +309,7 @@ def _ensure_kubernetes_auth(client: hvac.Client, spec: BootstrapSpec, changed: l
         except hvac.exceptions.InvalidPath:
             current = {}
         wanted = {"kubernetes_host": spec.kubernetes_host, "disable_local_ca_jwt": False}
-        if _drift(current, wanted, _KUBERNETES_CONFIG_DEFAULTS):
+        if _drift(current, wanted, _KUBERNETES_CONFIG_DEFAULTS, "Kubernetes auth config"):
             client.auth.kubernetes.configure(
                 kubernetes_host=spec.kubernetes_host, disable_local_ca_jwt=False, mount_point=path)
             changed.append("kubernetes-auth-config")
@@ -337,7 +347,7 @@ def _ensure_role(
             current = vault_data(client.auth.kubernetes.read_role(name=role, mount_point=spec.kubernetes_auth_path))
         except hvac.exceptions.InvalidPath:
             current = {}
-        if _drift(current, wanted, _ROLE_DEFAULTS):
+        if _drift(current, wanted, _ROLE_DEFAULTS, f"{who} role"):
             # Written as-is rather than through hvac's create_role, which only knows the deprecated ttl/policies names.
             client.write_data(f"auth/{spec.kubernetes_auth_path}/role/{role}",
                               data={**{k: v for k, v in _ROLE_DEFAULTS.items() if k in current}, **wanted})

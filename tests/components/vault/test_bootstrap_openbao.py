@@ -168,7 +168,10 @@ def test_fresh_server_is_initialised_configured_and_left_without_a_root_token(
     assert not any(k in caplog.text for k in kept.recovery_keys_b64)
 
 
-def test_rerun_changes_nothing_and_returns_the_same_anchor(converged: Converged) -> None:
+def test_rerun_changes_nothing_and_returns_the_same_anchor(
+    converged: Converged, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
     second = run(converged.server, converged.spec, converged.store)
 
     assert second.changed == [] and not second.initialized_now
@@ -177,6 +180,8 @@ def test_rerun_changes_nothing_and_returns_the_same_anchor(converged: Converged)
         assert differences(owned_state(admin, converged.spec), converged.baseline) == {}
     assert material(converged.store).root_token is None
     assert_no_privileged_token_left(converged)
+    # Every field the server reports for an owned object is one the bootstrap writes or knows the default of.
+    assert "does not know" not in caplog.text
 
 
 # --- Drift: any field of any object the bootstrap owns -------------------------------------------------------------
@@ -584,3 +589,27 @@ def test_openbao_defaults_are_named_in_the_errors(
     with pytest.raises(VaultBootstrapError,
                        match=r"generate a root token: .*`disable_unauthed_generate_root_endpoints = false`"):
         run(server, spec_for(token_reviewer), store)  # the initial root token was revoked: generate-root is next
+
+
+def test_recovery_material_that_cannot_be_stored_stops_the_run_and_the_root_token_dies(
+    fresh_openbao: OpenBaoServer, token_reviewer: TokenReviewer,
+) -> None:
+    class FailsAfterMarker(InMemorySecretStore):
+        def put(self, value: str) -> None:
+            if self.writes:
+                self.refused = value  # what would have been stored: the only copy of the keys and the root token
+                raise PermissionError("AccessDeniedException")
+            super().put(value)
+
+    store = FailsAfterMarker()
+    with pytest.raises(VaultBootstrapError, match=r"could not be written to the recovery secret.*delete Vault's"):
+        run(fresh_openbao, spec_for(token_reviewer), store, sleep=lambda _s: None)
+
+    token = json.loads(store.refused)["root_token"]
+    with pytest.raises(hvac.exceptions.Forbidden):
+        fresh_openbao.client(token).auth.token.lookup_self()  # revoked before giving up: nobody could ever hold it
+
+
+def test_initialised_elsewhere_without_keys_in_the_secret_is_refused(converged: Converged) -> None:
+    with pytest.raises(VaultBootstrapError, match="holds no recovery keys"):
+        run(converged.server, converged.spec, InMemorySecretStore())
