@@ -4,9 +4,11 @@ Pure logic over an `hvac.Client`; how the client reaches Vault is the caller's b
 `vault_bootstrap_provider.py` opens a port-forward through the Kubernetes API server). One `bootstrap()` call:
 initialises Vault under the awskms seal (recovery keys, not unseal keys) and writes the recovery keys and the initial
 root token to a `SecretStore` before anything else; obtains a privileged token (the initial root token, or a fresh
-one from the generate-root flow with the stored recovery keys); converges an audit device, the PKI mount holding the
-root CA (generated inside Vault, so its private key never leaves it), and Kubernetes auth for cert-manager with a
-policy allowing only the signing endpoint; then revokes the privileged token. Every step reads first and writes only
+one from the generate-root flow with the stored recovery keys, written to the store before it is used; a generation is
+marked in the store before any key share is sent, and a run that finds the mark revokes the root tokens a killed run
+left); converges an audit device, the PKI mount holding the root CA (generated inside Vault, so its private key never
+leaves it), and Kubernetes auth for cert-manager with a policy allowing only the signing endpoint; then revokes the
+privileged token. Every step reads first and writes only
 on difference, so a second run changes nothing and a partly failed run can be re-run. Errors are `VaultBootstrapError`
 with a message naming the step; no message or log line ever contains a key share or a token. This module holds the
 flow (initialise, privileged token, revocation); the spec is in `spec.py`, the recovery material and its stores in
