@@ -24,6 +24,8 @@ worktrees; do not rename):
   directory; every server it started is removed at session end) and `fresh_openbao` (function scope: one fresh
   server, removed after the test).
   Import the ones a module uses: `from tests.helpers.openbao import fresh_openbao, openbao_factory, ...`.
+- `needs_pod_files` / `SKIP_NO_POD_FILES` / `pod_files_possible()` and `logins_outside_a_pod(client, reviewer)`: see
+  "Kubernetes auth outside a pod" below.
 - `root_client(server, recovery_keys_b64)`: a context manager yielding an hvac.Client with a test-held root token
   made by generate-root from the recovery keys, revoked when the block ends.
 - `privileged_accessors(client)`: accessors of every live token holding the root policy (needs a token with `list` on
@@ -36,8 +38,13 @@ token file beside it as the reviewer JWT (else the login's own JWT).
 Ref: https://github.com/openbao/openbao/blob/v2.5.3/builtin/credential/kubernetes/backend.go (loadConfig) and
 token_review.go (Review: bearer, audiences, username `system:serviceaccount:<ns>:<name>`).
 So the server runs in its own user + mount namespace (`unshare -rm`) whose /run is a tmpfs holding exactly those two
-files, as a pod has them. Where `unshare` is refused (no unprivileged user namespaces) the server starts plainly and
-`kubernetes_login` is False; tests that log in skip with one line.
+files, as a pod has them (`kubernetes_login` is True). Where `unshare` is refused (no unprivileged user namespaces,
+e.g. Ubuntu 24.04's AppArmor default; or OPENBAO_TESTS_NO_UNSHARE=1 to try it) the server starts plainly and
+`kubernetes_login` is False. OpenBao then refuses even to store the bootstrap's config (it reads the missing CA file
+when the config is written, OpenBao 2.7), so modules that run the bootstrap carry `needs_pod_files` and skip with one
+line; `logins_outside_a_pod(client, reviewer)` configures the method with an explicit CA and reviewer token instead,
+for tests of the harness itself. To run them on Ubuntu 24.04 (GitHub's ubuntu-latest), allow unprivileged user
+namespaces first: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`.
 
 OpenBao differs from Vault 2.0 in two defaults the bootstrap meets; the config sets both, each commented
 (`openbao_config`): audit devices cannot be created through the API unless `unsafe_allow_api_audit_creation`, and the
@@ -449,8 +456,28 @@ _UNSHARE: bool | None = None
 def _pod_like() -> bool:
     global _UNSHARE  # probed once per process
     if _UNSHARE is None:
-        _UNSHARE = _unshare_works()
+        _UNSHARE = os.environ.get("OPENBAO_TESTS_NO_UNSHARE") != "1" and _unshare_works()
     return _UNSHARE
+
+
+SKIP_NO_POD_FILES = ("OpenBao cannot be given a pod's service-account files here (unshare -rm is refused), so its "
+                     "Kubernetes auth refuses the bootstrap's config; see tests/helpers/openbao.py")
+
+
+def pod_files_possible() -> bool:
+    return bao_binary() is not None and _pod_like()
+
+
+needs_pod_files = pytest.mark.skipif(not pod_files_possible(), reason=SKIP_NO_POD_FILES)
+
+
+def logins_outside_a_pod(client: hvac.Client, reviewer: TokenReviewer, mount: str = "kubernetes") -> None:
+    """Without the pod's files, configure the auth method with the CA and reviewer token explicitly (root `client`)."""
+    # Ref: https://github.com/openbao/openbao/blob/v2.5.3/builtin/credential/kubernetes/backend.go (loadConfig reads
+    # the local files only for a kubernetes_ca_cert / token_reviewer_jwt that the config leaves empty).
+    client.write_data(f"auth/{mount}/config", data={
+        "kubernetes_host": reviewer.host, "kubernetes_ca_cert": reviewer.ca_pem,
+        "token_reviewer_jwt": reviewer.reviewer_jwt, "disable_local_ca_jwt": False})
 
 
 class OpenBaoServer:

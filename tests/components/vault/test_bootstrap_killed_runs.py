@@ -40,9 +40,16 @@ from components.vault.bootstrap.steps import (
     cert_manager_default_audience,
     decode_root_token,
 )
-from tests.helpers.openbao import OpenBaoServer, TokenReviewer, needs_bao, privileged_accessors, root_client
+from tests.helpers.openbao import (
+    OpenBaoServer,
+    TokenReviewer,
+    needs_bao,
+    needs_pod_files,
+    privileged_accessors,
+    root_client,
+)
 
-pytestmark = needs_bao
+pytestmark = [needs_bao, needs_pod_files]
 
 LOG = logging.getLogger("test.vault_bootstrap.killed")
 KILLED = 137  # what a shell reports for SIGKILL; the child exits with it at the kill point

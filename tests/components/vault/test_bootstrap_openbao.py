@@ -49,17 +49,17 @@ from tests.helpers.openbao import (
     bao_binary,
     make_tls,
     needs_bao,
+    needs_pod_files,
     privileged_accessors,
     root_client,
     start_transit,
 )
 
-pytestmark = needs_bao
+pytestmark = [needs_bao, needs_pod_files]
 
 LOG = logging.getLogger("test.vault_bootstrap.openbao")
 ALL_STEPS = ["initialise", "audit-device", "pki-mount", "root-ca", "pki-urls", "kubernetes-auth",
              "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role", "snapshot-policy", "snapshot-role"]
-NEEDS_LOGIN = "unshare -rm is refused here, so Kubernetes auth has no pod CA file (see tests/helpers/openbao.py)"
 
 
 def spec_for(reviewer: TokenReviewer, **changes: Any) -> BootstrapSpec:
@@ -298,8 +298,6 @@ def cert_manager_csr(common_name: str) -> tuple[bytes, ec.EllipticCurvePrivateKe
 def test_cert_manager_logs_in_and_signs_the_linkerd_issuer_chained_to_the_anchor(
     converged: Converged, token_reviewer: TokenReviewer,
 ) -> None:
-    if not converged.server.kubernetes_login:
-        pytest.skip(NEEDS_LOGIN)
     spec, url = converged.spec, converged.server.url
     issuer = cert_specs.vault_cluster_issuer(url, spec.signing_path, converged.server.ca_pem, spec.kubernetes_auth_path,
                                              spec.cert_manager_role, spec.audience)["vault"]
@@ -368,8 +366,6 @@ def test_snapshot_cronjob_script_then_restore_into_a_fresh_server_keeps_the_anch
     converged: Converged, token_reviewer: TokenReviewer, openbao_factory: Callable[..., OpenBaoServer],
     tmp_path: Path,
 ) -> None:
-    if not converged.server.kubernetes_login:
-        pytest.skip(NEEDS_LOGIN)
     spec = converged.spec
     args = SnapshotJobArgs(namespace="vault", schedule="17 3 * * *", service_account=spec.snapshot_service_account,
                            vault_role=spec.snapshot_role, audience=spec.snapshot_audience,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hvac.exceptions
 import pytest
 
-from tests.helpers.openbao import OpenBaoServer, TokenReviewer, needs_bao
+from tests.helpers.openbao import OpenBaoServer, TokenReviewer, logins_outside_a_pod, needs_bao
 
 pytestmark = needs_bao
 
@@ -21,11 +21,12 @@ def test_transit_auto_unseal_yields_recovery_keys_and_kubernetes_logins_work(
     assert len(answer["recovery_keys_base64"]) == 3 and answer["root_token"]
     assert client.sys.read_seal_status()["sealed"] is False  # unsealed itself with the transit key
 
-    if not fresh_openbao.kubernetes_login:
-        pytest.skip("unshare -rm is refused here, so Kubernetes auth has no pod CA file (see tests/helpers/openbao.py)")
     client.token = answer["root_token"]
     client.sys.enable_auth_method("kubernetes")
-    client.auth.kubernetes.configure(kubernetes_host=token_reviewer.host, disable_local_ca_jwt=False)
+    if fresh_openbao.kubernetes_login:  # as in a vault-helm pod: the CA and reviewer token come from the pod's files
+        client.auth.kubernetes.configure(kubernetes_host=token_reviewer.host, disable_local_ca_jwt=False)
+    else:
+        logins_outside_a_pod(client, token_reviewer)
     client.write_data("auth/kubernetes/role/r", data={
         "bound_service_account_names": ["sa"], "bound_service_account_namespaces": ["ns"], "audience": "aud",
         "token_policies": ["p"]})
