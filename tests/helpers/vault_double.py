@@ -1,9 +1,11 @@
-"""An HTTP-level stand-in for Vault (1.21, awskms seal, raft) that answers the endpoints the bootstrap calls.
+"""An HTTP-level stand-in for Vault 2.0 under the awskms seal, for the one thing the real OpenBao cannot show here.
 
-Response shapes and status codes follow Vault's API docs and server code (cited per handler). State lives in memory;
-every request is recorded, so tests can assert what was written, in which order, and that a converged run writes
-nothing. Failure cases: sealed (503), not initialised (501 health), already initialised (400), permission denied
-(403 {"errors": ["permission denied"]}), and one-shot injected failures on any (method, path).
+Everything the bootstrap does is tested against a real OpenBao server (tests/helpers/openbao.py, with a transit
+"KMS"). What remains here is what only Vault with AWS KMS answers: seal-status `type: awskms` with `recovery_seal`
+(so the program's default `BootstrapSpec(seal_type="awskms")` is exercised end to end) and Vault's own refusal of
+barrier parameters (secret_shares...) at sys/init under auto-unseal ("parameters not specific to auto unseal seals
+present", hashicorp/vault http/sys_init.go). Response shapes follow Vault's API docs and server code (cited per
+handler); every request is recorded, so a test can assert the order of writes.
 """
 
 from __future__ import annotations
@@ -183,6 +185,9 @@ class VaultDouble:
             code = 501 if not st.initialized else 503 if st.sealed else 200
             return code, {"initialized": st.initialized, "sealed": st.sealed, "standby": False,
                           "performance_standby": False, "version": "1.21.1", "cluster_name": "vault-cluster"}, json_
+        if path == "sys/leader":
+            # Ref: https://developer.hashicorp.com/vault/api-docs/system/leader (one node: it leads once unsealed)
+            return 200, {"ha_enabled": True, "is_self": not st.sealed, "leader_address": ""}, json_
         if path == "sys/init":
             if method == "GET":
                 return 200, {"initialized": st.initialized}, json_
@@ -359,10 +364,12 @@ class VaultDouble:
                 return self._generate_root_ca(mount, body)
             if endpoint == "config/urls":
                 if write:
-                    st.urls[mount] = {k: list(v) for k, v in body.items()}
+                    st.urls[mount] = {k: list(v) if isinstance(v, list) else v for k, v in body.items()}
                 current = {"issuing_certificates": [], "crl_distribution_points": [], "ocsp_servers": [],
                            "enable_templating": False, **st.urls.get(mount, {})}
                 return 200, {"data": current}, json_
+        if re.fullmatch(r"(.+)/issuers", path):  # LIST of a mount without issuers (the double keeps none)
+            return 404, {"errors": []}, json_
         # Kubernetes auth - Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes
         if m := re.fullmatch(r"auth/(.+)/config", path):
             if st.auth.get(m.group(1) + "/", {}).get("type") != "kubernetes":

@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import hvac
 import hvac.exceptions
 
 
@@ -126,3 +127,13 @@ def vault_data(response: Any) -> dict[str, Any]:
     data = response.get("data")
     return data if isinstance(data, dict) else response
 
+
+
+def vault_read(client: hvac.Client, path: str) -> dict[str, Any]:
+    """GET /v1/<path>'s data (hvac's generic read is unannotated); 404 raises hvac.exceptions.InvalidPath."""
+    return vault_data(client.read(path))  # type: ignore[no-untyped-call]
+
+
+def vault_list(client: hvac.Client, path: str) -> dict[str, Any]:
+    """LIST /v1/<path>'s data (`keys`, and `key_info` where the endpoint gives it)."""
+    return vault_data(client.list(path))  # type: ignore[no-untyped-call]

@@ -25,6 +25,9 @@ class RecoveryMaterial:
     recovery_keys_b64: tuple[str, ...] = field(repr=False)
     recovery_threshold: int
     root_token: str | None = field(default=None, repr=False)  # only between init/generation and revocation
+    # True from just before a root token generation is authorised until its token is stored: a run killed in
+    # between leaves a root token nobody holds, which the next run finds and revokes (steps._revoke_orphans).
+    root_generation_pending: bool = False
 
     def to_json(self) -> str:
         return json.dumps({
@@ -34,6 +37,7 @@ class RecoveryMaterial:
             "recovery_threshold": self.recovery_threshold,
             "recovery_keys_b64": list(self.recovery_keys_b64),
             "root_token": self.root_token,
+            "root_generation_pending": self.root_generation_pending,
         })
 
     @classmethod
@@ -44,7 +48,8 @@ class RecoveryMaterial:
         blob = json.loads(text)
         if not isinstance(blob, dict) or blob.get("state") != "initialised":
             return None
-        return cls(tuple(blob["recovery_keys_b64"]), int(blob["recovery_threshold"]), blob.get("root_token") or None)
+        return cls(tuple(blob["recovery_keys_b64"]), int(blob["recovery_threshold"]), blob.get("root_token") or None,
+                   bool(blob.get("root_generation_pending")))
 
 
 class SecretStore(Protocol):

@@ -4,9 +4,11 @@ Pure logic over an `hvac.Client`; how the client reaches Vault is the caller's b
 `vault_bootstrap_provider.py` opens a port-forward through the Kubernetes API server). One `bootstrap()` call:
 initialises Vault under the awskms seal (recovery keys, not unseal keys) and writes the recovery keys and the initial
 root token to a `SecretStore` before anything else; obtains a privileged token (the initial root token, or a fresh
-one from the generate-root flow with the stored recovery keys); converges an audit device, the PKI mount holding the
-root CA (generated inside Vault, so its private key never leaves it), and Kubernetes auth for cert-manager with a
-policy allowing only the signing endpoint; then revokes the privileged token. Every step reads first and writes only
+one from the generate-root flow with the stored recovery keys, written to the store before it is used; a generation is
+marked in the store before any key share is sent, and a run that finds the mark revokes the root tokens a killed run
+left); converges an audit device, the PKI mount holding the root CA (generated inside Vault, so its private key never
+leaves it), and Kubernetes auth for cert-manager with a policy allowing only the signing endpoint; then revokes the
+privileged token. Every step reads first and writes only
 on difference, so a second run changes nothing and a partly failed run can be re-run. Errors are `VaultBootstrapError`
 with a message naming the step; no message or log line ever contains a key share or a token. This module holds the
 flow (initialise, privileged token, revocation); the spec is in `spec.py`, the recovery material and its stores in
@@ -25,7 +27,14 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from components.vault.bootstrap.api import VaultBootstrapError, VaultUnreachable, store_step, vault_data, vault_step
+from components.vault.bootstrap.api import (
+    VaultBootstrapError,
+    VaultUnreachable,
+    store_step,
+    vault_data,
+    vault_list,
+    vault_step,
+)
 from components.vault.bootstrap.configure import configure
 from components.vault.bootstrap.recovery import (
     PENDING_MARKER,
@@ -88,6 +97,7 @@ def bootstrap(
         fresh = _initialise(client, spec, store, log, sleep)
         changed.append("initialise")
     elif status.get("sealed"):
+        _refuse_if_initialisation_was_interrupted(store)
         # Ref: https://support.hashicorp.com/hc/en-us/articles/4404364271763 ("Recovery keys cannot decrypt the
         # master key, and thus are not sufficient to unseal Vault if the AutoUnseal mechanism isn't working").
         raise VaultBootstrapError(
@@ -100,6 +110,8 @@ def bootstrap(
     token, material = _privileged_token(client, store, log, fresh)
     client.token = token
     try:
+        if material.root_generation_pending:
+            material = _revoke_orphans(client, store, material, log)
         root_ca_pem = configure(client, spec, changed, log)
     finally:
         _release_token(client, store, material, token, log)
@@ -188,6 +200,21 @@ def _initialise(
     return material
 
 
+def _refuse_if_initialisation_was_interrupted(store: SecretStore) -> None:
+    """Vault says initialised, yet the secret still holds the marker written just before sys/init: that init never
+    handed its keys over (the KMS was unreachable half-way - OpenBao 2.7 then stays initialised and sealed - or the
+    run was killed before it stored the answer). Nothing can recover those keys."""
+    with store_step("read the recovery secret"):
+        pending = store.get() == PENDING_MARKER
+    if pending:
+        raise VaultBootstrapError(
+            "Vault is initialised, but the recovery secret still holds the marker written just before "
+            "initialisation: that initialisation did not complete here (the KMS key was unreachable during it, or the "
+            "run was stopped before it stored the answer), so its recovery keys are lost. Nothing in Vault can be "
+            "used yet: delete Vault's storage (the vault pods' data volumes), fix the KMS access if needed, and run "
+            "again; the marker lets the next run initialise.")
+
+
 def _wait_until_active(
     client: hvac.Client, timeout_s: float, sleep: Callable[[float], None], clock: Callable[[], float],
     diagnose: Callable[[], str | None] | None,
@@ -195,6 +222,7 @@ def _wait_until_active(
     """Wait for an unsealed node that serves requests (a standby forwards them to the active node)."""
     deadline, last = clock() + timeout_s, "no answer"
     while True:
+        electing = False
         try:
             with vault_step("wait for an active Vault node", client.url):
                 # Ref: https://developer.hashicorp.com/vault/api-docs/system/health - 200 active (or standby with
@@ -208,7 +236,8 @@ def _wait_until_active(
                 if isinstance(health, dict) and (not health.get("standby") or vault_data(
                         client.sys.read_leader_status()).get("leader_address")):
                     return
-            last = ("a standby without an active node" if isinstance(health, dict)
+            electing = isinstance(health, dict)
+            last = ("a standby without an active node" if electing
                     else f"HTTP {getattr(health, 'status_code', '?')}")  # 5xx while raft elects a leader: wait
         except VaultUnreachable as exc:
             _raise_if_lasting(exc, diagnose)
@@ -217,7 +246,8 @@ def _wait_until_active(
             last = str(exc)
         if clock() >= deadline:
             raise VaultBootstrapError(f"Vault did not become active within {timeout_s:.0f} s (last health: {last})")
-        sleep(2.0)
+        # A lone node elects itself within about a second (raft's minimum heartbeat): look again soon.
+        sleep(0.2 if electing else 2.0)
 
 
 def _privileged_token(
@@ -228,6 +258,7 @@ def _privileged_token(
     with store_step("read the recovery secret"):
         material = RecoveryMaterial.from_json(store.get())
     if material is None:
+        _refuse_if_initialisation_was_interrupted(store)
         raise VaultBootstrapError(
             "Vault is initialised but the recovery secret holds no recovery keys, so no privileged token can be "
             "generated. Vault was initialised outside this bootstrap or the secret was replaced: put its recovery "
@@ -242,15 +273,58 @@ def _privileged_token(
             pass
         finally:
             client.token = None
-    return _generate_root(client, material, log), material
+    # Stored before it is used: a run killed after this point leaves a token the next run finds and revokes.
+    generated = replace(material, root_token=_generate_root(client, store, material, log),
+                        root_generation_pending=material.root_generation_pending)
+    with store_step("write the recovery secret"):
+        store.put(generated.to_json())
+    return str(generated.root_token), generated
 
 
-def _generate_root(client: hvac.Client, material: RecoveryMaterial, log: logging.Logger) -> str:
+def _revoke_orphans(
+    client: hvac.Client, store: SecretStore, material: RecoveryMaterial, log: logging.Logger,
+) -> RecoveryMaterial:
+    """A previous run was stopped between authorising a root token generation and storing its token: that token
+    exists and nobody holds it. Revoke every root token but this run's own, then clear the mark."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/auth/token#list-accessors (LIST, sudo) and
+    # #lookup-a-token-accessor / #revoke-a-token-accessor.
+    with vault_step("revoke root tokens left by an interrupted run", client.url):
+        own = vault_data(client.auth.token.lookup_self()).get("accessor")
+        revoked = 0
+        for accessor in vault_list(client, "auth/token/accessors").get("keys") or []:
+            if accessor == own:
+                continue
+            try:
+                info = vault_data(client.auth.token.lookup_accessor(accessor))
+            except hvac.exceptions.InvalidRequest:
+                continue  # expired or revoked meanwhile
+            if "root" in (info.get("policies") or []):
+                client.auth.token.revoke_accessor(accessor)
+                revoked += 1
+    log.warning("a previous run was interrupted while generating a root token; revoked %d root token(s) it left",
+                revoked)
+    cleared = replace(material, root_generation_pending=False)
+    with store_step("write the recovery secret"):
+        store.put(cleared.to_json())
+    return cleared
+
+
+def _generate_root(client: hvac.Client, store: SecretStore, material: RecoveryMaterial, log: logging.Logger) -> str:
     """A new root token from the recovery key shares (sys/generate-root with a Vault-generated OTP)."""
     # Ref: https://developer.hashicorp.com/vault/api-docs/system/generate-root - since Vault 1.10 the start answer
     # carries the OTP (base62, otp_length chars); the final update answers the token XOR'd with it, base64-encoded.
     with vault_step("generate a root token", client.url):
-        if vault_data(client.sys.read_root_generation_progress()).get("started"):
+        try:
+            progress = vault_data(client.sys.read_root_generation_progress())
+        except (hvac.exceptions.UnexpectedError, hvac.exceptions.InvalidPath) as exc:
+            # OpenBao >= 2.5.3 (CVE-2026-5807) serves sys/generate-root only when the listener sets
+            # disable_unauthed_generate_root_endpoints = false; elsewhere the path is "unsupported operation".
+            # Ref: https://github.com/openbao/openbao/blob/v2.5.3/CHANGELOG.md
+            raise VaultBootstrapError(
+                "generate a root token: the server does not serve sys/generate-root. On OpenBao >= 2.5.3 set "
+                "`disable_unauthed_generate_root_endpoints = false` in the listener block of its configuration; "
+                f"Vault 2.0 serves it. ({exc})") from None
+        if progress.get("started"):
             log.warning("cancelling an unfinished root token generation attempt (its one-time password is unknown)")
             client.sys.cancel_root_generation()
         attempt = vault_data(client.sys.start_root_token_generation())
@@ -262,6 +336,9 @@ def _generate_root(client: hvac.Client, material: RecoveryMaterial, log: logging
                 raise VaultBootstrapError(
                     f"generate a root token: Vault needs {required} recovery key shares, the secret holds "
                     f"{len(material.recovery_keys_b64)}")
+            if not material.root_generation_pending:  # marked before any key share can complete the generation
+                with store_step("write the recovery secret"):
+                    store.put(replace(material, root_token=None, root_generation_pending=True).to_json())
             encoded = ""
             for key in material.recovery_keys_b64[:required]:
                 update = vault_data(client.sys.generate_root(key=key, nonce=nonce))
