@@ -59,3 +59,11 @@ def named(objects: list[Obj], kind: str, name: str) -> Obj:
     names = sorted(o["metadata"]["name"] for o in objects if o.get("kind") == kind)
     assert len(found) == 1, f"expected one {kind} {name}, rendered: {names}"
     return found[0]
+
+
+def parse_manifests(manifests: dict[str, str]) -> list[Obj]:
+    """The objects of a `Chart.render` result, as `render` reads them (NOTES.txt and empty documents left out), with
+    libyaml's safe loader where PyYAML has it (the same objects, ~10x faster)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [obj for path, text in sorted(manifests.items()) if not path.endswith("NOTES.txt")
+            for part in _SEPARATOR.split(text) if part.strip() for obj in [yaml.load(part, Loader=loader)] if obj]
