@@ -10,7 +10,9 @@ One render per leaf would cost ~65 s for prod alone. This shows the same in a fe
    numbers 870007; inside a list, each of its scalars) and the chart renders once. In every rendered file that, with
    the markers put back to the values they replaced, is exactly the plain render (same objects, same branches), the
    markers are plain value flow: a leaf whose marker appears there reaches the output, so changing it changes it.
-   A render error splits the group in halves until the leaf the chart rejects is alone.
+   The leaves whose markers sit in a file that does not come back to the plain render (a marker took another branch,
+   or was hashed) are split in halves and tried again, as are all of them on a render error; a leaf alone that
+   changes the render, or that a template rejects, has shown its effect.
 2. Changes, in batches. Every leaf not shown by a marker (false, null, an empty map or list, a value used only in a
    condition or hashed) is changed at once (negated, filled, emptied or marked) and the chart renders once. A file
    that differs from the plain render shows the effect of a changed leaf if no other changed leaf can reach that
@@ -39,6 +41,7 @@ import json
 import re
 import tarfile
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,7 +52,7 @@ import helm_python as helm
 import yaml
 
 from tests.conftest import plan_of
-from tests.helpers.helm_render import RELEASE, chart_dir, parse_manifests
+from tests.helpers.helm_render import _SEPARATOR, RELEASE, chart_dir, parse_manifests
 
 Obj = dict[str, Any]
 Manifests = dict[str, str]
@@ -73,6 +76,7 @@ ALLOWED: Final[dict[str, dict[str, str]]] = {
 _STRING_MARKER: Final = re.compile(r"zq\d{4}x")
 _NUMBER_BASE: Final = 870000  # six digits: Go prints a float64 >= 1e6 as 1e+06, and Helm's numbers are float64s
 _NUMBER_MARKER: Final = re.compile(r"(?<![\d.])87\d{4}(?![\d.])")
+_ANY_MARKER: Final = re.compile(rf"{_STRING_MARKER.pattern}|{_NUMBER_MARKER.pattern}")
 # Sprig's random generators and the fixed results the analysis renders instead (a certificate is used as .Cert/.Key).
 _GENERATED_CERT, _GENERATED_KEY, _GENERATED_CHAR = "generated-cert", "generated-key", "g"
 _GENERATORS: Final = re.compile(r"\b(?:genSelfSignedCert|genCA|genSignedCert)\b[^}]*?(?=\s*-?\}\})")
@@ -150,6 +154,11 @@ def _set(values: Obj, path: KeyPath, value: Any) -> Obj:
 class _Markers:
     """Unique markers for a set of leaves, and the way back to the values they replaced."""
 
+    def __init__(self, text_allowed: Any = None) -> None:
+        self.original: dict[str, Any] = {}  # marker text -> value it replaced
+        self.leaf_of: dict[str, int] = {}  # marker text -> leaf index
+        self.text_allowed = text_allowed or (lambda path: True)  # may a value at this path be a string (schema)?
+
     def _new(self, leaf: int, value: Any, *, as_text: bool) -> str | int:
         index = len(self.original)
         assert index < 10000, "more than 10,000 markers in one render"
@@ -157,16 +166,11 @@ class _Markers:
         self.original[str(marker)], self.leaf_of[str(marker)] = value, leaf
         return marker
 
-    def __init__(self, *, typed: bool = False) -> None:
-        self.original: dict[str, Any] = {}  # marker text -> value it replaced
-        self.leaf_of: dict[str, int] = {}  # marker text -> leaf index
-        self.typed = typed  # the chart has a values schema: a marker keeps its value's type
-
-    def carry(self, leaf: int, value: Any) -> Any:
+    def carry(self, leaf: int, value: Any, path: KeyPath | None = None) -> Any:
         """`value` with its strings, numbers and `true`s replaced by markers (lists and maps descended), or None when
-        nothing in it can carry one. `true` becomes a string marker (as truthy in a condition, visible in output)
-        unless the chart's schema would reject a string there; an empty string is left (a marker would be truthy)."""
-        if (value is True and not self.typed) or (isinstance(value, str) and value):
+        nothing in it can carry one. `true` at `path` becomes a string marker (as truthy in a condition, visible in
+        output) where the chart's schema allows a string; an empty string is left (a marker would be truthy)."""
+        if (value is True and self.text_allowed(path)) or (isinstance(value, str) and value):
             return self._new(leaf, value, as_text=True)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return self._new(leaf, value, as_text=False)
@@ -263,20 +267,23 @@ class _Chart:
                 self.defines[start.group(1)] = source[start.start():end]
         self.substitutions = 0
         self.pinned = helm.Chart.load(str(self.root))
-        self.typed = self.pinned.schema is not None
+        self.schema: Any = self.pinned.schema
         self.fixed = helm.Chart.load_archive(self._fixed_archive())
         self.checked = False
+        self.recent: OrderedDict[tuple[str, str, str], Manifests | _RenderError] = OrderedDict()
         self._chains: dict[str, frozenset[KeyPath]] = {}
 
     def _fixed_archive(self) -> bytes:
         """The chart as an in-memory archive with Sprig's random generators replaced by fixed results."""
         buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=0) as archive:
             for path in sorted(self.root.rglob("*")):
                 if not path.is_file():
                     continue
                 data = path.read_bytes()
-                if f"{self.name}/{path.relative_to(self.root).as_posix()}" in self.sources:
+                if f"{self.name}/{path.relative_to(self.root).as_posix()}" in self.sources and (
+                        b"genSelfSignedCert" in data or b"genCA" in data or b"genSignedCert" in data
+                        or b"randAlphaNum" in data):
                     text, generators = _GENERATORS.subn(
                         f'dict "Cert" "{_GENERATED_CERT}" "Key" "{_GENERATED_KEY}"', data.decode())
                     text, random_texts = _RANDOM_TEXT.subn(rf'repeat \1 "{_GENERATED_CHAR}"', text)
@@ -310,10 +317,7 @@ class _Chart:
                         seen_files.add(included)
                         pending.append(self.sources[included])
                         texts.append(self.sources[included])
-            text = _COMMENT.sub("", "\n".join(texts))
-            self._chains[rendered] = frozenset(
-                tuple(f for f in fields.split(".") if f) + tuple(_LITERAL.findall(literals))
-                for fields, literals in _CHAIN.findall(text))
+            self._chains[rendered] = frozenset().union(*map(_chains_in, texts))
         return self._chains[rendered]
 
     def may_read(self, rendered: str, leaf: Leaf) -> bool:
@@ -354,9 +358,41 @@ class _Chart:
             result.append(canonical)
         return result
 
+    def text_allowed(self, path: KeyPath | None) -> bool:
+        """Whether the chart's values schema (if any) lets the value at `path` be a string (None: inside a list)."""
+        if self.schema is None:
+            return True
+        if path is None:
+            return False
+        node: Any = self.schema
+        for segment in path:
+            node = self._resolved(node).get("properties", {}).get(segment)
+            if node is None:
+                return True  # below what the schema describes
+        kind = self._resolved(node).get("type")
+        return kind is None or kind == "string" or (isinstance(kind, list) and "string" in kind)
+
+    def _resolved(self, node: Any) -> Any:
+        """A schema node with its local `$ref`s followed."""
+        for _ in range(20):
+            ref = node.get("$ref") if isinstance(node, Mapping) else None
+            if not (isinstance(ref, str) and ref.startswith("#/")):
+                break
+            target: Any = self.schema
+            for segment in ref[2:].split("/"):
+                target = target.get(segment, {}) if isinstance(target, Mapping) else {}
+            node = target
+        return node if isinstance(node, Mapping) else {}
+
     def is_echo(self, rendered: str) -> bool:
         echo = VALUES_ECHOES.get(self.name)
         return echo is not None and rendered == f"{self.name}/{echo[0]}"
+
+
+@functools.cache
+def _chains_in(text: str) -> frozenset[KeyPath]:
+    return frozenset(tuple(f for f in fields.split(".") if f) + tuple(_LITERAL.findall(literals))
+                     for fields, literals in _CHAIN.findall(_COMMENT.sub("", text)))
 
 
 def _mask_checksums(tree: Any) -> None:
@@ -373,7 +409,8 @@ def _mask_checksums(tree: Any) -> None:
 
 
 @functools.cache
-def _chart(chart: str, version: str) -> _Chart:
+def chart_of(chart: str, version: str) -> _Chart:
+    """A pinned chart, loaded once: its sources, what each template file reads, and its fixed-generator copy."""
     return _Chart(chart, version)
 
 
@@ -418,28 +455,49 @@ class _RenderError(Exception):
 class _Release:
     def __init__(self, inputs: ReleaseInputs, report: Analysis) -> None:
         self.inputs, self.report = inputs, report
-        self.chart = _chart(inputs.chart, inputs.version)
+        self.chart = chart_of(inputs.chart, inputs.version)
         self.values = inputs.values
         self.leaves = leaves(self.values)
-        self.base = self.render(self.values)
+        if inputs not in _BASES:
+            _BASES[inputs] = self.render(self.values)
+        self.base = _BASES[inputs]
         if not self.chart.checked:
             self._check_fixed_generators()
         text = "\n".join(self.base.values())
-        assert not (_STRING_MARKER.search(text) or _NUMBER_MARKER.search(text)), (
+        assert not _ANY_MARKER.search(text), (
             f"{inputs.name}: the plain render already contains marker-like text; change the markers")
 
-    def render(self, values: Obj, *, chart: Any = None) -> Manifests:
-        self.report.renders += 1
-        try:
-            manifests: Manifests = (chart or self.chart.fixed).render(
-                values=values, name=self.inputs.name, namespace=self.inputs.namespace, is_install=True)
-        except Exception as error:  # any render error: the chart rejected these values
-            raise _RenderError((str(error).strip().splitlines() or [repr(error)])[0][:240]) from error
-        return {path: text for path, text in manifests.items() if not path.endswith("NOTES.txt")}
+    def render(self, values: Obj, *, chart: Any = None, cached: bool = True) -> Manifests:
+        """The chart's render of these values (NOTES.txt left out). Renders are remembered per chart for a while:
+        releases that differ only in values the markers replace (replicas, sizes) share their marker render."""
+        key = (self.inputs.name, self.inputs.namespace, json.dumps(values, sort_keys=True))
+        recent = self.chart.recent
+        if cached and chart is None and key in recent:
+            recent.move_to_end(key)
+        else:
+            self.report.renders += 1
+            try:
+                manifests = (chart or self.chart.fixed).render(
+                    values=values, name=self.inputs.name, namespace=self.inputs.namespace, is_install=True)
+                result: Manifests | _RenderError = {
+                    path: text for path, text in manifests.items() if not path.endswith("NOTES.txt")}
+            except Exception as error:  # any render error: the chart rejected these values
+                result = _RenderError((str(error).strip().splitlines() or [repr(error)])[0][:240])
+            if chart is not None or not cached:
+                if isinstance(result, _RenderError):
+                    raise result
+                return result
+            recent[key] = result
+            if len(recent) > 12:
+                recent.popitem(last=False)
+        found = recent[key]
+        if isinstance(found, _RenderError):
+            raise found
+        return found
 
     def _check_fixed_generators(self) -> None:
         """Once per chart: fixed generators change nothing but the generated material, and make renders repeatable."""
-        assert self.render(self.values) == self.base, f"{self.inputs.chart}: two renders differ"
+        assert self.render(self.values, cached=False) == self.base, f"{self.inputs.chart}: two renders differ"
         if self.chart.substitutions:
             pinned = self.render(self.values, chart=self.chart.pinned)
             assert set(pinned) == set(self.base), f"{self.inputs.chart}: fixed generators change the files rendered"
@@ -477,11 +535,15 @@ def _differences(a: Any, b: Any, where: KeyPath = ()) -> list[tuple[KeyPath, Any
 
 
 def _marker_stage(release: _Release, group: list[int], proof: dict[int, str]) -> list[int]:
-    """Markers for every leaf of the group that can carry one; the leaves not shown that way are returned."""
-    markers = _Markers(typed=release.chart.typed)
+    """Markers for every leaf of the group that can carry one; the leaves not shown that way are returned.
+
+    A file whose markers, put back, do not give the plain render (a marker changed a branch) proves nothing for
+    the markers in it: their leaves are split in halves and tried again, and a leaf alone that changes the render
+    has shown its effect. A render error splits the group the same way."""
+    markers = _Markers(release.chart.text_allowed)
     values, carried, rest = release.values, [], []
     for i in group:
-        replacement = markers.carry(i, release.leaves[i].value)
+        replacement = markers.carry(i, release.leaves[i].value, release.leaves[i].path)
         if replacement is None:
             rest.append(i)
         else:
@@ -497,29 +559,42 @@ def _marker_stage(release: _Release, group: list[int], proof: dict[int, str]) ->
                 return [*rest, carried[0]]
             proof[carried[0]] = f"a template rejects another value ({error})"
             return rest
-        half = len(carried) // 2
-        return rest + _marker_stage(release, carried[:half], proof) + _marker_stage(release, carried[half:], proof)
-    chart, found = release.chart, set()
-    for path, text in manifests.items():
-        base = release.base.get(path)
-        if base is not None and not chart.is_echo(path) and markers.restore_text(text) == base:
-            found |= markers.found(text)
-        elif base is not None:
+        return rest + _split(_marker_stage, release, carried, proof)
+    chart, found, suspects = release.chart, set(), set()
+    for path in set(manifests) | set(release.base):
+        text, base = manifests.get(path), release.base.get(path)
+        if text == base:
+            continue  # the markers changed nothing here: nothing to find
+        if text is not None and base is not None:
+            if not chart.is_echo(path) and markers.restore_text(text) == base:
+                found |= markers.found(text)
+                continue
             objects = chart.objects(path, text, masked=True)
             if markers.restore(objects) == chart.objects(path, base, masked=True):
                 found |= markers.found(json.dumps(objects))
+                continue
+            suspects |= markers.found(json.dumps(objects))
+        if len(carried) == 1:  # alone, and this file is not the plain render with the marker put back
+            proof[carried[0]] = f"changes {path}"
+            return rest
     for i in carried:
         if i in found:
             proof[i] = "its marker is rendered"
-        else:
-            rest.append(i)
-    return rest
+    retry = [i for i in carried if i in suspects and i not in found]
+    rest += [i for i in carried if i not in found and i not in suspects]
+    return rest + (_split(_marker_stage, release, retry, proof) if len(retry) > 1 else
+                   _marker_stage(release, retry, proof) if retry else [])
+
+
+def _split(stage: Any, release: _Release, group: list[int], proof: dict[int, str]) -> list[int]:
+    half = len(group) // 2
+    return stage(release, group[:half], proof) + stage(release, group[half:], proof)
 
 
 def _change_stage(release: _Release, group: list[int], proof: dict[int, str]) -> list[int]:
     """Change every leaf of the group at once and credit each changed file to the one changed leaf that can reach
     it; the rest is split and tried again. Returned: the leaves that, changed alone, change nothing."""
-    markers = _Markers(typed=release.chart.typed)
+    markers = _Markers(release.chart.text_allowed)
     values = release.values
     for i in group:
         values = _set(values, release.leaves[i].path, markers.change(i, release.leaves[i].value))
@@ -596,10 +671,22 @@ def releases_of(stack: str) -> dict[str, ReleaseInputs]:
             for r in plan_of(stack).of_type(RELEASE)}
 
 
+_BASES: dict[ReleaseInputs, Manifests] = {}  # the plain render of each release, shared with `workloads`
+
+
+_WORKLOAD_KIND: Final = re.compile(r"^kind:\s*(?:Deployment|StatefulSet|DaemonSet|Job|CronJob)\s*$", re.MULTILINE)
+
+
 @functools.cache
-def base_objects(inputs: ReleaseInputs) -> list[Obj]:
-    """The plain render of a release (generators fixed, as checked by the analysis), from the analysis' cache."""
-    chart = _chart(inputs.chart, inputs.version)
-    manifests = chart.fixed.render(values=inputs.values, name=inputs.name, namespace=inputs.namespace,
-                                   is_install=True)
-    return parse_manifests(manifests)
+def workloads(inputs: ReleaseInputs) -> list[Obj]:
+    """The Deployments, StatefulSets, DaemonSets, Jobs and CronJobs of a release's plain render, the one the analysis
+    compares against: the pinned chart with its random generators fixed (checked to change nothing else). Only the
+    documents that declare such a kind are parsed (CRDs make up most of some renders)."""
+    if inputs not in _BASES:
+        chart = chart_of(inputs.chart, inputs.version)
+        _BASES[inputs] = {path: text for path, text in chart.fixed.render(
+            values=inputs.values, name=inputs.name, namespace=inputs.namespace, is_install=True).items()
+            if not path.endswith("NOTES.txt")}
+    documents = {f"{path}#{i}": part for path, text in _BASES[inputs].items() if _WORKLOAD_KIND.search(text)
+                 for i, part in enumerate(_SEPARATOR.split(text)) if _WORKLOAD_KIND.search(part)}
+    return parse_manifests(documents)
