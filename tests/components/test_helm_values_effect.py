@@ -50,8 +50,11 @@ def test_the_check_fails_for_a_key_no_template_reads_and_for_one_switched_off() 
                                    "repairController": {"enabled": False}}))  # its resources then change nothing
     assert set(report.findings) == {"repairControler.enabled"} | {
         f"repairController.resources.{part}" for part in ("cpu.limit", "cpu.request", "memory.limit", "memory.request")}
-    assert report.findings["repairControler.enabled"].startswith("not declared in the chart's values.yaml")
-    assert report.findings["repairController.resources.cpu.limit"].startswith("declared in the chart's values")
+    assert report.findings["repairControler.enabled"] == (
+        "not declared in the chart's values.yaml, and no template reads it: changing it changes nothing rendered")
+    switched_off = report.findings["repairController.resources.cpu.limit"]
+    assert switched_off.startswith("declared in the chart's values.yaml") and "templates/cni-plugin.yaml reads it" in \
+        switched_off and switched_off.endswith("what reads it is switched off")
     assert report.proof["repairController.enabled"].startswith("changes linkerd2-cni/templates/")
     assert report.proof["iptablesMode"] == "its marker is rendered"
 

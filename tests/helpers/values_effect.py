@@ -358,6 +358,16 @@ class _Chart:
             result.append(canonical)
         return result
 
+    def readers(self, leaf: Leaf) -> list[str]:
+        """The template files that spell a path to the leaf itself (not only to all values, as the echo does)."""
+        found = []
+        for rendered, text in self.sources.items():
+            scope = tuple(rendered.split("/templates/")[0].split("/")[2::2])
+            path = leaf.path[len(scope):] if leaf.path[:len(scope)] == scope else ()
+            if path and any(c and (path[:len(c)] == c or c[:len(path)] == path) for c in _chains_in(text)):
+                found.append(rendered)
+        return found
+
     def text_allowed(self, path: KeyPath | None) -> bool:
         """Whether the chart's values schema (if any) lets the value at `path` be a string (None: inside a list)."""
         if self.schema is None:
@@ -658,10 +668,14 @@ def _why(chart: _Chart, leaf: Leaf) -> str:
     defaults: Any = chart.pinned.merge_values({})
     for segment in leaf.path:
         defaults = defaults.get(segment, _MISSING) if isinstance(defaults, Mapping) else _MISSING
-    if defaults is _MISSING:
-        return "not declared in the chart's values.yaml, and changing it changes nothing rendered: no template reads it"
-    return (f"declared in the chart's values (default {json.dumps(defaults)[:60]}), but changing it changes nothing "
-            "rendered with this stack's other values: the templates that read it are switched off")
+    declared = ("not declared in the chart's values.yaml" if defaults is _MISSING else
+                f"declared in the chart's values.yaml (default {json.dumps(defaults)[:60]})")
+    readers = chart.readers(leaf)
+    if not readers:
+        return f"{declared}, and no template reads it: changing it changes nothing rendered"
+    where = readers[0].split("/", 1)[1] + (f" and {len(readers) - 1} more" if len(readers) > 1 else "")
+    return (f"{declared}; {where} reads it, but changing it changes nothing rendered with this stack's other "
+            "values: what reads it is switched off")
 
 
 def releases_of(stack: str) -> dict[str, ReleaseInputs]:
