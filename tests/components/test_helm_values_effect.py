@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import STACKS
-from tests.helpers.values_effect import ALLOWED, ReleaseInputs, analyse, chart_of, leaves, releases_of, workloads
+from tests.helpers.values_effect import (
+    ALLOWED,
+    ReleaseInputs,
+    analyse,
+    chart_of,
+    go_text,
+    leaves,
+    releases_of,
+    workloads,
+)
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # The house convention (audit/rules_workloads.py container-resources, CKV_K8S_10/11/12): requests for CPU and memory,
@@ -34,6 +43,14 @@ def test_every_key_the_program_sets_changes_what_its_chart_renders() -> None:
             problems += [f"{stack}/{name}: {key}: {why}" for key, why in sorted(report.findings.items())]
     assert checked > 800  # every release of every stack was analysed
     assert not problems, "values keys that change nothing rendered (fix the values builder):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(("value", "printed"), [(3.0, "3"), (2102, "2102"), (0.5, "0.5"), (870001, "870001"),
+                                               (1000000, "1e+06"), (1234567.0, "1.234567e+06"), (0.00001, "1e-05"),
+                                               (True, "true"), (None, "null"), ("100m", "100m")])
+def test_markers_are_put_back_as_go_prints_the_values_they_replaced(value: Any, printed: str) -> None:
+    # Helm decodes every number as a float64 and Go prints one >= 1e6 in exponent form: number markers stay below.
+    assert go_text(value) == printed
 
 
 def _cni_release(extra: dict[str, Any]) -> ReleaseInputs:
