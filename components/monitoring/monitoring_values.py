@@ -117,6 +117,7 @@ def kube_prometheus_stack_values(args: MonitoringValuesArgs) -> Values:
                 "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"},
                 # Every sidecar container (dashboards, datasources); the grafana chart's values.yaml suggests these
                 # figures in its comment on `sidecar.resources` (default `{}`, which renders none).
+                # Ref: https://github.com/grafana-community/helm-charts/blob/grafana-12.11.1/charts/grafana/values.yaml
                 "resources": resources("50m", "50Mi", "100m", "100Mi"),
             },
             # No `testFramework`: the packaged chart drops templates/tests/ (.helmignore), so it renders nothing.
@@ -125,11 +126,13 @@ def kube_prometheus_stack_values(args: MonitoringValuesArgs) -> Values:
         # room to grow; kube-state-metrics' README allocates 250MiB and 0.1 core as a general rule and warns that a low
         # CPU limit makes memory grow. Ref: https://github.com/kubernetes/kube-state-metrics#resource-recommendation
         "kube-state-metrics": {"resources": resources("50m", "64Mi", "500m", "256Mi")},
-        # One per node: the chart's suggestion (prometheus-node-exporter 4.56.1 values.yaml comment on `resources`).
+        # One per node: the chart's suggestion (its values.yaml comment on `resources`, prometheus-community/helm-charts
+        # tag prometheus-node-exporter-4.56.1). Ref: https://github.com/prometheus-community/helm-charts
         "prometheus-node-exporter": {"resources": resources("100m", "30Mi", "200m", "50Mi")},
     }
 
 
+# Ref: https://github.com/linkerd/linkerd2/blob/edge-26.8.3/viz/charts/linkerd-viz/values-ha.yaml
 # linkerd-viz 2026.8.3 values-ha.yaml's figures for tap and the dashboard (cpu 100m, memory 50Mi, limit 250Mi; no CPU
 # limit, so one core is added as for the control plane), in Linkerd's own resources shape; values.yaml leaves them
 # empty, which renders no resources at all. Used for every viz component, HA or not.
