@@ -136,6 +136,9 @@ KUBE_PROMETHEUS_STACK_REPOSITORY: Final = "https://prometheus-community.github.i
 # The Grafana subchart version this kube-prometheus-stack pin depends on (Chart.yaml dependencies); not installed on
 # its own, recorded so the key list's file name follows the pin.
 GRAFANA_SUBCHART: Final = "12.11.1"
+# Its kube-state-metrics and prometheus-node-exporter subcharts (same repository; recorded for the same reason).
+KUBE_STATE_METRICS_SUBCHART: Final = "8.4.0"
+NODE_EXPORTER_SUBCHART: Final = "4.56.1"
 # Argo CD (optional GitOps delivery of the app's manifests, `gitops.argocd`): chart 10.1.1 = Argo CD v3.4.4.
 # Ref: https://github.com/argoproj/argo-helm/blob/argo-cd-10.1.1/charts/argo-cd/Chart.yaml (tag commit af0a9310)
 # renovate: datasource=helm registryUrl=https://argoproj.github.io/argo-helm depName=argo-cd

@@ -42,9 +42,9 @@ def _resources(cpu_request: str, memory_request: str, memory_limit: str, cpu_lim
             "memory": {"request": memory_request, "limit": memory_limit}}
 
 
-# values-ha.yaml's requests and memory limits (controllerResources: cpu 100m, memory 50Mi/250Mi; identityResources:
-# memory 10Mi/250Mi; proxy: cpu 100m, memory 20Mi/250Mi). values-ha.yaml leaves CPU limits empty; a limit of one
-# core is added so every container has one (CKV_K8S_11) without throttling anything in normal operation.
+# values-ha.yaml's requests and memory limits (its controllerResources anchor: cpu 100m, memory 50Mi/250Mi;
+# identityResources: memory 10Mi/250Mi; proxy: cpu 100m, memory 20Mi/250Mi). values-ha.yaml leaves CPU limits empty; a
+# limit of one core is added so every container has one (CKV_K8S_11) without throttling anything in normal operation.
 _CONTROLLER: Final = _resources("100m", "50Mi", "250Mi")
 _IDENTITY: Final = _resources("100m", "10Mi", "250Mi")
 _PROXY: Final = _resources("100m", "20Mi", "250Mi")
@@ -75,11 +75,13 @@ def linkerd_crds_values(install_gateway_api: bool = True) -> Values:
     covers HTTPRoute and GRPCRoute; the experimental TLSRoute/TCPRoute stay out). Pass False when something else owns
     the Gateway API (another controller using it): Linkerd then requires them to exist before it is installed.
     `enable*Routes` are documented but commented out in values.yaml; the templates read them with `hasKey`
-    (gateway.networking.k8s.io_*routes.yaml). Ref: https://linkerd.io/2-edge/features/gateway-api/
+    (gateway.networking.k8s.io_*routes.yaml) and fall back to `installGatewayAPI` only for one that is not set, so
+    with all three set `installGatewayAPI` would change nothing and is left out.
+    Ref: https://linkerd.io/2-edge/features/gateway-api/
     """
     if not install_gateway_api:
         return {"installGatewayAPI": False}
-    return {"installGatewayAPI": False, "enableHttpRoutes": True, "enableTlsRoutes": False, "enableTcpRoutes": False}
+    return {"enableHttpRoutes": True, "enableTlsRoutes": False, "enableTcpRoutes": False}
 
 
 def _webhook(name: str, namespace: str) -> Values:
@@ -135,11 +137,13 @@ def linkerd_control_plane_values(args: LinkerdValuesArgs) -> Values:
         },
         "profileValidator": _webhook("profileValidator", args.namespace),
         "policyValidator": _webhook("policyValidator", args.namespace),
-        # Resources everywhere (CKV_K8S_10-13), HA or not: values-ha.yaml's figures.
-        "controllerResources": _CONTROLLER,
+        # Resources everywhere (CKV_K8S_10-13), HA or not: values-ha.yaml's figures, under the keys the templates read
+        # (destination.yaml: destinationResources, spValidatorResources, policyController.resources; identity.yaml:
+        # identityResources; proxy-injector.yaml: proxyInjectorResources). values-ha.yaml's `controllerResources` is
+        # only the YAML anchor those reuse (no template reads it), and `heartbeatResources` sizes the heartbeat
+        # CronJob, which is disabled below: neither is set.
         "destinationResources": _CONTROLLER,
         "identityResources": _IDENTITY,
-        "heartbeatResources": _CONTROLLER,
         "proxyInjectorResources": _CONTROLLER,
         "spValidatorResources": _CONTROLLER,
         "policyController": {"resources": _CONTROLLER},
@@ -154,7 +158,8 @@ def linkerd_control_plane_values(args: LinkerdValuesArgs) -> Values:
         # Amazon Linux 2023 nodes use the nftables backend of iptables (AL2 used legacy). The chart's default, restated.
         values["proxyInit"] = {"iptablesMode": "nft"}
     if args.ha:
-        # The remaining keys of values-ha.yaml (2026.8.3), mirrored one by one; the tests check none is missing.
+        # The remaining keys of values-ha.yaml (2026.8.3), mirrored one by one; the tests check none is missing
+        # (but the two above that no template reads with the heartbeat off).
         values |= {
             "enablePodDisruptionBudget": True,
             "controller": {"podDisruptionBudget": {"maxUnavailable": 1}},

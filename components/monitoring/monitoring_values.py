@@ -113,10 +113,30 @@ def kube_prometheus_stack_values(args: MonitoringValuesArgs) -> Values:
             "replicas": 1,
             "resources": resources("50m", "128Mi", "500m", "256Mi"),
             "admin": {"existingSecret": ""},  # the chart's generated Secret (see module docstring)
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}},
-            "testFramework": {"enabled": False},
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"},
+                # Every sidecar container (dashboards, datasources); the grafana chart's values.yaml suggests these
+                # figures in its comment on `sidecar.resources` (default `{}`, which renders none).
+                # Ref: https://github.com/grafana-community/helm-charts/blob/grafana-12.11.1/charts/grafana/values.yaml
+                "resources": resources("50m", "50Mi", "100m", "100Mi"),
+            },
+            # No `testFramework`: the packaged chart drops templates/tests/ (.helmignore), so it renders nothing.
         },
+        # The chart's suggestion (values.yaml comment on `resources`: requests 10m/32Mi, limits 100m/64Mi) leaves no
+        # room to grow; kube-state-metrics' README allocates 250MiB and 0.1 core as a general rule and warns that a low
+        # CPU limit makes memory grow. Ref: https://github.com/kubernetes/kube-state-metrics#resource-recommendation
+        "kube-state-metrics": {"resources": resources("50m", "64Mi", "500m", "256Mi")},
+        # One per node: the chart's suggestion (its values.yaml comment on `resources`, prometheus-community/helm-charts
+        # tag prometheus-node-exporter-4.56.1). Ref: https://github.com/prometheus-community/helm-charts
+        "prometheus-node-exporter": {"resources": resources("100m", "30Mi", "200m", "50Mi")},
     }
+
+
+# Ref: https://github.com/linkerd/linkerd2/blob/edge-26.8.3/viz/charts/linkerd-viz/values-ha.yaml
+# linkerd-viz 2026.8.3 values-ha.yaml's figures for tap and the dashboard (cpu 100m, memory 50Mi, limit 250Mi; no CPU
+# limit, so one core is added as for the control plane), in Linkerd's own resources shape; values.yaml leaves them
+# empty, which renders no resources at all. Used for every viz component, HA or not.
+_VIZ_RESOURCES: Final = {"cpu": {"request": "100m", "limit": "1"}, "memory": {"request": "50Mi", "limit": "250Mi"}}
 
 
 def linkerd_viz_values(ha: bool) -> Values:
@@ -125,10 +145,19 @@ def linkerd_viz_values(ha: bool) -> Values:
         "linkerdNamespace": "linkerd",
         "prometheus": {"enabled": False},
         "prometheusUrl": PROMETHEUS_URL,
+        # The namespace-metadata Job labels and annotates the viz namespace after install (values.yaml: "disable if
+        # lack of privileges require doing this manually"); the platform creates the namespace with that metadata
+        # itself (components/monitoring/linkerd_viz.py), and the Job's template renders no resources.
+        "createNamespaceMetadataJob": False,
+        "metricsAPI": {"resources": _VIZ_RESOURCES},
+        "tap": {"resources": _VIZ_RESOURCES},
+        "tapInjector": {"resources": _VIZ_RESOURCES},
+        "dashboard": {"resources": _VIZ_RESOURCES},
     }
     if ha:
         # Ref: linkerd-viz 2026.8.3 values-ha.yaml (anti-affinity, disruption budgets, tap x3); the metrics API
         # and tap injector get a second replica so a node drain keeps `linkerd viz stat` and injection working.
-        values |= {"enablePodAntiAffinity": True, "enablePodDisruptionBudget": True,
-                   "metricsAPI": {"replicas": 2}, "tap": {"replicas": 3}, "tapInjector": {"replicas": 2}}
+        values |= {"enablePodAntiAffinity": True, "enablePodDisruptionBudget": True}
+        for component, replicas in (("metricsAPI", 2), ("tap", 3), ("tapInjector", 2)):
+            values[component] = {**values[component], "replicas": replicas}
     return values

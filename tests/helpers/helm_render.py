@@ -28,7 +28,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 # line start, which templates may follow directly with a comment (`---# ...`). Written without Helm's leading `\s*`,
 # which only moves trailing whitespace out of the previous document and backtracks quadratically over the deep
 # indentation of CRDs (~1 s per stack).
-_SEPARATOR = re.compile(r"(?:^|\n)---\s*")
+SEPARATOR = re.compile(r"(?:^|\n)---\s*")
 Obj = dict[str, Any]
 
 
@@ -51,13 +51,7 @@ def render(release: Registration) -> list[Obj]:
     chart = helm.Chart.load(str(chart_dir(inputs["chart"], inputs["version"])))
     manifests = chart.render(values=inputs["values"], name=inputs["name"], namespace=inputs["namespace"],
                              is_install=True)
-    objects = []
-    for path, text in sorted(manifests.items()):
-        if path.endswith("NOTES.txt"):
-            continue
-        objects += [obj for part in _SEPARATOR.split(text) if part.strip()
-                    for obj in [yaml.load(part, Loader=Loader)] if obj]
-    return objects
+    return parse_manifests(manifests)
 
 
 @functools.cache
@@ -97,7 +91,7 @@ def crd_documents(release: Registration) -> list[tuple[str, str]]:
 @functools.cache
 def _crd_files(chart: str, version: str) -> tuple[tuple[str, str], ...]:
     return tuple((crd["filename"], part) for crd in _load(chart, version).crds
-                 for part in _SEPARATOR.split(crd["data"]) if part.strip())
+                 for part in SEPARATOR.split(crd["data"]) if part.strip())
 
 
 def _condition(values: dict[str, Any], condition: str) -> bool:
@@ -109,3 +103,8 @@ def _condition(values: dict[str, Any], condition: str) -> bool:
         if isinstance(node, bool):
             return node
     return True
+def parse_manifests(manifests: dict[str, str]) -> list[Obj]:
+    """The objects of a `Chart.render` result, as `render` reads them (NOTES.txt and empty documents left out), with
+    libyaml's safe loader where PyYAML has it (the same objects, ~10x faster)."""
+    return [obj for path, text in sorted(manifests.items()) if not path.endswith("NOTES.txt")
+            for part in SEPARATOR.split(text) if part.strip() for obj in [yaml.load(part, Loader=Loader)] if obj]

@@ -5,8 +5,9 @@
     python -m tools.chart_data.chart_keys path/to/values.yaml    # print one file's list
     python -m tools.chart_data.chart_keys values.yaml --source "REPO TAG PATH"  # ... naming its origin in the header
 
-Charts that are not in the shared upstream data (kube-prometheus-stack and its grafana subchart) are read from their
-repositories at the pinned tag; `EXTERNAL_SOURCES` records where, and the header of each list repeats it.
+Charts that are not in the shared upstream data (kube-prometheus-stack and its grafana, kube-state-metrics and
+prometheus-node-exporter subcharts) are read from their repositories at the pinned tag; `EXTERNAL_SOURCES` records
+where, and the header of each list repeats it.
 
 A key list is a fact about a chart: every key path its values file defines, flattened with the same
 `components.shared.chart_values.flatten` the tests apply to the builders' output (lists as `path[]`, empty maps as
@@ -29,7 +30,9 @@ from config.versions import (
     CERT_MANAGER_CHART,
     GRAFANA_SUBCHART,
     KUBE_PROMETHEUS_STACK_CHART,
+    KUBE_STATE_METRICS_SUBCHART,
     LINKERD_CHART,
+    NODE_EXPORTER_SUBCHART,
     VAULT_CHART,
 )
 
@@ -60,6 +63,14 @@ EXTERNAL_SOURCES: Final[dict[str, str]] = {
     f"grafana-{GRAFANA_SUBCHART}.txt":
         f"charts/grafana/values.yaml, github.com/grafana-community/helm-charts tag grafana-{GRAFANA_SUBCHART} "
         f"(the kube-prometheus-stack {KUBE_PROMETHEUS_STACK_CHART} dependency; keys apply under `grafana.`)",
+    f"kube-state-metrics-{KUBE_STATE_METRICS_SUBCHART}.txt":
+        "charts/kube-state-metrics/values.yaml, github.com/prometheus-community/helm-charts tag "
+        f"kube-state-metrics-{KUBE_STATE_METRICS_SUBCHART} (commit 1982f1c58289; the kube-prometheus-stack "
+        f"{KUBE_PROMETHEUS_STACK_CHART} dependency; keys apply under `kube-state-metrics.`)",
+    f"prometheus-node-exporter-{NODE_EXPORTER_SUBCHART}.txt":
+        "charts/prometheus-node-exporter/values.yaml, github.com/prometheus-community/helm-charts tag "
+        f"prometheus-node-exporter-{NODE_EXPORTER_SUBCHART} (commit 8b8e639cac80; the kube-prometheus-stack "
+        f"{KUBE_PROMETHEUS_STACK_CHART} dependency; keys apply under `prometheus-node-exporter.`)",
 }
 
 
