@@ -52,7 +52,7 @@ import helm_python as helm
 import yaml
 
 from tests.conftest import plan_of
-from tests.helpers.helm_render import SEPARATOR, RELEASE, chart_dir, parse_manifests
+from tests.helpers.helm_render import RELEASE, SEPARATOR, chart_dir, parse_manifests
 
 Obj = dict[str, Any]
 Manifests = dict[str, str]
