@@ -6,9 +6,11 @@ runner `make plan` uses); tests then assert on the recorded registrations.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import uuid
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -22,6 +24,7 @@ if str(ROOT) not in sys.path:
 
 from config.load import TODAY_VARIABLE, build_stack_config  # noqa: E402
 from config.model import StackConfig  # noqa: E402
+from tests.helpers.shared_cache import remove_run_directory, shared  # noqa: E402
 from tools.engine.mock_engine import Plan, run_stack  # noqa: E402
 
 FACTS: Final = ROOT / "tests" / "upstream_facts"  # upstream facts the tests read (chart keys, CRD fields, metrics)
@@ -37,10 +40,22 @@ _PLANS: dict[str, Plan] = {}
 
 
 def plan_of(stack: str) -> Plan:
-    """The stack's offline plan, computed once per session."""
+    """The offline plan of a stack, once per test run (xdist workers share it: tests/helpers/shared_cache.py)."""
     if stack not in _PLANS:
-        _PLANS[stack] = run_stack(stack)
+        others = [(f"plan-{other}", functools.partial(run_stack, other)) for other in STACKS if other != stack]
+        _PLANS[stack] = shared(f"plan-{stack}", functools.partial(run_stack, stack), also=others)
     return _PLANS[stack]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The controller of an xdist run names the run, so that it can remove the workers' shared values at the end.
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and getattr(config.option, "testrunuid", None):
+        remove_run_directory(config.option.testrunuid)
 
 
 @pytest.fixture(params=STACKS)

@@ -17,8 +17,9 @@ import helm_python as helm
 import pytest
 import yaml
 
-from tests.conftest import ROOT, plan_of
+from tests.conftest import ROOT, STACKS, plan_of
 from tests.helpers.k8s_schemas import Loader
+from tests.helpers.shared_cache import shared
 from tools.engine.mock_engine import Registration
 
 CHARTS = ROOT.parent / "shared" / "reference" / "upstream" / "charts"
@@ -54,9 +55,14 @@ def render(release: Registration) -> list[Obj]:
     return parse_manifests(manifests)
 
 
-@functools.cache
 def rendered(stack: str) -> dict[str, list[Obj]]:
-    """Release name -> rendered objects, for every release the stack's plan registers."""
+    """Release name -> rendered objects, for every release the stack's plan registers (once per test run)."""
+    others = [(f"render-{other}", functools.partial(_render_stack, other)) for other in STACKS if other != stack]
+    result: dict[str, list[Obj]] = shared(f"render-{stack}", functools.partial(_render_stack, stack), also=others)
+    return result
+
+
+def _render_stack(stack: str) -> dict[str, list[Obj]]:
     return {r.inputs["name"]: render(r) for r in plan_of(stack).of_type(RELEASE)}
 
 
