@@ -72,11 +72,11 @@ def identity_issuer_certificate(trust_domain: str, duration_hours: int, renew_be
     }
 
 
-def webhook_ca_certificate() -> Spec:
-    """The self-signed CA of Linkerd's webhook certificates (a separate trust chain from the mesh's)."""
+def webhook_ca_certificate(common_name: str = "webhook.linkerd.cluster.local") -> Spec:
+    """The self-signed CA of a namespace's webhook certificates (a separate trust chain from the mesh's)."""
     return {
         "secretName": f"{WEBHOOK_ISSUER}-tls",
-        "commonName": "webhook.linkerd.cluster.local",
+        "commonName": common_name,
         "isCA": True,
         "duration": hours(87600),
         "renewBefore": hours(8760),

@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.mesh import cert_specs
 from components.mesh.linkerd_values import (
     WEBHOOKS,
     LinkerdValuesArgs,
@@ -23,6 +21,7 @@ from components.mesh.linkerd_values import (
     linkerd_control_plane_values,
     linkerd_crds_values,
 )
+from components.mesh.webhook_certificates import webhook_certificates
 from components.shared.helm import release
 from config import versions
 
@@ -63,22 +62,6 @@ class Linkerd(pulumi.ComponentResource):
 
     def _webhook_certificates(self, name: str, args: LinkerdArgs) -> list[pulumi.Resource]:
         """Self-signed root -> CA Issuer -> one serving Certificate per webhook, all in the linkerd namespace."""
-        after_cert_manager = pulumi.ResourceOptions(parent=self, depends_on=[args.cert_manager])
-
-        def cert_manager_object(suffix: str, kind: str, meta_name: str, spec: cert_specs.Spec,
-                                depends_on: Sequence[pulumi.Resource] = ()) -> k8s.apiextensions.CustomResource:
-            return k8s.apiextensions.CustomResource(
-                f"{name}-{suffix}", api_version="cert-manager.io/v1", kind=kind,
-                metadata={"name": meta_name, "namespace": args.namespace}, spec=spec,
-                opts=pulumi.ResourceOptions.merge(after_cert_manager, pulumi.ResourceOptions(depends_on=depends_on)))
-
-        selfsigned = cert_manager_object("selfsigned", "Issuer", "linkerd-selfsigned", {"selfSigned": {}})
-        ca = cert_manager_object("webhook-ca", "Certificate", cert_specs.WEBHOOK_ISSUER,
-                                 cert_specs.webhook_ca_certificate(), [selfsigned])
-        issuer = cert_manager_object("webhook-issuer", "Issuer", cert_specs.WEBHOOK_ISSUER,
-                                     {"ca": {"secretName": f"{cert_specs.WEBHOOK_ISSUER}-tls"}}, [ca])
-        return [
-            cert_manager_object(f"webhook-{certificate}", "Certificate", certificate,
-                                cert_specs.webhook_certificate(secret, service, args.namespace_name), [issuer])
-            for certificate, secret, service in WEBHOOKS.values()
-        ]
+        return webhook_certificates(name, args.namespace, args.namespace_name, WEBHOOKS,
+                                    "webhook.linkerd.cluster.local",
+                                    pulumi.ResourceOptions(parent=self, depends_on=[args.cert_manager]))

@@ -84,14 +84,20 @@ def linkerd_crds_values(install_gateway_api: bool = True) -> Values:
     return {"enableHttpRoutes": True, "enableTlsRoutes": False, "enableTcpRoutes": False}
 
 
-def _webhook(name: str, namespace: str) -> Values:
-    """A webhook whose serving certificate is a cert-manager Certificate, its caBundle injected by cainjector.
+def external_webhook_values(namespace: str, certificate: str) -> Values:
+    """A Linkerd chart's webhook served from a cert-manager Certificate (components/mesh/webhook_certificates.py).
 
-    The chart then neither generates a certificate (externalSecret) nor sets caBundle; `caBundle` must stay empty,
-    the chart fails if it is combined with injectCaFrom (partials _validate.tpl "linkerd.webhook.validation").
+    The chart then neither generates a certificate (externalSecret) nor sets caBundle: cainjector does. `caBundle`
+    must stay empty: the charts refuse it together with injectCaFrom (partials _validate.tpl
+    "linkerd.webhook.validation") and render it only when injectCaFrom is empty (linkerd-viz tap-rbac.yaml,
+    tap-injector-rbac.yaml).
     """
-    certificate = WEBHOOKS[name][0]
     return {"externalSecret": True, "injectCaFrom": f"{namespace}/{certificate}"}
+
+
+def _webhook(name: str, namespace: str) -> Values:
+    """A webhook whose serving certificate is a cert-manager Certificate (components/mesh/webhook_certificates.py)."""
+    return external_webhook_values(namespace, WEBHOOKS[name][0])
 
 
 def linkerd_control_plane_values(args: LinkerdValuesArgs) -> Values:

@@ -18,7 +18,8 @@ from components.app.app_service import custom_resource
 from components.cluster.cluster import DEVOPS_GROUP
 from components.mesh import namespace_specs as np
 from components.mesh.platform_namespaces import network_policy
-from components.monitoring.monitoring_values import PROMETHEUS_URL, linkerd_viz_values
+from components.mesh.webhook_certificates import webhook_certificates
+from components.monitoring.monitoring_values import PROMETHEUS_URL, VIZ_WEBHOOKS, linkerd_viz_values
 from components.monitoring.namespace_specs import VIZ_LABELS, viz_policies
 from components.shared.helm import release
 from config import versions
@@ -34,7 +35,7 @@ class LinkerdVizArgs:
 
 
 class LinkerdViz(pulumi.ComponentResource):
-    """Namespace + NetworkPolicies + proxy-admin scrape authorization + the linkerd-viz release."""
+    """Namespace + NetworkPolicies + proxy-admin scrape authorization + tap certificates + the linkerd-viz release."""
 
     def __init__(self, name: str, args: LinkerdVizArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:monitoring:LinkerdViz", name, None, opts)
@@ -66,8 +67,13 @@ class LinkerdViz(pulumi.ComponentResource):
                             app_specs.authorization_policy("proxy-admin", "prometheus-scrape",
                                                            "NetworkAuthentication"), after),
         ]
+        # The tap API and the tap injector's webhook serve cert-manager Certificates instead of the chart's one-year
+        # self-signed certificate, which nothing renews between upgrades (cert-manager runs: args.depends_on holds
+        # the control plane, installed after it).
+        certificates = webhook_certificates(name, ns, LINKERD_VIZ_NAMESPACE, VIZ_WEBHOOKS,
+                                            "webhook.linkerd-viz.cluster.local", after)
         self.release = release(
             "linkerd-viz", "linkerd-viz", versions.LINKERD_CHART, versions.LINKERD_REPOSITORY, ns,
             linkerd_viz_values(args.ha),
-            pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *scrape]))
+            pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *scrape, *certificates]))
         self.register_outputs({"status": self.release.status})

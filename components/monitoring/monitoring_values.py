@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from components.mesh.linkerd_values import external_webhook_values
 from components.shared.chart_values import Values, resources
-from config.names import MONITORING_NAMESPACE
+from config.names import LINKERD_VIZ_NAMESPACE, MONITORING_NAMESPACE
 
 RELEASE: Final = "kube-prometheus-stack"  # the Helm release name; also the `release` label selectors match
 # The operator creates this governing Service for every Prometheus (port 9090, `web`); kube-prometheus-stack's own
@@ -139,6 +140,19 @@ def kube_prometheus_stack_values(args: MonitoringValuesArgs) -> Values:
 _VIZ_RESOURCES: Final = {"cpu": {"request": "100m", "limit": "1"}, "memory": {"request": "50Mi", "limit": "250Mi"}}
 
 
+# linkerd-viz component -> (cert-manager Certificate, the Secret its pods mount, the Service the API server calls).
+# Ref: linkerd-viz 2026.8.3 templates tap.yaml / tap-injector.yaml (`secretName: tap-k8s-tls`, `tap-injector-k8s-tls`)
+# and tap-rbac.yaml / tap-injector-rbac.yaml (APIService `service.name: tap`, webhook `clientConfig.service.name`).
+VIZ_WEBHOOKS: Final[dict[str, tuple[str, str, str]]] = {
+    "tap": ("tap", "tap-k8s-tls", "tap"),
+    "tapInjector": ("tap-injector", "tap-injector-k8s-tls", "tap-injector"),
+}
+
+
+def _tap_webhook(component: str) -> Values:
+    return external_webhook_values(LINKERD_VIZ_NAMESPACE, VIZ_WEBHOOKS[component][0])
+
+
 def linkerd_viz_values(ha: bool) -> Values:
     """linkerd-viz without its Prometheus, reading kube-prometheus-stack's."""
     values: Values = {
@@ -150,8 +164,8 @@ def linkerd_viz_values(ha: bool) -> Values:
         # itself (components/monitoring/linkerd_viz.py), and the Job's template renders no resources.
         "createNamespaceMetadataJob": False,
         "metricsAPI": {"resources": _VIZ_RESOURCES},
-        "tap": {"resources": _VIZ_RESOURCES},
-        "tapInjector": {"resources": _VIZ_RESOURCES},
+        "tap": {"resources": _VIZ_RESOURCES, **_tap_webhook("tap")},
+        "tapInjector": {"resources": _VIZ_RESOURCES, **_tap_webhook("tapInjector")},
         "dashboard": {"resources": _VIZ_RESOURCES},
     }
     if ha:

@@ -21,7 +21,8 @@ import pytest
 
 from components.mesh import cert_specs
 from components.mesh.linkerd_values import WEBHOOKS
-from config.names import LINKERD_NAMESPACE
+from components.monitoring.monitoring_values import VIZ_WEBHOOKS
+from config.names import LINKERD_NAMESPACE, LINKERD_VIZ_NAMESPACE
 from tests.conftest import HA, STACKS, plan_of
 from tests.helpers.helm_render import RELEASE, named, rendered
 from tests.helpers.k8s_schemas import flatten
@@ -131,13 +132,6 @@ CA_BUNDLE_REVIEWED = {
         "patched by the chart's admission-create/-patch hook Jobs (kube-webhook-certgen), re-run on every upgrade",
     ("release kube-prometheus-stack", "ValidatingWebhookConfiguration", "kube-prometheus-stack-admission"):
         "patched by the chart's admission-create/-patch hook Jobs (kube-webhook-certgen), re-run on every upgrade",
-    # Known gap: linkerd-viz 2026.8.3 generates a one-year self-signed certificate on every render (templates
-    # tap-injector-rbac.yaml and tap-rbac.yaml, genCA) unless tapInjector/tap externalSecret + injectCaFrom are set;
-    # nothing renews it between upgrades (failurePolicy Ignore: pods just lose tap injection when it expires).
-    ("release linkerd-viz", "MutatingWebhookConfiguration", "linkerd-tap-injector-webhook-config"):
-        "inline caBundle of the chart's self-signed certificate (1 year, renewed only by a helm upgrade)",
-    ("release linkerd-viz", "APIService", "v1alpha1.tap.linkerd.io"):
-        "inline caBundle of the chart's self-signed certificate (1 year, renewed only by a helm upgrade)",
 }
 
 
@@ -222,6 +216,26 @@ def test_linkerd_webhooks_serve_certificates_of_the_platforms_own_cert_manager_c
     assert not [o for o in control_plane if o["kind"] == "Secret"]
     # Without cainjector no caBundle would ever be set and every pod creation would fail closed in HA.
     assert named(rendered(stack)["cert-manager"], "Deployment", "cert-manager-cainjector")
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if s != "sandbox"])  # sandbox runs no monitoring layer
+def test_linkerd_viz_tap_serves_certificates_of_its_own_cert_manager_chain_not_the_charts(stack: str) -> None:
+    viz = rendered(stack)["linkerd-viz"]
+    issuers = {o["metadata"]["name"]: o for o in registered(stack, "Issuer")
+               if o["metadata"]["namespace"] == LINKERD_VIZ_NAMESPACE}
+    api = named(viz, "APIService", "v1alpha1.tap.linkerd.io")
+    webhook = named(viz, "MutatingWebhookConfiguration", "linkerd-tap-injector-webhook-config")
+    for config, component in ((api, "tap"), (webhook, "tapInjector")):
+        certificate_name, secret, service = VIZ_WEBHOOKS[component]
+        assert config["metadata"]["annotations"][CA_FROM] == f"{LINKERD_VIZ_NAMESPACE}/{certificate_name}"
+        assert {s["name"] for s in _services(config)} == {service} and _ca_bundles(config) == []
+        certificate = _certificate(stack, LINKERD_VIZ_NAMESPACE, certificate_name)["spec"]
+        assert certificate["secretName"] == secret and certificate["duration"] == cert_specs.hours(8760)
+        ca = _certificate(stack, LINKERD_VIZ_NAMESPACE, cert_specs.WEBHOOK_ISSUER)["spec"]
+        assert issuers[certificate["issuerRef"]["name"]]["spec"] == {"ca": {"secretName": ca["secretName"]}}
+        assert issuers[ca["issuerRef"]["name"]]["spec"] == {"selfSigned": {}}
+    # externalSecret: the chart no longer renders the one-year self-signed Secrets it would generate.
+    assert not [o for o in viz if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-k8s-tls")]
 
 
 @pytest.mark.parametrize("stack", STACKS)
