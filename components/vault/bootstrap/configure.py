@@ -76,23 +76,36 @@ def _ensure_audit_device(client: hvac.Client, spec: BootstrapSpec, changed: list
     # container"); API: https://developer.hashicorp.com/vault/api-docs/system/audit (list and enable need sudo).
     wanted = {"type": "file", "description": _AUDIT_DESCRIPTION, "options": {"file_path": spec.audit_file_path},
               "local": False}
+    # While the device is swapped a second one at this path keeps every request audited (Vault serves requests
+    # unaudited when no device is enabled); a run killed mid-swap leaves it, and the next run removes it.
+    bridge = f"{spec.audit_path}-replacing"
     with vault_step("audit device", client.url):
-        current = vault_data(client.sys.list_enabled_audit_devices()).get(f"{spec.audit_path}/")
-        if current is not None:
-            drifted = _drift({k: v for k, v in current.items() if k != "path"}, wanted, {}, "audit device")
-            if not drifted:
-                return
+        devices = vault_data(client.sys.list_enabled_audit_devices())
+        current = devices.get(f"{spec.audit_path}/")
+        drifted = (_drift({k: v for k, v in current.items() if k != "path"}, wanted, {}, "audit device")
+                   if current is not None else "absent")
+        if drifted and current is not None:
             # An audit device cannot be tuned: it is replaced. Its HMAC salt goes with it (earlier entries can no
             # longer be matched by hmac lookups), which is still better than keeping e.g. log_raw or another sink.
             log.warning("audit device %s/ differs from the spec in %s; replacing it", spec.audit_path, drifted)
+            if f"{bridge}/" not in devices:
+                _enable_audit_device(client, bridge, spec.audit_file_path)
+                devices[f"{bridge}/"] = {}
             client.sys.disable_audit_device(path=spec.audit_path)
-        try:
-            client.sys.enable_audit_device(
-                device_type="file", path=spec.audit_path, description=_AUDIT_DESCRIPTION,
-                options={"file_path": spec.audit_file_path})
-        except hvac.exceptions.InvalidRequest as exc:
-            raise _audit_api_refused(exc) from None
-    changed.append("audit-device")
+        if drifted:
+            _enable_audit_device(client, spec.audit_path, spec.audit_file_path)
+        if f"{bridge}/" in devices:
+            client.sys.disable_audit_device(path=bridge)
+    if drifted or f"{bridge}/" in devices:
+        changed.append("audit-device")
+
+
+def _enable_audit_device(client: hvac.Client, path: str, file_path: str) -> None:
+    try:
+        client.sys.enable_audit_device(device_type="file", path=path, description=_AUDIT_DESCRIPTION,
+                                       options={"file_path": file_path})
+    except hvac.exceptions.InvalidRequest as exc:
+        raise _audit_api_refused(exc) from None
 
 
 _AUDIT_DESCRIPTION = "platform audit log (pod stdout)"

@@ -92,7 +92,8 @@ def owned_state(client: hvac.Client, spec: BootstrapSpec) -> dict[str, Any]:
     auth = spec.kubernetes_auth_path
     issuer = client.read(f"{spec.pki_path}/issuer/{spec.root_issuer_name}")["data"]
     return {
-        "audit": client.sys.list_enabled_audit_devices()["data"][f"{spec.audit_path}/"],
+        # Every device: a replaced one leaves no second (the bridge that keeps requests audited during the swap).
+        "audit": client.sys.list_enabled_audit_devices()["data"],
         "pki-mount": without(client.sys.list_mounted_secrets_engines()["data"][f"{spec.pki_path}/"], *volatile),
         "issuer": issuer,
         "default-issuer": client.read(f"{spec.pki_path}/config/issuers")["data"],
@@ -166,7 +167,7 @@ def test_fresh_server_is_initialised_configured_and_left_without_a_root_token(
     baseline = converged.baseline
     assert baseline["policies"][converged.spec.cert_manager_policy] == cert_manager_policy(converged.spec)
     assert baseline["roles"]["cert-manager"]["token_policies"] == [converged.spec.cert_manager_policy]
-    assert baseline["audit"]["options"] == {"file_path": "stdout"}
+    assert baseline["audit"][f"{converged.spec.audit_path}/"]["options"] == {"file_path": "stdout"}
     assert baseline["auth-config"]["kubernetes_host"] == converged.spec.kubernetes_host
     assert_no_privileged_token_left(converged)  # the initial root token was revoked
     assert not any(k in caplog.text for k in kept.recovery_keys_b64)
@@ -240,6 +241,8 @@ DRIFTS: list[tuple[str, Callable[[hvac.Client, BootstrapSpec], None], list[str]]
             Path(os.environ.get("TMPDIR", "/tmp")) / f"kca-{os.getpid()}", "k").ca_pem,
         "token_reviewer_jwt": "a.b.c", "issuer": "https://issuer"}), ["kubernetes-auth-config"]),
     ("audit device disabled", lambda admin, s: admin.sys.disable_audit_device(s.audit_path), ["audit-device"]),
+    ("audit bridge left by a run killed mid-swap", lambda admin, s: admin.sys.enable_audit_device(
+        "file", path=f"{s.audit_path}-replacing", options={"file_path": "stdout"}), ["audit-device"]),
     ("audit device logs raw values", lambda admin, s: (
         admin.sys.disable_audit_device(s.audit_path),
         admin.sys.enable_audit_device("file", path=s.audit_path, options={"file_path": "stdout", "log_raw": "true"})),
@@ -254,7 +257,7 @@ ROUNDS = [
     ["role: extra policy and default policy", "role: deprecated policies alias", "policy: deleted",
      "PKI max TTL shortened", "anchor issuer renamed", "auth method tuned", "audit device logs raw values"],
     ["role: token type, CIDRs, uses, period", "role: deleted", "foreign issuer made default"],
-    ["auth method disabled"],
+    ["auth method disabled", "audit bridge left by a run killed mid-swap"],
 ]
 
 
