@@ -6,10 +6,18 @@ import json
 
 import pytest
 
+from tests.conftest import plan_of
 from tools.engine import plan as plan_cli
 from tools.engine.mock_engine import load_stack_settings, run_stack
 
 
+@pytest.fixture
+def shared_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's views over the run's shared plans (the same `run_stack(stack)` result, computed once per run)."""
+    monkeypatch.setattr(plan_cli, "run_stack", plan_of)
+
+
+@pytest.mark.usefixtures("shared_plans")
 def test_tree_view_shows_components_protection_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan_cli.main(["--stack", "prod"]) == 0
     out = capsys.readouterr().out
@@ -21,6 +29,7 @@ def test_tree_view_shows_components_protection_and_counts(capsys: pytest.Capture
     assert "kubeconfig: [secret]" in out
 
 
+@pytest.mark.usefixtures("shared_plans")
 def test_json_view_emits_one_record_per_resource(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan_cli.main(["--stack", "sandbox", "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
