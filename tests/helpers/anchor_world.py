@@ -131,9 +131,9 @@ class LocalVault:
             self.calls.append(f"revoke {name}")
             self.revoked.add(name)
 
-    def sign_intermediate(self, public: ec.EllipticCurvePublicKey) -> x509.Certificate:
+    def sign_intermediate(self, issuer_key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         cert, key = self.roots[self.default]
-        return sign_issuer(cert, key, public, self.clock())
+        return sign_issuer(cert, key, issuer_key.public_key(), self.clock())
 
 
 @dataclass
@@ -164,7 +164,7 @@ class Deployment:
     pods: list[Proxy] = field(default_factory=list)
 
 
-Signer = Callable[[ec.EllipticCurvePublicKey], x509.Certificate]
+Signer = Callable[[ec.EllipticCurvePrivateKey], x509.Certificate]  # cert-manager: CSR of this key -> CA
 
 
 class MeshWorld:
@@ -177,7 +177,7 @@ class MeshWorld:
         self.bundle = root_pem
         self.deploys = {(ns, name): Deployment(ns, name, sa, replicas) for ns, name, sa, replicas in deployments}
         self.issuer_key = ec.generate_private_key(ec.SECP256R1())
-        self.issuer = signer(self.issuer_key.public_key())
+        self.issuer = signer(self.issuer_key)
         self.revision, self.issuing = 1, False
         self.kill_at: Callable[[str], bool] = lambda point: False
         self.observe: Callable[[str], None] = lambda event: None
@@ -242,16 +242,20 @@ class MeshWorld:
         return []
 
     def issuer_certificate(self) -> IssuerCertificate:
+        if self.issuing:
+            self._issue()  # cert-manager works on its own: a killed controller does not stop an issuance
         return IssuerCertificate(self.revision, not self.issuing, self.issuing, pem(self.issuer))
 
     def trigger_reissue(self) -> None:
         self._point("before-reissue")
-        self.issuing = True
+        self.issuing = True  # what `cmctl renew` writes: the Issuing condition
         self._point("reissue-triggered")
+
+    def _issue(self) -> None:
         # cert-manager: a new key (rotationPolicy Always), signed by Vault's default issuer; Linkerd's identity
         # watches the Secret and issues from the new issuer from then on.
         self.issuer_key = ec.generate_private_key(ec.SECP256R1())
-        self.issuer = self.signer(self.issuer_key.public_key())
+        self.issuer = self.signer(self.issuer_key)
         self.revision, self.issuing = self.revision + 1, False
         self.events.append("identity issuer re-issued")
         self.observe("identity issuer re-issued")

@@ -49,9 +49,10 @@ class HvacAnchorVault:
     def issuers(self) -> list[Issuer]:
         pki = self.spec.pki_path
         with vault_step("rotation: read issuers", self.client.url):
-            # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#list-issuers and #read-issuer-configuration
+            # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#list-issuers and #read-issuer (the
+            # reference `default` names the mount's default issuer)
             info: dict[str, Any] = vault_list(self.client, f"{pki}/issuers").get("key_info") or {}
-            default = str(vault_read(self.client, f"{pki}/config/issuers").get("default") or "")
+            default = str(vault_read(self.client, f"{pki}/issuer/default").get("issuer_id") or "")
             found = []
             for issuer_id, item in info.items():
                 detail = vault_read(self.client, f"{pki}/issuer/{issuer_id}")

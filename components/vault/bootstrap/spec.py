@@ -252,7 +252,8 @@ def rotation_policy(spec: BootstrapSpec) -> str:
     # (`+` matches one path segment; an allowed value ending in `*` is a prefix glob; required_parameters). The
     # new root's parameters are pinned to what the bootstrap generates (root_ca_parameters: key, lifetime, path
     # length, name constraint), only its name and CN carry a generation suffix. The default issuer may only be set
-    # to a trust anchor of this family, by name. Revocation needs the issuer's reference, hence `+`; the controller
+    # to a trust anchor of this family, by name; it is read as the issuer reference `default` (pki/issuer/default),
+    # since required_parameters would refuse a read of config/issuers. Revocation needs the issuer's reference, hence `+`; the controller
     # never revokes the current default (anchor_rotation/vault_side.py). No delete: a retired anchor stays, revoked,
     # so its CRL and audit trail stay readable. Login is unauthenticated and needs no grant.
     pki = spec.pki_path
@@ -268,7 +269,7 @@ def rotation_policy(spec: BootstrapSpec) -> str:
         f"  required_parameters = {json.dumps(sorted(allowed))}\n  allowed_parameters = {{\n{body}\n  }}\n}}\n"
         f'path "{pki}/issuers" {{\n  capabilities = ["list"]\n}}\n'
         f'path "{pki}/issuer/+" {{\n  capabilities = ["read"]\n}}\n'
-        f'path "{pki}/config/issuers" {{\n  capabilities = ["read", "update"]\n  required_parameters = ["default"]\n'
+        f'path "{pki}/config/issuers" {{\n  capabilities = ["update"]\n  required_parameters = ["default"]\n'
         f'  allowed_parameters = {{\n    "default" = {defaults}\n    "default_follows_latest_issuer" = ["false"]\n'
         "  }\n}\n"
         f'path "{pki}/issuer/+/revoke" {{\n  capabilities = ["update"]\n}}\n'
