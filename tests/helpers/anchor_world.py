@@ -106,7 +106,8 @@ class LocalVault:
         first = {**rotation_root_request(spec, 2), "issuer_name": spec.root_issuer_name,
                  "common_name": spec.root_common_name}
         cert, key = build_root(first, clock())
-        self.roots: dict[str, tuple[x509.Certificate, ec.EllipticCurvePrivateKey]] = {spec.root_issuer_name: (cert, key)}
+        self.roots: dict[str, tuple[x509.Certificate, ec.EllipticCurvePrivateKey]] = {
+            spec.root_issuer_name: (cert, key)}
         self.default, self.revoked = spec.root_issuer_name, set[str]()
         self.calls: list[str] = []
 

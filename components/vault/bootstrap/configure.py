@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from components.vault.bootstrap.api import VaultBootstrapError, vault_data, vault_list, vault_read, vault_step
 from components.vault.bootstrap.spec import (
     BootstrapSpec,
-    cert_manager_policy,
     anchor_common_name,
     anchor_generation,
+    cert_manager_policy,
     role_payload,
     root_ca_parameters,
     rotation_policy,

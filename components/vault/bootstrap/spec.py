@@ -106,7 +106,8 @@ def spec_problems(spec: BootstrapSpec) -> list[str]:
         problems.append("snapshot_token_ttl_seconds must be > 0")
     if spec.snapshot_policy == spec.cert_manager_policy or spec.snapshot_role == spec.cert_manager_role:
         problems.append("snapshot_policy/snapshot_role must differ from the cert-manager policy/role")
-    if spec.rotation_token_ttl_seconds <= 0 or spec.rotation_policy in (spec.cert_manager_policy, spec.snapshot_policy) \
+    if spec.rotation_token_ttl_seconds <= 0 or spec.rotation_policy in (spec.cert_manager_policy,
+                                                                        spec.snapshot_policy) \
             or spec.rotation_role in (spec.cert_manager_role, spec.snapshot_role):
         problems.append("rotation_token_ttl_seconds must be > 0 and the rotation policy/role must be its own")
     return problems
@@ -217,7 +218,7 @@ _GENERATION = re.compile(r"-([2-9]|[1-9][0-9]{1,5})")
 
 
 def anchor_issuer_name(spec: BootstrapSpec, generation: int) -> str:
-    """The issuer name of the trust anchor of `generation` (1: the one the bootstrap generated; 2, 3, ...: rotations)."""
+    """The issuer name of the anchor of `generation` (1: the one the bootstrap generated; 2, 3, ...: rotations)."""
     return spec.root_issuer_name if generation == 1 else f"{spec.root_issuer_name}-{generation}"
 
 
@@ -253,9 +254,9 @@ def rotation_policy(spec: BootstrapSpec) -> str:
     # new root's parameters are pinned to what the bootstrap generates (root_ca_parameters: key, lifetime, path
     # length, name constraint), only its name and CN carry a generation suffix. The default issuer may only be set
     # to a trust anchor of this family, by name; it is read as the issuer reference `default` (pki/issuer/default),
-    # since required_parameters would refuse a read of config/issuers. Revocation needs the issuer's reference, hence `+`; the controller
-    # never revokes the current default (anchor_rotation/vault_side.py). No delete: a retired anchor stays, revoked,
-    # so its CRL and audit trail stay readable. Login is unauthenticated and needs no grant.
+    # since required_parameters would refuse a read of config/issuers. Revocation needs the issuer's reference,
+    # hence `+`; the controller never revokes the current default (anchor_rotation/vault_side.py). No delete: a
+    # retired anchor stays, revoked, so its CRL and audit trail stay readable. Login needs no grant.
     pki = spec.pki_path
     example = rotation_root_request(spec, 2)
     allowed = {key: [value] for key, value in example.items()}

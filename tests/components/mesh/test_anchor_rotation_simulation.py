@@ -113,7 +113,8 @@ def test_a_full_rotation_breaks_no_handshake() -> None:
     for proxies in world.proxies(APP).values():
         assert all(p.bundle == (new_root,) and p.issuer.issuer == new_root.subject for p in proxies)
     print(f"simulation: {len(EDGES)} allowed edges, {per_step} proxy pairs per step (more while a surge pod runs), "
-          f"{checker.steps} steps: {checker.pairs_checked} pairs checked both ways ({2 * checker.pairs_checked} verifications, "
+          f"{checker.steps} steps: {checker.pairs_checked} pairs checked both ways "
+          f"({2 * checker.pairs_checked} verifications, "
           f"{checker.distinct_verifications} distinct X.509 path validations), failures {len(checker.failures)}; "
           f"simulated rotation time {world.elapsed / 60:.0f} min")
 
