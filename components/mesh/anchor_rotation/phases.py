@@ -16,7 +16,7 @@ pod template, so a resumed restart waits for the same rollout instead of startin
   retire-old      the old root issuer is revoked in Vault (kept, so its CRL and audit trail stay readable)
 
 A person (or the schedule) writes `request` in the status ConfigMap: `start`, `pause`, `resume` or `abort`. Abort is
-accepted up to `restart-trust` (before the default issuer switches): it puts the bundle back to the old root only,
+accepted until `reissue` switches the default issuer: it puts the bundle back to the old root only,
 restarts, and revokes the new root, leaving the mesh on the old anchor. A rotation also starts by itself when the
 current anchor has less than `threshold_s` left. Before every phase the health gate must pass (`gate_problems`).
 """
@@ -35,7 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 PHASES: tuple[str, ...] = ("new-root", "bundle-both", "restart-trust", "reissue", "restart-issuer", "bundle-new",
                            "restart-final", "retire-old")
 ABORT_PHASES: tuple[str, ...] = ("abort-bundle-old", "abort-restart", "abort-retire-new")
-ABORTABLE: frozenset[str] = frozenset(PHASES[:PHASES.index("reissue")])
+# An abort is accepted while the next phase to run is at most `reissue` and the new root is not Vault's default yet
+# (a run killed inside `reissue` may have switched it).
+ABORTABLE: frozenset[str] = frozenset(PHASES[:PHASES.index("reissue") + 1])
 IDLE, DONE, ABORTED = "idle", "done", "aborted"
 RESTART_ANNOTATION = "mtls-platform.io/trust-anchor-rotation"
 REQUESTS = ("start", "pause", "resume", "abort")
@@ -129,8 +131,9 @@ class Status:
     done: tuple[str, ...] = field(default_factory=tuple)
 
     def to_data(self) -> dict[str, str]:
+        """Every field but `request`, which is a person's to write (the controller only clears it, `_requests`)."""
         return {"phase": self.phase, "generation": str(self.generation), "oldIssuer": self.old_issuer,
-                "newIssuer": self.new_issuer, "paused": str(self.paused).lower(), "request": self.request,
+                "newIssuer": self.new_issuer, "paused": str(self.paused).lower(),
                 "phaseStarted": f"{self.phase_started:.0f}", "reissueFromRevision": str(self.reissue_from_revision),
                 "message": self.message, "done": ",".join(self.done)}
 
@@ -235,26 +238,36 @@ class Rotation:
             self.clock() - status.phase_started > self.settings.stuck_after_s
 
     def _requests(self, status: Status) -> Status:
+        """Act on a person's request, record the effect, then clear the request: a run killed in between finds the
+        request again and acting on it twice changes nothing."""
         request = status.request
         if not request:
             return status
         cleared = replace(status, request="")
         if request == "pause":
-            return self._save(replace(cleared, paused=True, message="paused by request"))
-        if request == "resume":
-            return self._save(replace(cleared, paused=False, message="resumed by request"))
-        if request == "abort":
-            if status.phase in ABORTABLE:
-                self.log.warning("abort requested at %s: back to the old anchor", status.phase)
-                return self._save(replace(cleared, phase=ABORT_PHASES[0], paused=False, phase_started=self.clock(),
-                                          message="abort requested"))
+            status = self._save(replace(cleared, paused=True, message="paused by request"))
+        elif request == "resume":
+            status = self._save(replace(cleared, paused=False, message="resumed by request"))
+        elif request == "abort" and status.phase in ABORT_PHASES:
+            status = cleared  # already aborting
+        elif request == "abort" and status.phase in ABORTABLE and not self._switched(status):
+            self.log.warning("abort requested at %s: back to the old anchor", status.phase)
+            status = self._save(replace(cleared, phase=ABORT_PHASES[0], paused=False, phase_started=self.clock(),
+                                        message="abort requested"))
+        elif request == "abort":
             why = ("nothing to abort" if not status.in_progress else
                    f"abort refused at {status.phase}: the identity issuer already moved (or is moving) to the new "
                    "anchor; finish the rotation, or pause it")
-            return self._save(replace(cleared, message=why))
-        if request == "start":
-            return cleared if status.in_progress else self._begin(cleared, "requested")
-        return self._save(replace(cleared, message=f"unknown request {request!r} ignored (one of {REQUESTS})"))
+            status = self._save(replace(cleared, message=why))
+        elif request == "start":
+            status = cleared if status.in_progress else self._begin(cleared, "requested")
+        else:
+            status = self._save(replace(cleared, message=f"unknown request {request!r} ignored (one of {REQUESTS})"))
+        self.cluster.write_status({"request": ""})
+        return status
+
+    def _switched(self, status: Status) -> bool:
+        return bool(status.new_issuer) and any(i.default for i in self.vault.issuers() if i.name == status.new_issuer)
 
     def _maybe_start(self, status: Status) -> Status:
         current = self._default_anchor()

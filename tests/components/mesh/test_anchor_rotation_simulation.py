@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from components.mesh.anchor_rotation.phases import DONE, PHASES, Rotation, Settings, Status
+from components.mesh.anchor_rotation.phases import ABORT_PHASES, ABORTED, DONE, PHASES, Rotation, Settings, Status
 from components.vault.bootstrap.spec import BootstrapSpec, anchor_generation
 from config.catalog import default_catalog
 from tests.helpers.anchor_world import START, LocalVault, MeshWorld, Proxy, clock_of, sign_leaf
@@ -78,14 +79,15 @@ class Checker:
                         self.failures.append(f"{event}: {peer.name} cannot verify client {client.name}")
 
 
-def simulate(phases: tuple[str, ...] = PHASES) -> tuple[Checker, Status, LocalVault, MeshWorld]:
+def simulate(phases: tuple[str, ...] = PHASES, on_event: Callable[[MeshWorld, str], None] | None = None,
+             ) -> tuple[Checker, Status, LocalVault, MeshWorld]:
     holder: list[MeshWorld] = []
     vault = LocalVault(SPEC, lambda: holder[0].now() if holder else START)
     app = [(APP, s.name, s.name, s.replicas.min) for s in CATALOG]
     world = MeshWorld(vault.sign_intermediate, vault.issuers()[0].pem, [*CONTROL_PLANE_DEPLOYMENTS, *app])
     holder.append(world)
     checker = Checker(world)
-    world.observe = checker
+    world.observe = checker if on_event is None else lambda event: (checker(event), on_event(world, event))[0]
     checker("before the rotation")
     world.status = {"request": "start"}
     settings = Settings(CONTROL_PLANE, (APP,), threshold_s=365 * 86400, stuck_after_s=6 * 3600, phases=phases)
@@ -150,3 +152,20 @@ def test_the_verifier_enforces_the_roots_name_constraint() -> None:
     builder.build_server_verifier(x509.DNSName(proxy.identity)).verify(proxy.leaf, [proxy.issuer])
     assert dataclasses.is_dataclass(proxy) and root_key is not None
 
+
+
+def test_an_abort_during_the_restarts_leaves_the_mesh_on_the_old_anchor() -> None:
+    asked: list[str] = []
+
+    def abort_once(world: MeshWorld, event: str) -> None:
+        if "2 root(s)" in event and not asked:  # a person asks while restart-trust rolls the pods
+            asked.append(event)
+            world.status["request"] = "abort"
+    checker, status, vault, world = simulate(on_event=abort_once)
+
+    assert status.phase == ABORTED and status.done[-3:] == ABORT_PHASES and "reissue" not in status.done
+    assert checker.failures == []
+    assert vault.calls == ["generate trust-anchor-2", "revoke trust-anchor-2"] and vault.default == "trust-anchor"
+    old = vault.roots["trust-anchor"][0]
+    for proxies in world.proxies(APP).values():
+        assert all(p.bundle == (old,) and p.issuer.issuer == old.subject for p in proxies)

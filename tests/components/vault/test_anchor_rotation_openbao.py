@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ def rotated(openbao_factory: ServerFactory, token_reviewer: TokenReviewer) -> It
 
 
 def test_killed_at_every_checkpoint_the_rotation_still_finishes(rotated: Rotated) -> None:
-    assert rotated.status.phase == DONE and rotated.status.done[-len(PHASES):] == PHASES, rotated.status
+    assert rotated.status.phase == DONE and rotated.status.done[-len(PHASES):] == PHASES, (rotated.killed_at, rotated.runs)
     kinds = {point.split(":")[0] for point in rotated.killed_at}
     assert {"status", "bundle-written", "pod-replaced", "before-reissue", "reissue-triggered"} <= kinds
     # before the record of every phase's completion (the next phase's name), and of the end
@@ -302,3 +303,26 @@ def test_only_the_rotation_service_account_logs_in(rotated: Rotated, account: st
     jwt = rotated.reviewer.service_account_token(account, namespace, [audience])
     with pytest.raises(hvac.exceptions.VaultError):
         rotated.server.client().auth.kubernetes.login(rotated.spec.rotation_role, jwt)
+
+
+def test_a_refresh_reads_the_rotated_anchor_so_the_stack_output_follows(
+    rotated: Rotated, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `pulumi up --refresh` calls the provider's read: it re-reads Vault's default issuer through the port-forward
+    # (here bridged to the local server) without any token, and returns it as root_ca_pem (trust_anchor_pem).
+    from components.vault import vault_bootstrap
+    from components.vault.bootstrap.spec import spec_to_props
+
+    def local_stream() -> socket.socket:
+        return socket.create_connection(rotated.server.address)
+    monkeypatch.setattr(vault_bootstrap, "read_anchor", functools.partial(vault_bootstrap.read_anchor,
+                                                                          open_stream=local_stream))
+    stale = {"kubeconfig": "apiVersion: v1\nkind: Config\n", "namespace": "vault", "pod_name": "vault-0",
+             "port": 8200.0, "vault_ca_pem": rotated.server.ca_pem, **spec_to_props(rotated.spec),
+             "root_ca_pem": rotated.roots_before[0], "spec_hash": "h"}
+    read = vault_bootstrap.VaultBootstrapProvider().read("vault/vault-0", stale)
+    assert read.outs is not None and read.id == "vault/vault-0"
+    vault = HvacAnchorVault(rotated.server.client(rotated.rotation_token()), rotated.spec)
+    current = next(i for i in vault.issuers() if i.default)
+    assert current.name == "trust-anchor-2" and read.outs["root_ca_pem"] == current.pem != rotated.roots_before[0]
+    assert read.outs["spec_hash"] == "h"  # the diff still sees no spec change: nothing is re-converged or undone
