@@ -258,6 +258,7 @@ class Rotation:
             why = ("nothing to abort" if not status.in_progress else
                    f"abort refused at {status.phase}: the identity issuer already moved (or is moving) to the new "
                    "anchor; finish the rotation, or pause it")
+            self.log.warning("%s", why)
             status = self._save(replace(cleared, message=why))
         elif request == "start":
             status = cleared if status.in_progress else self._begin(cleared, "requested")
