@@ -152,9 +152,10 @@ def converge(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None 
 
 def read_anchor(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None = None) -> str:
     """The certificate of the PKI mount's default issuer (the current trust anchor), through the same port-forward."""
-    import hvac  # as in converge: only the provider process needs it
+    # Imported here for the reason converge gives: only the provider process reads Vault.
+    import hvac
 
-    from components.vault.bootstrap.api import vault_read, vault_step
+    from components.vault.bootstrap.api import VaultBootstrapError, vault_read, vault_step
 
     spec = spec_from_props(props)
     namespace, pod, port = str(props["namespace"]), str(props["pod_name"]), int(props["port"])
@@ -168,7 +169,6 @@ def read_anchor(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | No
             # unauthenticated; the reference `default` is the mount's default issuer)
             certificate = str(vault_read(client, f"{spec.pki_path}/issuer/default/json").get("certificate") or "")
     if "BEGIN CERTIFICATE" not in certificate:
-        from components.vault.bootstrap.api import VaultBootstrapError
         raise VaultBootstrapError("read the trust anchor: Vault's answer holds no certificate")
     return certificate.strip() + "\n"
 

@@ -34,8 +34,8 @@ def mesh(cfg: StackConfig) -> Iterator[Problem]:
             f"{cfg.trust_anchor_ttl_hours}h must outlive the identity issuer and `linkerd check`'s 60 days")
     if cfg.previous_trust_anchor_pem is not None:
         yield Problem(key("mesh.previousTrustAnchorPem"),
-            "was removed: the trust-anchor rotation CronJob now keeps Linkerd's trust bundle (README, 'Rotating the "
-            "trust anchor'); run `pulumi config rm --path 'mtls-platform:mesh.previousTrustAnchorPem'`")
+            "was removed: the trust-anchor rotation CronJob now keeps Linkerd's trust bundle (README, 'Trust-anchor "
+            "rotation'); run `pulumi config rm --path 'mtls-platform:mesh.previousTrustAnchorPem'`")
     threshold_h = cfg.anchor_rotation_threshold_days * 24
     if not LINKERD_CHECK_WARNING_HOURS < threshold_h < cfg.trust_anchor_ttl_hours - duration:
         yield Problem(key("mesh.anchorRotationThresholdDays"),
