@@ -254,9 +254,9 @@ def rotation_policy(spec: BootstrapSpec) -> str:
     # new root's parameters are pinned to what the bootstrap generates (root_ca_parameters: key, lifetime, path
     # length, name constraint), only its name and CN carry a generation suffix. The default issuer may only be set
     # to a trust anchor of this family, by name; it is read as the issuer reference `default` (pki/issuer/default),
-    # since required_parameters would refuse a read of config/issuers. Revocation needs the issuer's reference,
-    # hence `+`; the controller never revokes the current default (anchor_rotation/vault_side.py). No delete: a
-    # retired anchor stays, revoked, so its CRL and audit trail stay readable. Login needs no grant.
+    # since required_parameters would refuse a read of the issuers' configuration. Revocation needs the issuer's
+    # reference, hence `+`; the controller never revokes the current default (anchor_rotation/vault_side.py). No
+    # delete: a retired anchor stays, revoked, so its CRL and audit trail stay readable. Login needs no grant.
     pki = spec.pki_path
     example = rotation_root_request(spec, 2)
     allowed = {key: [value] for key, value in example.items()}

@@ -25,6 +25,7 @@ from components.mesh.anchor_rotation.phases import (
 )
 from components.monitoring.monitoring_values import PROMETHEUS_URL
 from components.vault.bootstrap.spec import BootstrapSpec, anchor_generation, spec_from_props, spec_to_props
+from config import versions
 from tests.conftest import STACKS, plan_of
 from tests.helpers.anchor_world import START, LocalVault, MeshWorld, clock_of
 
@@ -194,3 +195,18 @@ def test_the_mesh_layer_queries_the_prometheus_the_monitoring_layer_runs() -> No
 
 def test_the_bootstrap_spec_travels_to_the_job_unchanged() -> None:
     assert spec_from_props(json.loads(json.dumps(spec_to_props(SPEC)))) == SPEC
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_image_repository_is_immutable_scanned_encrypted_and_named_by_the_cronjob(stack: str) -> None:
+    plan = plan_of(stack)
+    repo = plan.one("aws:ecr/repository:Repository", "trust-anchor-rotation-image")
+    data_key = plan.one("aws:kms/key:Key", "keys-data").outputs["arn"]
+    assert repo.inputs["name"] == f"mtls-platform-{stack}/trust-anchor-rotation"
+    assert repo.inputs["imageTagMutability"] == "IMMUTABLE" and repo.inputs["imageScanningConfiguration"] == {
+        "scanOnPush": True} and repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS",
+                                                                              "kmsKey": data_key}]
+    assert repo.protect is (stack in ("staging", "prod"))
+    spec = plan.one("kubernetes:batch/v1:CronJob", "trust-anchor-rotation-cronjob").inputs["spec"]
+    image = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{repo.outputs['repositoryUrl']}:{versions.ANCHOR_ROTATION_IMAGE_TAG}"
