@@ -53,8 +53,13 @@ class Profile:
     # once an issuer has less than 60 days left, so renewing earlier keeps it quiet in steady state.
     identity_issuer_duration_hours: int = 2160
     identity_issuer_renew_before_hours: int = 1464
-    # Trust anchor (Vault root CA): 10 years; rotation is a runbook (README), not an expiry.
+    # Trust anchor (Vault root CA): 10 years, rotated by the trust-anchor rotation CronJob (README), not by expiry.
     trust_anchor_ttl_hours: int = 87600
+    # The rotation starts by itself when the anchor has fewer days left than this; the CronJob looks on its schedule,
+    # and a phase running longer than the stuck threshold fails the Job (alert TrustAnchorRotationStuck).
+    anchor_rotation_threshold_days: int = 365
+    anchor_rotation_schedule: str = "*/15 * * * *"
+    anchor_rotation_stuck_hours: int = 6
     # Container logs (CloudWatch Observability add-on) and the Vault/cert-manager alarms that read them; off only in
     # the sandbox profile (see below and docs/cloudwatch.md).
     container_logs_enabled: bool = True

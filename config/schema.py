@@ -85,7 +85,11 @@ class MeshConfig(_Group):
     identity_issuer_duration_hours: int | None = Field(None, alias="identityIssuerDurationHours")
     identity_issuer_renew_before_hours: int | None = Field(None, alias="identityIssuerRenewBeforeHours")
     trust_anchor_ttl_hours: int | None = Field(None, alias="trustAnchorTtlHours")
+    # Removed (the rotation keeps Linkerd's bundle); still parsed so that a stack file setting it gets a named error.
     previous_trust_anchor_pem: str | None = Field(None, alias="previousTrustAnchorPem")
+    anchor_rotation_threshold_days: int | None = Field(None, alias="anchorRotationThresholdDays")
+    anchor_rotation_schedule: str | None = Field(None, alias="anchorRotationSchedule")
+    anchor_rotation_stuck_hours: int | None = Field(None, alias="anchorRotationStuckHours")
 
 
 class ProtectionConfig(_Group):

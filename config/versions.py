@@ -124,6 +124,9 @@ AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY: Final = "https://aws.github.io/eks-char
 # renovate: datasource=docker depName=nginxinc/nginx-unprivileged
 INGRESS_PROXY_IMAGE: Final = "docker.io/nginxinc/nginx-unprivileged:1.30.4-alpine-slim"
 INGRESS_PROXY_UID: Final = 101
+# The trust-anchor rotation CronJob's image: this repository's own build (components/mesh/anchor_rotation/Dockerfile)
+# pushed to the stack's ECR repository (immutable tags): bump it with every change of the code the image carries.
+ANCHOR_ROTATION_IMAGE_TAG: Final = "1.0.0"
 # Prometheus Operator v0.93.1 with Prometheus, Alertmanager v0.34.0 and Grafana (subchart grafana 12.11.1 from
 # grafana-community/helm-charts, Grafana 13.2.0). Key lists:
 # tests/upstream_facts/chart_keys/kube-prometheus-stack-88.5.3.txt and

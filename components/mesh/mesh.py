@@ -18,6 +18,7 @@ from components.mesh.cert_manager import CONTROLLER_SERVICE_ACCOUNT, CertManager
 from components.mesh.linkerd import Linkerd, LinkerdArgs
 from components.mesh.linkerd_values import LinkerdValuesArgs
 from components.mesh.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.mesh.trust_anchor_rotation import TrustAnchorRotation, TrustAnchorRotationArgs
 from components.mesh.trust_chain import TrustChain, TrustChainArgs
 from components.shared.encryption_keys import EncryptionKeys
 from components.vault.vault import Vault, VaultArgs
@@ -26,6 +27,9 @@ from config.model import StackConfig
 from config.names import CERT_MANAGER_NAMESPACE, LINKERD_CNI_NAMESPACE, LINKERD_NAMESPACE, VAULT_NAMESPACE
 
 TRUST_DOMAIN = "cluster.local"  # Linkerd's identityTrustDomain default (the cluster domain)
+# kube-prometheus-stack's Prometheus (components/monitoring/monitoring_values.py PROMETHEUS_URL, a layer above: a test
+# keeps the two equal), which the trust-anchor rotation's health gate queries when the stack runs monitoring.
+PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc.cluster.local:9090"
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class Mesh(pulumi.ComponentResource):
         spec = self.vault.spec
         self.trust_chain = TrustChain("trust-chain", TrustChainArgs(
             vault_server=self.vault.server, vault_ca_pem=self.vault.ca_pem, root_ca_pem=self.vault.root_ca_pem,
-            previous_root_ca_pem=cfg.previous_trust_anchor_pem, sign_path=spec.signing_path,
+            sign_path=spec.signing_path,
             auth_mount=spec.kubernetes_auth_path, vault_role=spec.cert_manager_role, audience=spec.audience,
             cert_manager_namespace=ns(CERT_MANAGER_NAMESPACE), cert_manager_service_account=CONTROLLER_SERVICE_ACCOUNT,
             linkerd_namespace=ns(LINKERD_NAMESPACE), trust_domain=TRUST_DOMAIN,
@@ -76,5 +80,17 @@ class Mesh(pulumi.ComponentResource):
             values=LinkerdValuesArgs(ha=cfg.is_ha, default_inbound_policy=cfg.default_inbound_policy),
             control_plane_depends_on=[self.trust_chain.trust_roots, self.trust_chain.identity_issuer],
             cert_manager=self.cert_manager.release, nodes_ready=nodes,
+        ), child)
+        # Rotates the trust anchor by itself (README "Trust-anchor rotation"); after Linkerd, whose Deployments it
+        # restarts, and the bootstrap, which writes its Vault role.
+        self.anchor_rotation = TrustAnchorRotation("trust-anchor-rotation", TrustAnchorRotationArgs(
+            namespace=ns(LINKERD_NAMESPACE), namespace_name=LINKERD_NAMESPACE,
+            meshed_namespaces=[ns(cfg.app_namespace_name)], meshed_namespace_names=(cfg.app_namespace_name,),
+            spec=spec, vault_ca_pem=self.vault.ca_pem, repository_name=f"{cfg.name_prefix}/trust-anchor-rotation",
+            kms_key_arn=args.keys.data.arn, schedule=cfg.anchor_rotation_schedule,
+            threshold_days=cfg.anchor_rotation_threshold_days, stuck_hours=cfg.anchor_rotation_stuck_hours,
+            prometheus_url=PROMETHEUS_URL if cfg.monitoring_enabled else "", protect=cfg.protect_resources,
+            depends_on=[self.vault.bootstrap, self.trust_chain.trust_roots, self.trust_chain.identity_issuer,
+                        self.linkerd.control_plane],
         ), child)
         self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})

@@ -143,6 +143,28 @@ def allow_vault_from_snapshots() -> Spec:
             "ingress": [{"from": [{"podSelector": {"matchLabels": SNAPSHOT_POD_LABELS}}], "ports": _ports(VAULT_API)}]}
 
 
+# The trust-anchor rotation CronJob's pods in `linkerd` (components/mesh/rotation_specs.py POD_LABELS).
+ROTATION_POD_LABELS: Final = {"app.kubernetes.io/name": "trust-anchor-rotation"}
+PROMETHEUS_QUERY_PORT: Final = 9090  # kube-prometheus-stack's Prometheus (components/monitoring/monitoring_values.py)
+
+
+def allow_rotation_egress() -> Spec:
+    """Egress from the rotation job's pods: Vault's API (its PKI phases) and Prometheus (the health gate's queries);
+    DNS and the API server are the namespace-wide allows."""
+    vault_pods = {**_ns(VAULT_NAMESPACE), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}}
+    prometheus = {**_ns(MONITORING_NAMESPACE), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
+    return {"podSelector": {"matchLabels": ROTATION_POD_LABELS}, "policyTypes": ["Egress"],
+            "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API)},
+                       {"to": [prometheus], "ports": _ports(PROMETHEUS_QUERY_PORT)}]}
+
+
+def allow_vault_from_rotation() -> Spec:
+    """Ingress to Vault's API from the rotation job's pods in `linkerd`, only."""
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{**_ns(LINKERD_NAMESPACE), "podSelector": {"matchLabels": ROTATION_POD_LABELS}}],
+                         "ports": _ports(VAULT_API)}]}
+
+
 def allow_egress_to(namespace: str, ports: tuple[int, ...]) -> Spec:
     return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [_ns(namespace)], "ports": _ports(*ports)}]}
 
@@ -186,10 +208,12 @@ def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
             "allow-aws-apis": allow_aws_apis(),
             "allow-snapshots-to-vault": allow_snapshots_to_vault(),
             "allow-vault-from-snapshots": allow_vault_from_snapshots(),
+            "allow-vault-from-anchor-rotation": allow_vault_from_rotation(),
         },
         LINKERD_NAMESPACE: {
             "allow-proxies": allow_linkerd_control_plane(),
             "allow-webhooks": allow_webhook_from_api_server(net, LINKERD_WEBHOOK_PORTS, {}),
+            "allow-anchor-rotation": allow_rotation_egress(),
         },
         MONITORING_NAMESPACE: {"allow-scrape-all": allow_egress_anywhere_in_cluster()},
         # Public entry: the controller calls ELB, EC2, ACM, WAF, Shield and STS; the API server calls its webhook.

@@ -2,7 +2,8 @@
 
 cert-manager authenticates to Vault with a short-lived, audience-bound token of the `vault-issuer` service account
 (no static token anywhere), asks Vault's PKI to sign the identity issuer's CSR, and renews it before it expires.
-Linkerd's trust roots ConfigMap carries Vault's root certificate (and, during a rotation, the previous one).
+Linkerd's trust roots ConfigMap is created with Vault's root certificate; from then on the trust-anchor rotation
+CronJob owns its content (old + new root during a rotation), so a `pulumi up` never writes it back.
 Specs come from `cert_specs`; this component only wires them to the cluster.
 """
 
@@ -23,7 +24,6 @@ class TrustChainArgs:
     vault_server: str  # https URL of Vault's active service inside the cluster
     vault_ca_pem: pulumi.Input[str]  # CA of Vault's listener certificate
     root_ca_pem: pulumi.Input[str]  # the trust anchor, from the bootstrap (public)
-    previous_root_ca_pem: str | None  # kept in Linkerd's bundle during a rotation
     sign_path: str  # Vault endpoint cert-manager posts CSRs to
     auth_mount: str
     vault_role: str
@@ -91,7 +91,9 @@ class TrustChain(pulumi.ComponentResource):
             f"{name}-trust-roots",
             metadata={"name": TRUST_ROOTS_CONFIGMAP, "namespace": args.linkerd_namespace},
             data={"ca-bundle.crt": pulumi.Output.from_input(args.root_ca_pem).apply(
-                lambda pem: cert_specs.trust_bundle(pem, args.previous_root_ca_pem))},
-            opts=child,
+                lambda pem: cert_specs.trust_bundle(pem, None))},
+            # The rotation (components/mesh/anchor_rotation) rewrites the bundle during a rotation; the stack must
+            # not put the old content back. Ref: https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["data"]),
         )
         self.register_outputs({"cluster_issuer": cert_specs.CLUSTER_ISSUER})

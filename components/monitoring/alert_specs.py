@@ -17,6 +17,8 @@ import pulumi
 from cryptography import x509
 
 from components.backup.snapshot_specs import JOB_NAME
+from components.mesh import rotation_specs
+from config.names import LINKERD_NAMESPACE
 
 Spec = dict[str, Any]
 TRUST_ANCHOR_EXPIRY: Final = "mtls_platform:trust_anchor_expiry_timestamp_seconds"
@@ -101,7 +103,25 @@ def identity_alerts(t: AlertThresholds, trust_anchor: pulumi.Input[str]) -> list
         _alert("LinkerdTrustAnchorExpiring",
                f"{TRUST_ANCHOR_EXPIRY} - time() < {t.trust_anchor_expiry_warning_days * _DAY}", "1h", "warning",
                f"The mesh trust anchor (Vault root CA) expires in under {t.trust_anchor_expiry_warning_days} days",
-               "start the trust anchor rotation runbook (README, previousTrustAnchorPem)"),
+               "the trust-anchor rotation should have started (mesh.anchorRotationThresholdDays): kubectl -n linkerd "
+               "get configmap trust-anchor-rotation -o yaml; start it by hand (README, Trust-anchor rotation)"),
+    ]
+
+
+def rotation_alerts(namespace: str, cronjob: str) -> list[Spec]:
+    """The trust-anchor rotation CronJob (components/mesh/anchor_rotation): its runs fail. A run exits non-zero on an
+    error and when a phase has run longer than mesh.anchorRotationStuckHours (exit 3), so a stuck rotation shows up
+    as runs that keep failing. With concurrencyPolicy Forbid the last schedule time is the latest run's start, so
+    last schedule minus last success grows only while runs fail (a long successful run keeps both equal)."""
+    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
+    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
+    failing = f"(kube_cronjob_status_last_schedule_time{{{sel}}} - {last_success}) > 3600"
+    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > 7200))"
+    return [
+        _alert("TrustAnchorRotationFailing", f"{failing} or {never}", "15m", "critical",
+               "The trust-anchor rotation's runs have failed for over an hour (a phase stuck or an error)",
+               f"kubectl -n {namespace} get configmap {cronjob} -o yaml (phase, message); kubectl -n {namespace} "
+               f"logs job/<latest {cronjob}-* job>; pause it with request=pause (README, Trust-anchor rotation)"),
     ]
 
 
@@ -184,4 +204,6 @@ def prometheus_rule_spec(t: AlertThresholds, app_namespace: str, trust_anchor: p
         {"name": "mtls-platform.vault", "rules": vault_alerts()},
         {"name": "mtls-platform.mesh", "rules": mesh_alerts(t, app_namespace)},
         {"name": "mtls-platform.backups", "rules": backup_alerts(t, "vault", JOB_NAME)},
+        {"name": "mtls-platform.trust-anchor-rotation",
+         "rules": rotation_alerts(LINKERD_NAMESPACE, rotation_specs.JOB_NAME)},
     ]}

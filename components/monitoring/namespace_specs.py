@@ -61,6 +61,12 @@ def monitoring_additions(net: np.Networks, slack: bool) -> dict[str, np.Spec]:
     """The `monitoring` namespace's allows beyond the platform's common set (components/mesh/namespace_specs.py)."""
     policies = {
         "allow-linkerd-viz": prometheus_from_viz(),
+        # The trust-anchor rotation's health gate queries denials and plaintext calls (components/mesh/anchor_rotation)
+        "allow-anchor-rotation": {
+            "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "linkerd"}},
+                                   "podSelector": {"matchLabels": dict(np.ROTATION_POD_LABELS)}}],
+                         "ports": [{"protocol": "TCP", "port": PROMETHEUS_PORT}]}]},
         "allow-prometheus-nodes": {
             "podSelector": {"matchLabels": dict(PROMETHEUS_POD_LABELS)}, "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": net.vpc_cidr}}],

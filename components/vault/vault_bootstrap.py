@@ -77,6 +77,12 @@ class VaultBootstrapProvider(pulumi.dynamic.ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(outs=converge(_news))
 
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+        # `pulumi refresh` / `up --refresh`: the trust anchor is whatever Vault's default issuer is now - after a
+        # trust-anchor rotation, the new root - so the `trust_anchor_pem` output and the alert's expiry follow it.
+        # The issuer's certificate is public (an unauthenticated endpoint): no token is needed.
+        return pulumi.dynamic.ReadResult(id_=id_, outs={**props, "root_ca_pem": read_anchor(props)})
+
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         # Deliberately nothing: Vault's data (the trust anchor's private key, the recovery-keyed barrier) must not go
         # away because a resource left the program. Vault is torn down with its Helm release and volumes.
@@ -142,6 +148,29 @@ def converge(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None 
         store = SecretsManagerStore(str(props["recovery_secret_arn"]), str(props["region"]))
         result = bootstrap(client, spec, store, LOG, diagnose=diagnose)
     return {"root_ca_pem": result.root_ca_pem, "spec_hash": spec_hash(spec)}
+
+
+def read_anchor(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None = None) -> str:
+    """The certificate of the PKI mount's default issuer (the current trust anchor), through the same port-forward."""
+    # Imported here for the reason converge gives: only the provider process reads Vault.
+    import hvac
+
+    from components.vault.bootstrap.api import VaultBootstrapError, vault_read, vault_step
+
+    spec = spec_from_props(props)
+    namespace, pod, port = str(props["namespace"]), str(props["pod_name"]), int(props["port"])
+    core_v1 = core_v1_api(props["kubeconfig"]) if open_stream is None else None
+    forward = PortForward(open_stream or functools.partial(open_pod_stream, core_v1, namespace, pod, port))
+    with _ca_bundle_file(str(props["vault_ca_pem"])) as ca_path, forward as local_port:
+        client = hvac.Client(  # type: ignore[no-untyped-call]  # hvac's constructor is unannotated
+            url=f"https://127.0.0.1:{local_port}", verify=ca_path, token="")
+        with vault_step("read the trust anchor", client.url):
+            # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#read-issuer-certificate (issuer/:ref/json,
+            # unauthenticated; the reference `default` is the mount's default issuer)
+            certificate = str(vault_read(client, f"{spec.pki_path}/issuer/default/json").get("certificate") or "")
+    if "BEGIN CERTIFICATE" not in certificate:
+        raise VaultBootstrapError("read the trust anchor: Vault's answer holds no certificate")
+    return certificate.strip() + "\n"
 
 
 def core_v1_api(kubeconfig: str | Mapping[str, Any]) -> Any:

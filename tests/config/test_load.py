@@ -102,7 +102,15 @@ def test_config_is_frozen() -> None:
     ("prod", {"mesh": {"identityIssuerDurationHours": 24, "identityIssuerRenewBeforeHours": 12}},
      "mesh.identityIssuerDurationHours: 24h is shorter than two 24h proxy certificate lifetimes"),
     ("prod", {"mesh": {"trustAnchorTtlHours": 1000}}, "mesh.trustAnchorTtlHours: 1000h must outlive"),
-    ("prod", {"mesh": {"previousTrustAnchorPem": "not a pem"}}, "mesh.previousTrustAnchorPem: must be one PEM"),
+    ("prod", {"mesh": {"previousTrustAnchorPem": "-----BEGIN CERTIFICATE-----"}},
+     "mesh.previousTrustAnchorPem: was removed: the trust-anchor rotation CronJob now keeps"),
+    ("prod", {"mesh": {"anchorRotationThresholdDays": 30}},
+     "mesh.anchorRotationThresholdDays: 30 days must be more than `linkerd check`'s 60 days"),
+    ("prod", {"mesh": {"anchorRotationThresholdDays": 3650}}, "mesh.anchorRotationThresholdDays: 3650 days must be"),
+    ("prod", {"mesh": {"trustAnchorTtlHours": 8760}}, "mesh.anchorRotationThresholdDays: 365 days must be"),
+    ("prod", {"mesh": {"anchorRotationSchedule": "every 15 minutes"}},
+     "mesh.anchorRotationSchedule: 'every 15 minutes' must be a 5-field cron"),
+    ("prod", {"mesh": {"anchorRotationStuckHours": 0}}, "mesh.anchorRotationStuckHours: 0h must be between 1 and"),
     ("prod", {"mesh": {"defaultInboundPolicy": "all-unauthenticated"}}, "mesh.defaultInboundPolicy: must be"),
 ])
 def test_each_rule_names_its_key(env: str, groups: dict[str, Any], expected: str) -> None:

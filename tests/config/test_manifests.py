@@ -169,6 +169,7 @@ def test_replace_creates_the_manifests_instead_of_the_catalog() -> None:
     plan = sandbox_with("replace")
     assert len(plan.of_type(CONFIG_GROUP)) == 1
     assert plan.of_type("kubernetes:apps/v1:Deployment") == []
-    assert plan.of_type("aws:ecr/repository:Repository") == []
+    # no service repository (the trust-anchor rotation's image repository is the platform's)
+    assert [r.name for r in plan.of_type("aws:ecr/repository:Repository")] == ["trust-anchor-rotation-image"]
     # The namespace-wide scrape policy stays: the manifests' pods are meshed and scraped too.
     assert [r.name for r in plan.resources if r.type.endswith(":Server")] == ["app-proxy-admin-server"]

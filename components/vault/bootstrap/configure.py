@@ -25,9 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from components.vault.bootstrap.api import VaultBootstrapError, vault_data, vault_list, vault_read, vault_step
 from components.vault.bootstrap.spec import (
     BootstrapSpec,
+    anchor_common_name,
+    anchor_generation,
     cert_manager_policy,
     role_payload,
     root_ca_parameters,
+    rotation_policy,
+    rotation_role_payload,
     snapshot_policy,
     snapshot_role_payload,
 )
@@ -43,6 +47,8 @@ def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log:
     _ensure_role(client, spec, "cert-manager", spec.cert_manager_role, role_payload(spec), changed)
     _ensure_policy(client, "snapshot", spec.snapshot_policy, snapshot_policy(spec), changed)
     _ensure_role(client, spec, "snapshot", spec.snapshot_role, snapshot_role_payload(spec), changed)
+    _ensure_policy(client, "rotation", spec.rotation_policy, rotation_policy(spec), changed)
+    _ensure_role(client, spec, "rotation", spec.rotation_role, rotation_role_payload(spec), changed)
     return root_ca_pem
 
 
@@ -201,8 +207,10 @@ def _ensure_root_ca(client: hvac.Client, spec: BootstrapSpec, changed: list[str]
                 "anchor cannot be restored - rotate it deliberately")
         _warn_if_root_differs(str(issuer["certificate"]), spec, log)
         # The CRL/OCSP signature algorithm is set from the root's own signature when Vault creates the issuer, and an
-        # issuer write that leaves it out blanks it: it is part of what the bootstrap writes back.
-        wanted = {"issuer_name": spec.root_issuer_name,
+        # issuer write that leaves it out blanks it: it is part of what the bootstrap writes back. A rotated anchor
+        # keeps its generation's name (trust-anchor-<n>).
+        own_name = str(issuer.get("issuer_name") or "")
+        wanted = {"issuer_name": own_name if anchor_generation(spec, own_name) else spec.root_issuer_name,
                   "revocation_signature_algorithm": _signature_algorithm(str(issuer["certificate"]))}
         settings = {k: v for k, v in issuer.items() if k not in _ISSUER_IDENTITY or k in wanted}
         if _drift(settings, wanted, _ISSUER_DEFAULTS, "trust anchor issuer"):
@@ -221,8 +229,10 @@ def _ensure_root_ca(client: hvac.Client, spec: BootstrapSpec, changed: list[str]
 
 
 def _find_anchor_issuer(client: hvac.Client, spec: BootstrapSpec) -> tuple[str, dict[str, Any]] | None:
-    """The trust anchor's issuer: the one named `root_issuer_name`, else the mount's only issuer holding a key (its
-    name was changed by hand); None on a mount without issuers. Never guesses between several."""
+    """The trust anchor's issuer: the mount's default issuer when it is a live anchor of the family the rotation makes
+    (`trust-anchor`, `trust-anchor-<n>`: after a rotation the bootstrap follows it instead of undoing it), else the
+    one named `root_issuer_name`, else the mount's only issuer holding a key (its name was changed by hand); None on
+    a mount without issuers. Never guesses between several."""
     # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki#list-issuers (key_info: issuer_name per id;
     # an issuer imported without its private key has an empty key_id).
     try:
@@ -231,6 +241,12 @@ def _find_anchor_issuer(client: hvac.Client, spec: BootstrapSpec) -> tuple[str, 
         return None
     if not info:
         return None
+    default = str(vault_read(client, f"{spec.pki_path}/config/issuers").get("default") or "")
+    if default in info and anchor_generation(spec, str(info[default].get("issuer_name") or "")) \
+            and info[default].get("key_id"):
+        current = vault_read(client, f"{spec.pki_path}/issuer/{default}")
+        if not current.get("revoked"):
+            return default, current
     named = [issuer_id for issuer_id, item in info.items() if item.get("issuer_name") == spec.root_issuer_name]
     keyed = [issuer_id for issuer_id, item in info.items() if item.get("key_id")]
     chosen = named or (keyed if len(keyed) == 1 else [])
@@ -262,7 +278,8 @@ def _warn_if_root_differs(pem: str, spec: BootstrapSpec, log: logging.Logger) ->
     key_matches = (
         isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size == spec.root_key_bits
         if spec.root_key_type == "ec" else not isinstance(key, ec.EllipticCurvePublicKey))
-    if common_name != spec.root_common_name or not key_matches:
+    generation = next((n for n in range(1, 1000) if anchor_common_name(spec, n) == common_name), None)
+    if generation is None or not key_matches:
         log.warning(
             "the existing root CA (CN %r) differs from the spec (CN %r, %s/%d); it is kept - a trust anchor is only "
             "replaced by a deliberate rotation", common_name, spec.root_common_name, spec.root_key_type,

@@ -56,6 +56,13 @@ class BootstrapSpec:
     snapshot_policy: str = "vault-raft-snapshot"
     snapshot_audience: str = "vault-raft-snapshot"  # `aud` of the CronJob's projected token, required by the role
     snapshot_token_ttl_seconds: int = 300  # one `snapshot save` per login; a snapshot of a small Vault takes seconds
+    # The trust-anchor rotation CronJob (components/mesh/anchor_rotation): its role, service account, policy, audience.
+    rotation_role: str = "trust-anchor-rotation"
+    rotation_service_account: str = "trust-anchor-rotation"
+    rotation_namespace: str = "linkerd"
+    rotation_policy: str = "trust-anchor-rotation"
+    rotation_audience: str = "vault-trust-anchor-rotation"
+    rotation_token_ttl_seconds: int = 900  # one CronJob run logs in once per Vault phase it runs
     audit_path: str = "file"
     audit_file_path: str = "stdout"  # see vault_configure._ensure_audit_device for why stdout
     recovery_shares: int = 5
@@ -99,6 +106,10 @@ def spec_problems(spec: BootstrapSpec) -> list[str]:
         problems.append("snapshot_token_ttl_seconds must be > 0")
     if spec.snapshot_policy == spec.cert_manager_policy or spec.snapshot_role == spec.cert_manager_role:
         problems.append("snapshot_policy/snapshot_role must differ from the cert-manager policy/role")
+    if spec.rotation_token_ttl_seconds <= 0 or spec.rotation_policy in (spec.cert_manager_policy,
+                                                                        spec.snapshot_policy) \
+            or spec.rotation_role in (spec.cert_manager_role, spec.snapshot_role):
+        problems.append("rotation_token_ttl_seconds must be > 0 and the rotation policy/role must be its own")
     return problems
 
 
@@ -201,6 +212,77 @@ def snapshot_policy(spec: BootstrapSpec) -> str:
     )
 
 
+# --- The trust-anchor rotation: its issuers' names and the one Vault policy it runs with ----------------------------
+
+_GENERATION = re.compile(r"-([2-9]|[1-9][0-9]{1,5})")
+
+
+def anchor_issuer_name(spec: BootstrapSpec, generation: int) -> str:
+    """The issuer name of the anchor of `generation` (1: the one the bootstrap generated; 2, 3, ...: rotations)."""
+    return spec.root_issuer_name if generation == 1 else f"{spec.root_issuer_name}-{generation}"
+
+
+def anchor_generation(spec: BootstrapSpec, issuer_name: str) -> int | None:
+    """The generation of a trust anchor's issuer name, None for a name outside the family."""
+    if issuer_name == spec.root_issuer_name:
+        return 1
+    rest = issuer_name[len(spec.root_issuer_name):] if issuer_name.startswith(spec.root_issuer_name) else ""
+    return int(rest[1:]) if _GENERATION.fullmatch(rest) else None
+
+
+def anchor_common_name(spec: BootstrapSpec, generation: int) -> str:
+    """Subject CN of each generation: distinct, so the old and the new root in one bundle are told apart by name too."""
+    return spec.root_common_name if generation == 1 else f"{spec.root_common_name} {generation}"
+
+
+def rotation_root_request(spec: BootstrapSpec, generation: int) -> dict[str, str]:
+    """The body the rotation posts to pki/root/generate/internal: the bootstrap's root parameters (root_ca_parameters,
+    the same name constraint and path length), its generation's name and CN, every value a string as the policy pins
+    it."""
+    params = root_ca_parameters(spec)
+    body = {key: (",".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool)
+                  else str(value)) for key, value in params.items()}
+    return {**body, "issuer_name": anchor_issuer_name(spec, generation),
+            "common_name": anchor_common_name(spec, generation)}
+
+
+def rotation_policy(spec: BootstrapSpec) -> str:
+    """ACL policy of the rotation CronJob: exactly the PKI operations a trust-anchor rotation needs, in one mount."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/secret/pki (generate-root, list-issuers, read-issuer,
+    # set-issuers-configuration, revoke-issuer) and https://developer.hashicorp.com/vault/docs/concepts/policies
+    # (`+` matches one path segment; an allowed value ending in `*` is a prefix glob; required_parameters). The
+    # new root's parameters are pinned to what the bootstrap generates (root_ca_parameters: key, lifetime, path
+    # length, name constraint), only its name and CN carry a generation suffix. The default issuer may only be set
+    # to a trust anchor of this family, by name; it is read as the issuer reference `default` (pki/issuer/default),
+    # since required_parameters would refuse a read of the issuers' configuration. Revocation needs the issuer's
+    # reference, hence `+`; the controller never revokes the current default (anchor_rotation/vault_side.py). No
+    # delete: a retired anchor stays, revoked, so its CRL and audit trail stay readable. Login needs no grant.
+    pki = spec.pki_path
+    example = rotation_root_request(spec, 2)
+    allowed = {key: [value] for key, value in example.items()}
+    allowed["issuer_name"] = [f"{spec.root_issuer_name}-*"]
+    allowed["common_name"] = [f"{spec.root_common_name} *"]
+    body = "\n".join(f"    {json.dumps(key)} = {json.dumps(values)}" for key, values in sorted(allowed.items()))
+    defaults = json.dumps([spec.root_issuer_name, f"{spec.root_issuer_name}-*"])
+    return (
+        "# The trust-anchor rotation: a new root in this mount, read the issuers, switch the default, revoke the old.\n"
+        f'path "{pki}/root/generate/internal" {{\n  capabilities = ["update"]\n'
+        f"  required_parameters = {json.dumps(sorted(allowed))}\n  allowed_parameters = {{\n{body}\n  }}\n}}\n"
+        f'path "{pki}/issuers" {{\n  capabilities = ["list"]\n}}\n'
+        f'path "{pki}/issuer/+" {{\n  capabilities = ["read"]\n}}\n'
+        f'path "{pki}/config/issuers" {{\n  capabilities = ["update"]\n  required_parameters = ["default"]\n'
+        f'  allowed_parameters = {{\n    "default" = {defaults}\n    "default_follows_latest_issuer" = ["false"]\n'
+        "  }\n}\n"
+        f'path "{pki}/issuer/+/revoke" {{\n  capabilities = ["update"]\n}}\n'
+    )
+
+
+def rotation_role_payload(spec: BootstrapSpec) -> dict[str, Any]:
+    """The rotation CronJob's role: its service account in its namespace, its token audience, only its policy."""
+    return _kubernetes_role(spec.rotation_service_account, spec.rotation_namespace, spec.rotation_audience,
+                            spec.rotation_policy, spec.rotation_token_ttl_seconds)
+
+
 def spec_to_props(spec: BootstrapSpec) -> dict[str, Any]:
     return asdict(spec)
 
@@ -217,8 +299,10 @@ def spec_from_props(props: Mapping[str, Any]) -> BootstrapSpec:
 def rendered_documents(spec: BootstrapSpec) -> dict[str, Any]:
     """Everything the bootstrap writes that is derived from the spec by code: a change here must reach Vault."""
     return {
-        "policies": {spec.cert_manager_policy: cert_manager_policy(spec), spec.snapshot_policy: snapshot_policy(spec)},
-        "roles": {spec.cert_manager_role: role_payload(spec), spec.snapshot_role: snapshot_role_payload(spec)},
+        "policies": {spec.cert_manager_policy: cert_manager_policy(spec), spec.snapshot_policy: snapshot_policy(spec),
+                     spec.rotation_policy: rotation_policy(spec)},
+        "roles": {spec.cert_manager_role: role_payload(spec), spec.snapshot_role: snapshot_role_payload(spec),
+                  spec.rotation_role: rotation_role_payload(spec)},
         "root_ca": root_ca_parameters(spec),
     }
 

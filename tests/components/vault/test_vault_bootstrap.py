@@ -51,7 +51,8 @@ from tests.helpers.vault_double import VaultDouble, encode_root_token
 SPEC = BootstrapSpec(root_common_name="mtls-platform test root", audience=cert_manager_default_audience("vault-issuer"))
 LOG = logging.getLogger("test.vault_bootstrap")
 ALL_STEPS = ["initialise", "audit-device", "pki-mount", "root-ca", "pki-urls", "kubernetes-auth",
-             "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role", "snapshot-policy", "snapshot-role"]
+             "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role", "snapshot-policy", "snapshot-role",
+             "rotation-policy", "rotation-role"]
 
 
 class RecordingStore(InMemorySecretStore):
