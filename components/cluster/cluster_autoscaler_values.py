@@ -5,8 +5,8 @@ It discovers the node groups by the ASG tags `NodePool` sets (`k8s.io/cluster-au
 (`Cluster._autoscaler_role`, which may resize only groups tagged as this cluster's), and runs the image of the
 cluster's Kubernetes minor (config/versions.py). Every key is checked against the pinned chart's values.yaml
 (tests/upstream_facts/chart_keys/cluster-autoscaler-9.59.0.txt) and rendered with the real Helm engine.
-Ref: https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-chart-9.59.0/charts/cluster-autoscaler/values.yaml ;
-https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-1.36.1/cluster-autoscaler/FAQ.md (flags)
+Ref: https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-chart-9.59.0/charts/cluster-autoscaler/
+values.yaml ; https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-1.36.1/cluster-autoscaler/FAQ.md (flags)
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def cluster_autoscaler_values(args: ClusterAutoscalerValuesArgs) -> Values:
     if args.expander == "priority":
         priorities = {SPOT_PRIORITY: [args.pool_patterns["spot"]]} if "spot" in args.pool_patterns else {}
         # Keys are strings (Helm values are JSON); the template reads each with `int`.
-        values["expanderPriorities"] = {str(k): v for k, v in {**priorities, SYSTEM_PRIORITY: [args.pool_patterns["system"]]}.items()}
+        ranked = {**priorities, SYSTEM_PRIORITY: [args.pool_patterns["system"]]}
+        values["expanderPriorities"] = {str(k): v for k, v in ranked.items()}
     if args.ha:
         values["topologySpreadConstraints"] = [{
             "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",

@@ -50,7 +50,8 @@ def progressive(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(key("rollout.progressive"), "progressive canaries are analysed on Prometheus metrics: "
                       "set monitoring.enabled true or rollout.progressive false")
     if not 1 <= cfg.canary_step_weight <= 50:
-        yield Problem(key("rollout.stepWeight"), f"{cfg.canary_step_weight} must be between 1 and 50 (percent per step)")
+        yield Problem(key("rollout.stepWeight"),
+                      f"{cfg.canary_step_weight} must be between 1 and 50 (percent per step)")
     elif not cfg.canary_step_weight <= cfg.canary_max_weight <= 100:
         yield Problem(key("rollout.maxWeight"), f"{cfg.canary_max_weight} must be between stepWeight "
                       f"({cfg.canary_step_weight}) and 100")
