@@ -188,4 +188,5 @@ HELM_CHARTS: Final[tuple[PinnedChart, ...]] = (
     PinnedChart("velero", VELERO_CHART, VELERO_REPOSITORY),  # optional: backup.veleroEnabled (sandbox)
     PinnedChart("argo-cd", ARGOCD_CHART, ARGOCD_REPOSITORY),  # optional: gitops.argocd
     PinnedChart("cluster-autoscaler", CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_REPOSITORY),
+    PinnedChart("prometheus-adapter", PROMETHEUS_ADAPTER_CHART, PROMETHEUS_ADAPTER_REPOSITORY),  # with monitoring
 )

@@ -29,6 +29,7 @@ class AppServiceArgs:
     ha: bool
     depends_on: tuple[pulumi.Resource, ...] = ()  # the Linkerd control plane: injector up, policy CRDs present
     canary_image: pulumi.Input[str] | None = None  # the canary's pinned image when the service has a canary
+    requests_per_pod: float | None = None  # HPA target on the mesh request rate; None where Prometheus does not run
 
 
 class AppService(pulumi.ComponentResource):
@@ -57,7 +58,7 @@ class AppService(pulumi.ComponentResource):
             spec=cast(k8s.core.v1.ServiceSpecArgsDict, app_specs.service_spec(svc)), opts=child)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa", metadata=meta(svc.name),
-            spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict, app_specs.hpa(svc, svc.name)),
+            spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict, app_specs.hpa(svc, svc.name, requests_per_pod=args.requests_per_pod)),
             opts=child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=meta(svc.name),

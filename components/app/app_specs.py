@@ -119,14 +119,27 @@ def service_spec(service: Service) -> Spec:
                        "appProtocol": "kubernetes.io/h2c" if p.protocol == "grpc" else "http"} for p in service.ports]}
 
 
-def hpa(service: Service, deployment_name: str, target_percent: int = 70) -> Spec:
+# The per-pod custom metric prometheus-adapter serves from Linkerd's proxy counter `request_total` (inbound,
+# mTLS only: meshed callers, not the kubelet's probes) as a rate (components/monitoring/prometheus_adapter_values.py).
+REQUEST_RATE_METRIC: Final = "linkerd_inbound_requests_per_second"
+
+
+def hpa(service: Service, deployment_name: str, target_percent: int = 70,
+        requests_per_pod: float | None = None) -> Spec:
+    """CPU and memory at 70 % of requests; with `requests_per_pod` (where Prometheus runs) also the mesh's request
+    rate per pod: the HPA follows whichever metric asks for the most replicas, within the catalog's bounds."""
     def metric(resource: str) -> Spec:
         return {"type": "Resource", "resource": {"name": resource, "target": {
             "type": "Utilization", "averageUtilization": target_percent}}}
 
+    metrics = [metric("cpu"), metric("memory")]
+    if requests_per_pod is not None:
+        # A quantity in milli-units, so a fractional target stays exact. Ref: Kubernetes autoscaling/v2 MetricTarget
+        # (averageValue: resource.Quantity) and https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/
+        metrics.append({"type": "Pods", "pods": {"metric": {"name": REQUEST_RATE_METRIC}, "target": {
+            "type": "AverageValue", "averageValue": f"{round(requests_per_pod * 1000)}m"}}})
     return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name},
-            "minReplicas": service.replicas.min, "maxReplicas": service.replicas.max,
-            "metrics": [metric("cpu"), metric("memory")]}
+            "minReplicas": service.replicas.min, "maxReplicas": service.replicas.max, "metrics": metrics}
 
 
 def pdb(service: Service) -> Spec:

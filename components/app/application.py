@@ -89,7 +89,8 @@ class Application(pulumi.ComponentResource):
             self.services[svc.name] = AppService(f"{name}-{svc.name}", AppServiceArgs(
                 service=svc, catalog=catalog, namespace=namespace, image=image,
                 data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,),
-                canary_image=canary_image), child)
+                canary_image=canary_image,
+                requests_per_pod=cfg.requests_per_pod if cfg.monitoring_enabled else None), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

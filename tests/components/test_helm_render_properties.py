@@ -161,6 +161,14 @@ def _certificate(stack: str, namespace: str, name: str) -> Obj:
     return certificate
 
 
+def _signed_by(stack: str, namespace: str, ca_secret: str) -> Obj:
+    issuers = {o["metadata"]["name"] for _, ns, o in objects(stack) if ns == namespace and o["kind"] == "Issuer"
+               and (o["spec"].get("ca") or {}).get("secretName") == ca_secret}
+    (certificate,) = [o for _, ns, o in objects(stack) if ns == namespace and o["kind"] == "Certificate"
+                      and o["spec"]["issuerRef"]["name"] in issuers and not o["spec"].get("isCA")]
+    return certificate
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_webhook_and_aggregated_api_gets_its_ca_bundle_from_a_known_source(stack: str) -> None:
     unaccounted = set()
@@ -174,6 +182,10 @@ def test_every_webhook_and_aggregated_api_gets_its_ca_bundle_from_a_known_source
             # cainjector copies ca.crt of the named Certificate's Secret into every caBundle of this object.
             cert_namespace, cert_name = annotations[CA_FROM].split("/")
             certificate = _certificate(stack, cert_namespace, cert_name)
+            if certificate["spec"].get("isCA"):
+                # The bundle is a CA (prometheus-adapter's chart injects its root): the serving certificate is the
+                # one a CA Issuer over that root's Secret signs.
+                certificate = _signed_by(stack, cert_namespace, certificate["spec"]["secretName"])
             for service in _services(config):
                 # The API server calls <service>.<namespace>.svc: the certificate must name it, and the pods behind
                 # that Service must serve exactly this certificate's Secret.
