@@ -58,7 +58,8 @@ class AppService(pulumi.ComponentResource):
             spec=cast(k8s.core.v1.ServiceSpecArgsDict, app_specs.service_spec(svc)), opts=child)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa", metadata=meta(svc.name),
-            spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict, app_specs.hpa(svc, svc.name, requests_per_pod=args.requests_per_pod)),
+            spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict,
+                      app_specs.hpa(svc, svc.name, requests_per_pod=args.requests_per_pod)),
             opts=child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=meta(svc.name),
