@@ -147,6 +147,14 @@ class StackConfig(Profile):
         )
 
     @property
+    def progressive_services(self) -> frozenset[str]:
+        """Catalog services Flagger delivers progressively: all of them with rollout.progressive, except those with
+        a manual canary (`services.<name>.canary` / `rollout.canaries`), which keep their fixed weight."""
+        if not self.progressive_enabled:
+            return frozenset()
+        return frozenset(s.name for s in self.services if s.canary is None and s.name not in self.canaries)
+
+    @property
     def autoscaler(self) -> AutoscalerSettings | None:
         if not self.cluster_autoscaler_enabled:
             return None

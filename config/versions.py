@@ -189,4 +189,5 @@ HELM_CHARTS: Final[tuple[PinnedChart, ...]] = (
     PinnedChart("argo-cd", ARGOCD_CHART, ARGOCD_REPOSITORY),  # optional: gitops.argocd
     PinnedChart("cluster-autoscaler", CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_REPOSITORY),
     PinnedChart("prometheus-adapter", PROMETHEUS_ADAPTER_CHART, PROMETHEUS_ADAPTER_REPOSITORY),  # with monitoring
+    PinnedChart("flagger", FLAGGER_CHART, FLAGGER_REPOSITORY),  # optional: rollout.progressive
 )

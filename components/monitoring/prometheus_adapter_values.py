@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from components.app.app_specs import REQUEST_RATE_METRIC
-from components.monitoring.monitoring_values import PROMETHEUS_PORT, PROMETHEUS_URL
+from components.monitoring.monitoring_values import PROMETHEUS_PORT
+from config.names import PROMETHEUS_URL
 
 Values = dict[str, Any]
 
