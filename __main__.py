@@ -52,7 +52,7 @@ cluster = Cluster("cluster", ClusterArgs(
     endpoint_public_access=cfg.endpoint_public_access, public_access_cidrs=cfg.public_access_cidrs,
     admin_principal_arns=cfg.admin_principal_arns, devops_principal_arns=cfg.devops_principal_arns,
     system_pool=cfg.system_pool, spot_pool=cfg.spot_pool, log_retention_days=cfg.log_retention_days,
-    protect=cfg.protect_resources,
+    protect=cfg.protect_resources, region=cfg.region, autoscaler=cfg.autoscaler, ha=cfg.is_ha,
 ), aws_opts)
 access_logs = AccessLogBucket("access-logs", AccessLogBucketArgs(
     account_id=ctx.account_id, protect=cfg.protect_resources, retention_days=cfg.log_retention_days,

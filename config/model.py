@@ -55,6 +55,15 @@ class NodePoolShape:
 
 
 @dataclass(frozen=True)
+class AutoscalerSettings:
+    """What Cluster Autoscaler is told (autoscaling group)."""
+
+    scale_down_utilization: float
+    scale_down_unneeded_minutes: int
+    expander: Literal["priority", "least-waste"]
+
+
+@dataclass(frozen=True)
 class StackConfig(Profile):
     """The resolved configuration: the profile's fields with overrides applied, plus stack-only settings."""
 
@@ -136,6 +145,21 @@ class StackConfig(Profile):
             self.node_disk_size_gb,
             "SPOT",
         )
+
+    @property
+    def progressive_services(self) -> frozenset[str]:
+        """Catalog services Flagger delivers progressively: all of them with rollout.progressive, except those with
+        a manual canary (`services.<name>.canary` / `rollout.canaries`), which keep their fixed weight."""
+        if not self.progressive_enabled:
+            return frozenset()
+        return frozenset(s.name for s in self.services if s.canary is None and s.name not in self.canaries)
+
+    @property
+    def autoscaler(self) -> AutoscalerSettings | None:
+        if not self.cluster_autoscaler_enabled:
+            return None
+        return AutoscalerSettings(self.scale_down_utilization, self.scale_down_unneeded_minutes,
+                                  self.autoscaler_expander)
 
     @property
     def dr_region(self) -> str:

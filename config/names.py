@@ -26,6 +26,9 @@ LINKERD_CNI_NAMESPACE: Final = "linkerd-cni"
 CERT_MANAGER_NAMESPACE: Final = "cert-manager"
 VAULT_NAMESPACE: Final = "vault"
 MONITORING_NAMESPACE: Final = "monitoring"  # kube-prometheus-stack; the app namespace admits its scrapes
+# The operator's governing Service of every Prometheus (port 9090, `web`): read by linkerd-viz, prometheus-adapter
+# and Flagger's analysis (app layer), so it is named here.
+PROMETHEUS_URL: Final = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
 ALB_CONTROLLER_NAMESPACE: Final = "aws-load-balancer-controller"
 LINKERD_VIZ_NAMESPACE: Final = "linkerd-viz"  # with monitoring on
 ARGOCD_NAMESPACE: Final = "argocd"  # with gitops.argocd on

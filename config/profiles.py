@@ -90,6 +90,24 @@ class Profile:
     authz_denials_per_10m: int = 0
     # A day between raft snapshots (backup.schedule is daily) plus two hours: the `VaultSnapshotMissing` alert.
     snapshot_max_age_hours: int = 26
+    # Autoscaling (docs/autoscaling.md). Cluster Autoscaler drains a node whose pods request less than half of it
+    # (the low end of the 50-80 % band: nodes fill up to ~80 % before a new one is needed, since pods are placed by
+    # requests and the HPAs target 70 %), after 10 unneeded minutes (its default).
+    cluster_autoscaler_enabled: bool = True
+    scale_down_utilization: float = 0.5
+    scale_down_unneeded_minutes: int = 10
+    autoscaler_expander: Literal["priority", "least-waste"] = "priority"
+    # HPA target on the mesh's inbound request rate per pod, where Prometheus runs (prometheus-adapter).
+    requests_per_pod: float = 50.0
+    # Progressive canaries (Flagger): 10 % more traffic per minute up to 50 %, promoted after the last step, rolled
+    # back after 5 failed analyses (success rate under 99 % or p99 latency over 500 ms, from Linkerd's metrics).
+    progressive_enabled: bool = False
+    canary_step_weight: int = 10
+    canary_max_weight: int = 50
+    canary_interval: str = "1m"
+    canary_failed_checks: int = 5
+    canary_min_success_rate: float = 99.0
+    canary_max_latency_ms: int = 500
 
 
 _SMALL = Profile(

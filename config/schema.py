@@ -104,6 +104,14 @@ class RolloutConfig(_Group):
     canaries: dict[str, Canary] | None = Field(None, alias="canaries")
     image_pins: dict[str, ImagePin] | None = Field(None, alias="images")
     policy_mode: Literal["audit", "enforce"] | None = Field(None, alias="policyMode")
+    # Progressive canaries by Flagger (docs/autoscaling.md): weight steps, analysis interval and rollback thresholds.
+    progressive_enabled: bool | None = Field(None, alias="progressive")
+    canary_step_weight: int | None = Field(None, alias="stepWeight")
+    canary_max_weight: int | None = Field(None, alias="maxWeight")
+    canary_interval: str | None = Field(None, alias="interval")
+    canary_failed_checks: int | None = Field(None, alias="failedChecks")
+    canary_min_success_rate: float | None = Field(None, alias="minSuccessRate", strict=False)
+    canary_max_latency_ms: int | None = Field(None, alias="maxLatencyMs")
 
 
 class NotificationsConfig(_Group):
@@ -153,6 +161,18 @@ class AlertsConfig(_Group):
     slack_webhook_url: str | None = Field(None, alias="slackWebhookUrl", repr=False)
 
 
+class AutoscalingConfig(_Group):
+    """Node and pod autoscaling (docs/autoscaling.md): Cluster Autoscaler over the managed node groups, and the
+    HPAs' mesh request-rate target where Prometheus runs."""
+
+    cluster_autoscaler_enabled: bool | None = Field(None, alias="clusterAutoscaler")
+    # strict=False: YAML writes 0.6 as a float but 1 as an int.
+    scale_down_utilization: float | None = Field(None, alias="scaleDownUtilization", strict=False)
+    scale_down_unneeded_minutes: int | None = Field(None, alias="scaleDownUnneededMinutes")
+    autoscaler_expander: Literal["priority", "least-waste"] | None = Field(None, alias="expander")
+    requests_per_pod: float | None = Field(None, alias="requestsPerPod", strict=False)
+
+
 class ManifestsConfig(_Group):
     """Existing Kubernetes manifests applied into the app namespace (config/manifests.py validates them)."""
 
@@ -185,6 +205,7 @@ GROUPS: Final[dict[str, type[_Group]]] = {
     "alerts": AlertsConfig,
     "manifests": ManifestsConfig,
     "gitops": GitopsConfig,
+    "autoscaling": AutoscalingConfig,
 }
 
 
@@ -217,6 +238,7 @@ class RawConfig(BaseModel):
     alerts: AlertsConfig = AlertsConfig()
     manifests: ManifestsConfig = ManifestsConfig()
     gitops: GitopsConfig = GitopsConfig()
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
     # The service catalog, {name: service}; its shape is checked by `catalog.parse` so that every problem
     # names the service (`services.payment-gateway.callers[0]`). Empty: the default catalog.
     services: dict[str, Any] = {}

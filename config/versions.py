@@ -147,6 +147,28 @@ NODE_EXPORTER_SUBCHART: Final = "4.56.1"
 # renovate: datasource=helm registryUrl=https://argoproj.github.io/argo-helm depName=argo-cd
 ARGOCD_CHART: Final = "10.1.1"
 ARGOCD_REPOSITORY: Final = "https://argoproj.github.io/argo-helm"
+# Cluster Autoscaler (docs/autoscaling.md). Its minor version must equal the cluster's Kubernetes minor (the
+# autoscaler vendors that release's scheduler); chart 9.59.0, the newest, still ships v1.35.0 (values.yaml image.tag),
+# so the image tag is set: v1.36.1 is the 1.36 line's release of 2026-07-23.
+# Ref: https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-chart-9.59.0/charts/cluster-autoscaler/Chart.yaml
+# https://github.com/kubernetes/autoscaler/releases/tag/cluster-autoscaler-1.36.1 ;
+# https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler#releases (version compatibility)
+# renovate: datasource=helm registryUrl=https://kubernetes.github.io/autoscaler depName=cluster-autoscaler
+CLUSTER_AUTOSCALER_CHART: Final = "9.59.0"
+CLUSTER_AUTOSCALER_REPOSITORY: Final = "https://kubernetes.github.io/autoscaler"
+# Bumped with KUBERNETES_VERSION (a test keeps the minors equal). Renovate would move it across minors, so by hand:
+# the newest `cluster-autoscaler-1.<minor>.*` tag of github.com/kubernetes/autoscaler.
+CLUSTER_AUTOSCALER_IMAGE_TAG: Final = "v1.36.1"
+# prometheus-adapter (chart 5.3.0 = adapter v0.12.0): serves Linkerd's request rate per pod to the HPAs as a
+# custom metric. Ref: https://github.com/prometheus-community/helm-charts/tree/prometheus-adapter-5.3.0/charts/prometheus-adapter
+# renovate: datasource=helm registryUrl=https://prometheus-community.github.io/helm-charts depName=prometheus-adapter
+PROMETHEUS_ADAPTER_CHART: Final = "5.3.0"
+PROMETHEUS_ADAPTER_REPOSITORY: Final = "https://prometheus-community.github.io/helm-charts"
+# Flagger (chart 1.44.0 = Flagger 1.44.0): progressive canaries over Gateway API HTTPRoutes, analysed on Linkerd's
+# metrics. Ref: https://github.com/fluxcd/flagger/blob/v1.44.0/charts/flagger/Chart.yaml
+# renovate: datasource=helm registryUrl=https://flagger.app depName=flagger
+FLAGGER_CHART: Final = "1.44.0"
+FLAGGER_REPOSITORY: Final = "https://flagger.app"
 
 
 # --- Every chart the program installs ----------------------------------------------------------------------------
@@ -168,4 +190,7 @@ HELM_CHARTS: Final[tuple[PinnedChart, ...]] = (
     PinnedChart("kube-prometheus-stack", KUBE_PROMETHEUS_STACK_CHART, KUBE_PROMETHEUS_STACK_REPOSITORY),
     PinnedChart("velero", VELERO_CHART, VELERO_REPOSITORY),  # optional: backup.veleroEnabled (sandbox)
     PinnedChart("argo-cd", ARGOCD_CHART, ARGOCD_REPOSITORY),  # optional: gitops.argocd
+    PinnedChart("cluster-autoscaler", CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_REPOSITORY),
+    PinnedChart("prometheus-adapter", PROMETHEUS_ADAPTER_CHART, PROMETHEUS_ADAPTER_REPOSITORY),  # with monitoring
+    PinnedChart("flagger", FLAGGER_CHART, FLAGGER_REPOSITORY),  # optional: rollout.progressive
 )

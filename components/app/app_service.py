@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.app import app_specs, route_specs
 from components.app.app_traffic import AppTraffic, AppTrafficArgs
+from components.app.progressive_specs import CanaryAnalysis
 from config.catalog import Catalog, Service
 from config.names import PUBLIC_INGRESS
 
@@ -29,6 +30,11 @@ class AppServiceArgs:
     ha: bool
     depends_on: tuple[pulumi.Resource, ...] = ()  # the Linkerd control plane: injector up, policy CRDs present
     canary_image: pulumi.Input[str] | None = None  # the canary's pinned image when the service has a canary
+    requests_per_pod: float | None = None  # HPA target on the mesh request rate; None where Prometheus does not run
+    progressive: frozenset[str] = frozenset()  # services under Flagger: their policy selectors cover `-primary` pods
+    analysis: CanaryAnalysis | None = None  # this service's progressive canary, if it has one
+    namespace_name: str = ""  # the app namespace's literal name (the Canary's template references)
+    delivery: tuple[pulumi.Resource, ...] = ()  # Flagger's release and shared objects: the Canary waits for them
 
 
 class AppService(pulumi.ComponentResource):
@@ -57,11 +63,13 @@ class AppService(pulumi.ComponentResource):
             spec=cast(k8s.core.v1.ServiceSpecArgsDict, app_specs.service_spec(svc)), opts=child)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa", metadata=meta(svc.name),
-            spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict, app_specs.hpa(svc, svc.name)),
+            spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict,
+                      app_specs.hpa(svc, svc.name, requests_per_pod=args.requests_per_pod)),
             opts=child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=meta(svc.name),
-            spec=cast(k8s.policy.v1.PodDisruptionBudgetSpecArgsDict, app_specs.pdb(svc)), opts=child)
+            spec=cast(k8s.policy.v1.PodDisruptionBudgetSpecArgsDict, app_specs.pdb(svc, args.progressive)),
+            opts=child)
         # One authentication per client role; one Server per port, and an AuthorizationPolicy per (port, role).
         roles = {"callers": list(svc.callers)} if svc.callers else {}
         if svc.public:
@@ -72,7 +80,7 @@ class AppService(pulumi.ComponentResource):
         for port in svc.ports:
             server = app_specs.server_name(svc, port.name)
             custom_resource(f"{name}-{port.name}-server", "Server", app_specs.SERVER_VERSION, meta(server),
-                            app_specs.server(svc, port.name), child)
+                            app_specs.server(svc, port.name, args.progressive), child)
             for role in roles:
                 if role == "ingress" and port.protocol != "http":
                     continue  # the edge speaks HTTP: it reaches public services on their http ports only
@@ -82,10 +90,11 @@ class AppService(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(svc.name),
             spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict,
-                      app_specs.network_policy(svc, args.catalog, args.data_cidrs)), opts=child)
+                      app_specs.network_policy(svc, args.catalog, args.data_cidrs, args.progressive)), opts=child)
         # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per route_specs.
         self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
-            service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on),
+            service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on,
+            analysis=args.analysis, namespace_name=args.namespace_name, delivery=args.delivery),
             pulumi.ResourceOptions(parent=self))  # its children carry the depends_on (a component's would gate all)
         self.register_outputs({"deployment": self.deployment.metadata.name})
 

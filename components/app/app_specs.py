@@ -53,6 +53,19 @@ def selector(name: str) -> dict[str, str]:
     return {NAME_LABEL: name}
 
 
+# Flagger's primary Deployment copies the service's pod template with the selector label's value suffixed
+# (`app.kubernetes.io/name: <svc>-primary`; fluxcd/flagger v1.44.0 pkg/canary/util.go makePrimaryLabels, default
+# -selector-labels "app,name,app.kubernetes.io/name"): policy selectors of a progressive service cover both.
+PRIMARY_SUFFIX: Final = "-primary"
+
+
+def workload_selector(name: str, progressive: frozenset[str] = frozenset()) -> Spec:
+    """The LabelSelector of a service's pods: its name, and its Flagger primary's when it is progressive."""
+    if name not in progressive:
+        return {"matchLabels": selector(name)}
+    return {"matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": [name, name + PRIMARY_SUFFIX]}]}
+
+
 def _probe(path: str, port: str, period: int, failures: int) -> Spec:
     return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "timeoutSeconds": 2,
             "failureThreshold": failures}
@@ -119,19 +132,32 @@ def service_spec(service: Service) -> Spec:
                        "appProtocol": "kubernetes.io/h2c" if p.protocol == "grpc" else "http"} for p in service.ports]}
 
 
-def hpa(service: Service, deployment_name: str, target_percent: int = 70) -> Spec:
+# The per-pod custom metric prometheus-adapter serves from Linkerd's proxy counter `request_total` (inbound,
+# mTLS only: meshed callers, not the kubelet's probes) as a rate (components/monitoring/prometheus_adapter_values.py).
+REQUEST_RATE_METRIC: Final = "linkerd_inbound_requests_per_second"
+
+
+def hpa(service: Service, deployment_name: str, target_percent: int = 70,
+        requests_per_pod: float | None = None) -> Spec:
+    """CPU and memory at 70 % of requests; with `requests_per_pod` (where Prometheus runs) also the mesh's request
+    rate per pod: the HPA follows whichever metric asks for the most replicas, within the catalog's bounds."""
     def metric(resource: str) -> Spec:
         return {"type": "Resource", "resource": {"name": resource, "target": {
             "type": "Utilization", "averageUtilization": target_percent}}}
 
+    metrics = [metric("cpu"), metric("memory")]
+    if requests_per_pod is not None:
+        # A quantity in milli-units, so a fractional target stays exact. Ref: Kubernetes autoscaling/v2 MetricTarget
+        # (averageValue: resource.Quantity) and https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/
+        metrics.append({"type": "Pods", "pods": {"metric": {"name": REQUEST_RATE_METRIC}, "target": {
+            "type": "AverageValue", "averageValue": f"{round(requests_per_pod * 1000)}m"}}})
     return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name},
-            "minReplicas": service.replicas.min, "maxReplicas": service.replicas.max,
-            "metrics": [metric("cpu"), metric("memory")]}
+            "minReplicas": service.replicas.min, "maxReplicas": service.replicas.max, "metrics": metrics}
 
 
-def pdb(service: Service) -> Spec:
+def pdb(service: Service, progressive: frozenset[str] = frozenset()) -> Spec:
     """At most one pod down at a time: never blocks a drain, even at one replica (minAvailable 1 would)."""
-    return {"maxUnavailable": 1, "selector": {"matchLabels": selector(service.name)}}
+    return {"maxUnavailable": 1, "selector": workload_selector(service.name, progressive)}
 
 
 # --- Linkerd policy -----------------------------------------------------------------------------------------------
@@ -140,10 +166,10 @@ def server_name(service: Service, port: str) -> str:
     return f"{service.name}-{port}"
 
 
-def server(service: Service, port: str) -> Spec:
+def server(service: Service, port: str, progressive: frozenset[str] = frozenset()) -> Spec:
     p = service.port(port)
     assert p is not None, port
-    return {"podSelector": {"matchLabels": selector(service.name)}, "port": p.name,
+    return {"podSelector": workload_selector(service.name, progressive), "port": p.name,
             "proxyProtocol": PROXY_PROTOCOL[p.protocol], "accessPolicy": "deny"}
 
 
@@ -171,32 +197,35 @@ def scrape_network_authentication(pod_cidrs: list[str]) -> Spec:
 
 # --- NetworkPolicy ---------------------------------------------------------------------------------------------
 
-def _pods(*names: str) -> list[Spec]:
-    return [{"podSelector": {"matchLabels": selector(n)}} for n in names]
+def _pods(*names: str, progressive: frozenset[str] = frozenset()) -> list[Spec]:
+    return [{"podSelector": workload_selector(n, progressive)} for n in names]
 
 
 def _tcp(*ports: int | str) -> list[Spec]:
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
-def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ...]) -> Spec:
+def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ...],
+                   progressive: frozenset[str] = frozenset()) -> Spec:
     """Ingress from callers (and the ingress for public services) on the service's ports, egress to callees and
     declared data services. The proxy's inbound port 4143 is listed with the app ports: meshed traffic is
     redirected to it inside the pod, and multicluster/opaque transport addresses it directly."""
     ports = [p.port for p in service.ports]
     ingress: list[Spec] = []
     if service.callers:
-        ingress.append({"from": _pods(*service.callers), "ports": _tcp(*ports, PROXY_INBOUND)})
+        ingress.append({"from": _pods(*service.callers, progressive=progressive),
+                        "ports": _tcp(*ports, PROXY_INBOUND)})
     if service.public:
         http = [p.port for p in service.ports if p.protocol == "http"]
         ingress.append({"from": _pods(PUBLIC_INGRESS), "ports": _tcp(*http, PROXY_INBOUND)})
     ingress.append({"from": [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}], "ports": _tcp(PROXY_ADMIN)})
     by_name = {s.name: s for s in catalog}
-    egress: list[Spec] = [{"to": _pods(c), "ports": _tcp(*[p.port for p in by_name[c].ports], PROXY_INBOUND)}
+    egress: list[Spec] = [{"to": _pods(c, progressive=progressive),
+                           "ports": _tcp(*[p.port for p in by_name[c].ports], PROXY_INBOUND)}
                           for c in callees(service.name, catalog)]
     data_ports = sorted({p for d in service.data_services for p in DATA_PORTS[d]})
     if data_ports:
         egress.append({"to": [{"ipBlock": {"cidr": c}} for c in data_cidrs], "ports": _tcp(*data_ports)})
-    return {"podSelector": {"matchLabels": selector(service.name)}, "policyTypes": ["Ingress", "Egress"],
+    return {"podSelector": workload_selector(service.name, progressive), "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}

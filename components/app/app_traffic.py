@@ -12,7 +12,7 @@ from typing import cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.app import app_specs, route_specs
+from components.app import app_specs, progressive_specs, route_specs
 from config.catalog import Service
 
 
@@ -23,6 +23,9 @@ class AppTrafficArgs:
     canary_image: pulumi.Input[str] | None  # the canary's pinned image; None without a canary
     ha: bool  # zone spreading of the canary's pods, as for the main Deployment
     depends_on: tuple[pulumi.Resource, ...] = ()  # the Linkerd control plane: route CRDs present, injector up
+    analysis: progressive_specs.CanaryAnalysis | None = None  # a progressive canary (Flagger) instead of routes
+    namespace_name: str = ""  # the app namespace's literal name
+    delivery: tuple[pulumi.Resource, ...] = ()  # Flagger's release (CRDs) and the MetricTemplates
 
 
 class AppTraffic(pulumi.ComponentResource):
@@ -51,7 +54,21 @@ class AppTraffic(pulumi.ComponentResource):
         route_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*args.depends_on,
                                                                                             *backends]))
         self.routes: dict[str, k8s.apiextensions.CustomResource] = {}
+        # Flagger's HTTPRoute `<svc>` carries the canaried port's catch-all policy (progressive_specs.canary).
+        handed_over = (route_specs.route_name(svc, progressive_specs.canary_port(svc))
+                       if args.analysis is not None else None)
+        if args.analysis is not None:
+            self.canary: k8s.apiextensions.CustomResource | None = k8s.apiextensions.CustomResource(
+                f"{name}-progressive-canary", api_version=progressive_specs.API, kind="Canary",
+                metadata={"name": svc.name, "namespace": args.namespace, "labels": app_specs.labels(svc)},
+                spec=progressive_specs.canary(svc, args.namespace_name, args.analysis),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    depends_on=[*args.depends_on, *args.delivery])))
+        else:
+            self.canary = None
         for object_name, kind, notes, spec in route_specs.routes(svc):
+            if object_name == handed_over:
+                continue
             self.routes[object_name] = k8s.apiextensions.CustomResource(
                 f"{name}-{object_name.removeprefix(svc.name + '-')}-route",
                 api_version=f"{route_specs.GATEWAY_API}/{route_specs.ROUTE_VERSION}", kind=kind,

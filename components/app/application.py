@@ -19,11 +19,14 @@ import pulumi_kubernetes as k8s
 
 from components.app import app_specs, route_specs
 from components.app.app_service import AppService, AppServiceArgs, custom_resource
+from components.app.progressive_delivery import ProgressiveDelivery, ProgressiveDeliveryArgs
+from components.app.progressive_specs import CanaryAnalysis
 from components.mesh import policy_mode_specs
 from components.mesh.mesh import Mesh
 from components.shared.encryption_keys import EncryptionKeys
 from config.catalog import Catalog, Service, image_suffix
 from config.model import StackConfig
+from config.names import MONITORING_NAMESPACE, PROMETHEUS_URL
 
 KEEP_IMAGES: Final = 30  # releases kept per repository; tags are immutable, so each release is a new image
 UNTAGGED_DAYS: Final = 7
@@ -76,6 +79,19 @@ class Application(pulumi.ComponentResource):
         control_plane = args.mesh.linkerd.control_plane
         meshed = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[control_plane]))
         self._scrape_policy(name, namespace, cfg, meshed)
+        progressive = cfg.progressive_services
+        self.delivery: ProgressiveDelivery | None = None
+        analysis: CanaryAnalysis | None = None
+        if progressive:
+            self.delivery = ProgressiveDelivery(f"{name}-delivery", ProgressiveDeliveryArgs(
+                monitoring_namespace=args.mesh.namespaces.name_of(MONITORING_NAMESPACE), app_namespace=namespace,
+                prometheus_url=PROMETHEUS_URL, cluster_name=cfg.cluster_name, ha=cfg.is_ha,
+                slack_webhook_url=cfg.slack_webhook_url, slack_channel=cfg.slack_channel,
+                depends_on=(control_plane,)), pulumi.ResourceOptions(parent=self))
+            analysis = CanaryAnalysis(
+                step_weight=cfg.canary_step_weight, max_weight=cfg.canary_max_weight, interval=cfg.canary_interval,
+                failed_checks=cfg.canary_failed_checks, min_success_rate=cfg.canary_min_success_rate,
+                max_latency_ms=cfg.canary_max_latency_ms, slack=cfg.slack_webhook_url is not None)
         self.services: dict[str, AppService] = {}
         for svc in catalog:
             svc = route_specs.with_canary(svc, dict(cfg.canaries))
@@ -89,7 +105,11 @@ class Application(pulumi.ComponentResource):
             self.services[svc.name] = AppService(f"{name}-{svc.name}", AppServiceArgs(
                 service=svc, catalog=catalog, namespace=namespace, image=image,
                 data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,),
-                canary_image=canary_image), child)
+                canary_image=canary_image,
+                requests_per_pod=cfg.requests_per_pod if cfg.monitoring_enabled else None,
+                progressive=progressive, analysis=analysis if svc.name in progressive else None,
+                namespace_name=cfg.app_namespace_name,
+                delivery=tuple(self.delivery.ready) if self.delivery else ()), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

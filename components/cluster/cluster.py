@@ -16,12 +16,14 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.cluster.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.cluster.cluster_autoscaler_values import ClusterAutoscalerValuesArgs
 from components.cluster.node_pool import NodePool, NodePoolArgs
 from components.network.network import Network
 from components.shared import iam_documents
 from components.shared.aws_context import AwsContext
 from components.shared.encryption_keys import EncryptionKeys
-from config.model import NodePoolShape
+from config.model import AutoscalerSettings, NodePoolShape
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 DEVOPS_GROUP = "platform-devops"
@@ -51,6 +53,9 @@ class ClusterArgs:
     spot_pool: NodePoolShape | None
     log_retention_days: int
     protect: bool
+    region: str = ""  # the autoscaler's AWS region
+    autoscaler: AutoscalerSettings | None = None  # None: Cluster Autoscaler is not installed
+    ha: bool = False  # two autoscaler replicas (leader election) in HA environments
 
 
 class Cluster(pulumi.ComponentResource):
@@ -142,7 +147,7 @@ class Cluster(pulumi.ComponentResource):
             ), pulumi.ResourceOptions(parent=self))
             for pool, shape in pools.items()
         ]
-        self.autoscaler_role = self._autoscaler_role(name)
+        self.autoscaler_role, autoscaler_policy = self._autoscaler_role(name)
         self.ebs_csi_role = self.irsa_role(f"{name}-ebs-csi", "kube-system", "ebs-csi-controller-sa")
         aws.iam.RolePolicyAttachment(f"{name}-ebs-csi", role=self.ebs_csi_role.name,
                                      policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/"
@@ -171,6 +176,22 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(self.eks.kubeconfig_json)
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                      delete_unreachable=False, opts=child)
+        if args.autoscaler is not None:
+            settings = args.autoscaler
+            # The role ARN reaches the chart only once its policy is attached (publish "ready" outputs).
+            role_arn = pulumi.Output.all(self.autoscaler_role.arn, autoscaler_policy.id).apply(lambda v: str(v[0]))
+            self.cluster_autoscaler: ClusterAutoscaler | None = ClusterAutoscaler(
+                f"{name}-autoscaler", ClusterAutoscalerArgs(
+                    values=ClusterAutoscalerValuesArgs(
+                        cluster_name=args.cluster_name, region=args.region, role_arn=role_arn, ha=args.ha,
+                        pool_patterns={pool: f".*{name}-{pool}-ng-.*" for pool in pools},
+                        scale_down_utilization=settings.scale_down_utilization,
+                        scale_down_unneeded_minutes=settings.scale_down_unneeded_minutes,
+                        expander=settings.expander),
+                    depends_on=self.nodes_ready),
+                pulumi.ResourceOptions(parent=self, providers=[self.provider]))
+        else:
+            self.cluster_autoscaler = None
         self.register_outputs({
             "cluster_name": self.cluster_name,
             "oidc_provider_arn": self.oidc_provider_arn,
@@ -187,7 +208,7 @@ class Cluster(pulumi.ComponentResource):
                             assume_role_policy=pulumi.Output.json_dumps(trust),
                             opts=pulumi.ResourceOptions(parent=parent or self))
 
-    def _autoscaler_role(self, name: str) -> aws.iam.Role:
+    def _autoscaler_role(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """IRSA role for Cluster Autoscaler: it may resize only this cluster's node groups (tag condition)."""
         # Ref: https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md
         role = self.irsa_role(f"{name}-autoscaler", "kube-system", "cluster-autoscaler")
@@ -201,8 +222,8 @@ class Cluster(pulumi.ComponentResource):
             sid="ResizeOwnGroupsOnly")
         resize["Condition"] = {"StringEquals": {
             f"aws:ResourceTag/k8s.io/cluster-autoscaler/{self.cluster_name_literal}": "owned"}}
-        aws.iam.RolePolicy(f"{name}-autoscaler", role=role.id,
-                           policy=pulumi.Output.json_dumps(iam_documents.document(
-                               iam_documents.allow(describe, ["*"], sid="Discover"), resize)),
-                           opts=pulumi.ResourceOptions(parent=role))
-        return role
+        policy = aws.iam.RolePolicy(f"{name}-autoscaler", role=role.id,
+                                    policy=pulumi.Output.json_dumps(iam_documents.document(
+                                        iam_documents.allow(describe, ["*"], sid="Discover"), resize)),
+                                    opts=pulumi.ResourceOptions(parent=role))
+        return role, policy

@@ -200,12 +200,13 @@ def alb_network_authentication(public_subnet_cidrs: Sequence[str]) -> Spec:
     return {"networks": [{"cidr": c} for c in public_subnet_cidrs]}
 
 
-def network_policy(public_subnet_cidrs: Sequence[str], routes_: Sequence[Route]) -> Spec:
+def network_policy(public_subnet_cidrs: Sequence[str], routes_: Sequence[Route],
+                   progressive: frozenset[str] = frozenset()) -> Spec:
     """In: the public subnets (the ALB, unmeshed: it connects to the nginx port only) on the nginx port; Prometheus
     on the Linkerd admin port. Out: the public services' pods on their http ports, and on the Linkerd inbound port the
     edge's proxy may connect to directly (DNS and the Linkerd control plane are allowed namespace-wide)."""
     ports = [{"protocol": "TCP", "port": PORT}]
-    egress = [{"to": [{"podSelector": {"matchLabels": app_specs.selector(r.name)}}],
+    egress = [{"to": [{"podSelector": app_specs.workload_selector(r.name, progressive)}],
                "ports": [{"protocol": "TCP", "port": p} for p in (r.port, app_specs.PROXY_INBOUND)]}
               for r in routes_]
     return {"podSelector": {"matchLabels": app_specs.selector(NAME)}, "policyTypes": ["Ingress", "Egress"],

@@ -106,7 +106,7 @@ class PublicEntry(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(NAME),
             spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict,
-                      edge_specs.network_policy(cfg.public_subnet_cidrs, routes)), opts=opts)
+                      edge_specs.network_policy(cfg.public_subnet_cidrs, routes, cfg.progressive_services)), opts=opts)
         server = f"{NAME}-{edge_specs.PORT_NAME}"
         custom_resource(f"{name}-server", "Server", app_specs.SERVER_VERSION, meta(server),
                         edge_specs.server(), opts)

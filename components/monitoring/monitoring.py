@@ -29,6 +29,7 @@ from components.monitoring.monitoring_values import (
     kube_prometheus_stack_values,
 )
 from components.monitoring.namespace_specs import monitoring_additions
+from components.monitoring.prometheus_adapter_values import PrometheusAdapterValuesArgs, prometheus_adapter_values
 from components.shared.helm import release
 from components.vault.vault import STORAGE_CLASS
 from components.vault.vault_tls import SECRET_NAME as VAULT_TLS_SECRET
@@ -112,6 +113,12 @@ class Monitoring(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"monitoring-{policy}", metadata={"name": policy, "namespace": ns(MONITORING_NAMESPACE)},
                 spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, spec), opts=child)
+        # The HPAs' mesh request rate (app_specs.REQUEST_RATE_METRIC); its serving certificate needs cert-manager.
+        self.adapter = release(
+            "prometheus-adapter", "prometheus-adapter", versions.PROMETHEUS_ADAPTER_CHART,
+            versions.PROMETHEUS_ADAPTER_REPOSITORY, ns(MONITORING_NAMESPACE),
+            prometheus_adapter_values(PrometheusAdapterValuesArgs(ha=cfg.is_ha)),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.release, mesh.cert_manager.release]))
         self.viz = LinkerdViz(f"{name}-viz", LinkerdVizArgs(
             ha=cfg.is_ha,
             networks=networks,

@@ -17,12 +17,12 @@ from typing import Final
 
 from components.mesh.linkerd_values import external_webhook_values
 from components.shared.chart_values import Values, resources
-from config.names import LINKERD_VIZ_NAMESPACE, MONITORING_NAMESPACE
+from config.names import LINKERD_VIZ_NAMESPACE
+from config.names import PROMETHEUS_URL as PROMETHEUS_URL  # re-exported: viz reads it from here
 
 RELEASE: Final = "kube-prometheus-stack"  # the Helm release name; also the `release` label selectors match
-# The operator creates this governing Service for every Prometheus (port 9090, `web`); kube-prometheus-stack's own
+# PROMETHEUS_URL (config/names.py): the operator's governing Service for every Prometheus; kube-prometheus-stack's own
 # Grafana datasource points at it (values.yaml grafana.sidecar.datasources.prometheusServiceName).
-PROMETHEUS_URL: Final = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
 PROMETHEUS_PORT: Final = 9090
 SLACK_SECRET: Final = "alertmanager-slack"
 SLACK_SECRET_KEY: Final = "webhook-url"

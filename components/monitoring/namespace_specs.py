@@ -14,6 +14,8 @@ from typing import Final
 
 from components.mesh import namespace_specs as np
 from components.monitoring.monitoring_values import PROMETHEUS_PORT
+from components.monitoring.prometheus_adapter_values import LISTEN_PORT as ADAPTER_PORT
+from components.monitoring.prometheus_adapter_values import POD_LABELS as ADAPTER_POD_LABELS
 from config.names import LINKERD_VIZ_NAMESPACE
 
 TAP_API_PORT: Final = 8089
@@ -77,6 +79,8 @@ def monitoring_additions(net: np.Networks, slack: bool) -> dict[str, np.Spec]:
         # proxy: the connection comes from the control plane's ENIs in the VPC, like a webhook call.
         "allow-api-server-proxy": np.allow_webhook_from_api_server(net, (PROMETHEUS_PORT,),
                                                                    dict(PROMETHEUS_POD_LABELS)),
+        # The API server calls prometheus-adapter's aggregated API (custom.metrics.k8s.io) for the HPAs.
+        "allow-metrics-api": np.allow_webhook_from_api_server(net, (ADAPTER_PORT,), dict(ADAPTER_POD_LABELS)),
     }
     if slack:
         # Slack's webhook endpoint is on the internet (through NAT), port 443; only Alertmanager may call out.

@@ -166,6 +166,11 @@ def vault_values(args: VaultValuesArgs) -> Values:
             lambda key: vault_server_hcl(args.replicas, args.region, key))
     server: Values = {
         "image": {"tag": VAULT_VERSION},
+        # One raft node outside HA, with no disruption budget: Cluster Autoscaler must not drain its node to save
+        # capacity (its volume is zonal and Vault restarts sealed-then-unsealed). In HA the PDB bounds the autoscaler.
+        # Ref: https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-1.36.1/cluster-autoscaler/FAQ.md
+        # ("What types of pods can prevent CA from removing a node?": safe-to-evict "false")
+        **({} if args.ha else {"annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}}),
         "resources": resources("250m", "256Mi", "1", "512Mi"),
         "readinessProbe": {"enabled": True, "path": READINESS_PATH},
         "serviceAccount": {

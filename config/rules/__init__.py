@@ -15,6 +15,7 @@ from typing import Final
 from config.model import Problem, StackConfig
 from config.rules import (
     alerts,
+    autoscaling,
     backup,
     cluster,
     data,
@@ -62,6 +63,8 @@ RULES: Final[tuple[DatedRule, ...]] = (
     _undated(rollout.image_pins),
     _undated(ingress.ingress),
     _undated(services.reserved_service_names),
+    _undated(rollout.progressive),
+    _undated(autoscaling.autoscaling),
 )
 
 

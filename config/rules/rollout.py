@@ -4,6 +4,7 @@ canary blocks and pinned images (`traffic.check_canary`, `image_pins.check_pin`)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from config.catalog import image_suffix
@@ -35,3 +36,34 @@ def image_pins(cfg: StackConfig) -> Iterator[Problem]:
         if name not in names:
             yield Problem(at, f"unknown service {name!r} (services: {', '.join(sorted(names))})")
         yield from (Problem(k, r) for k, r in check_pin(at, pin.tag, pin.digest))
+
+
+_DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
+
+
+def progressive(cfg: StackConfig) -> Iterator[Problem]:
+    """Flagger's analysis reads Linkerd's metrics from Prometheus; its steps must reach promotion; thresholds are
+    rates and latencies a service can meet."""
+    if not cfg.progressive_enabled:
+        return
+    if not cfg.monitoring_enabled:
+        yield Problem(key("rollout.progressive"), "progressive canaries are analysed on Prometheus metrics: "
+                      "set monitoring.enabled true or rollout.progressive false")
+    if not 1 <= cfg.canary_step_weight <= 50:
+        yield Problem(key("rollout.stepWeight"),
+                      f"{cfg.canary_step_weight} must be between 1 and 50 (percent per step)")
+    elif not cfg.canary_step_weight <= cfg.canary_max_weight <= 100:
+        yield Problem(key("rollout.maxWeight"), f"{cfg.canary_max_weight} must be between stepWeight "
+                      f"({cfg.canary_step_weight}) and 100")
+    m = _DURATION.match(cfg.canary_interval)
+    seconds = int(m.group(1)) * (60 if m.group(2) == "m" else 1) if m else 0
+    if not 30 <= seconds <= 1800:
+        yield Problem(key("rollout.interval"), f"{cfg.canary_interval!r} must be a whole number of s or m between "
+                      "30s and 30m (Linkerd's metrics are scraped every 10-30 s)")
+    if not 1 <= cfg.canary_failed_checks <= 20:
+        yield Problem(key("rollout.failedChecks"), f"{cfg.canary_failed_checks} must be between 1 and 20")
+    if not 50 <= cfg.canary_min_success_rate <= 100:
+        yield Problem(key("rollout.minSuccessRate"), f"{cfg.canary_min_success_rate:g} must be a percentage between "
+                      "50 and 100")
+    if not 1 <= cfg.canary_max_latency_ms <= 60_000:
+        yield Problem(key("rollout.maxLatencyMs"), f"{cfg.canary_max_latency_ms} must be between 1 and 60000 ms")

@@ -47,6 +47,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "server.resources": "ResourceRequirements (values.yaml `resources: {}`)",
         "server.serviceAccount.annotations": "annotation map (values.yaml `annotations: {}`)",
         "server.extraEnvironmentVars": "environment map (values.yaml `extraEnvironmentVars: {}`)",
+        "server.annotations": "pod annotation map (values.yaml `annotations: {}`, _helpers.tpl vault.annotations)",
         "server.statefulSet.securityContext.pod": "PodSecurityContext (values.yaml `pod: {}`)",
         "server.statefulSet.securityContext.container": "SecurityContext (values.yaml `container: {}`)",
     },

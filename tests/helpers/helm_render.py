@@ -52,7 +52,22 @@ def render(release: Registration) -> list[Obj]:
     chart = helm.Chart.load(str(chart_dir(inputs["chart"], inputs["version"])))
     manifests = chart.render(values=inputs["values"], name=inputs["name"], namespace=inputs["namespace"],
                              is_install=True)
-    return parse_manifests(manifests)
+    return [_as_installed(obj) for obj in parse_manifests(manifests)]
+
+
+# Helm's offline capabilities (helm.sh/helm/v4 pkg/chart/common DefaultVersionSet: client-go's scheme) do not list
+# apiregistration.k8s.io, which the API server itself serves; an install asks the cluster and sees v1 (v1beta1 was
+# removed in Kubernetes 1.22). Charts that branch on `.Capabilities.APIVersions.Has "apiregistration.k8s.io/v1"`
+# (prometheus-adapter 5.3.0 templates/*-apiservice.yaml) get here what the cluster gives them; both versions have
+# the same fields.
+_INSTALL_API_VERSIONS: dict[str, str] = {"apiregistration.k8s.io/v1beta1": "apiregistration.k8s.io/v1"}
+
+
+def _as_installed(obj: Obj) -> Obj:
+    version = obj.get("apiVersion")
+    if isinstance(version, str) and version in _INSTALL_API_VERSIONS:
+        return {**obj, "apiVersion": _INSTALL_API_VERSIONS[version]}
+    return obj
 
 
 def rendered(stack: str) -> dict[str, list[Obj]]:

@@ -23,3 +23,4 @@ def sandbox_with(manifests_mode: str = "", policy_mode: str = "") -> Plan:
     if policy_mode:
         config["mtls-platform:rollout"] = json.dumps({"policyMode": policy_mode})
     return run_stack("sandbox", config=config)
+

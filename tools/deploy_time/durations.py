@@ -71,6 +71,10 @@ HELM_CHARTS: Final[dict[str, tuple[float, str]]] = {
     # Ten CRDs, the operator, then Prometheus and Alertmanager StatefulSets waiting for their EBS volumes to attach.
     "kube-prometheus-stack": (180, "Helm kube-prometheus-stack: CRDs + operator + PVC-backed pods, assumed 3 min"),
     "linkerd-viz": (90, "Helm linkerd-viz: meshed pods wait for proxy identity, assumed 1.5 min"),
+    # One small Deployment each, no volumes or webhooks to wait for (prometheus-adapter waits for its certificate).
+    "cluster-autoscaler": (30, "Helm cluster-autoscaler: one Deployment, assumed 30 s"),
+    "prometheus-adapter": (45, "Helm prometheus-adapter: cert-manager certificate + Deployment, assumed 45 s"),
+    "flagger": (30, "Helm flagger: CRDs + one Deployment, assumed 30 s"),
 }
 HELM_DEFAULT: Final = (60.0, "Helm release: assumed 1 min")
 
@@ -156,8 +160,10 @@ JUSTIFIED: Final[dict[tuple[str, str], str]] = {
 # Custom resources of these API groups need their CRDs, which these charts install.
 CRD_CHARTS: Final = {"cert-manager.io": "cert-manager", "acme.cert-manager.io": "cert-manager",
                      "policy.linkerd.io": "linkerd-crds", "linkerd.io": "linkerd-crds",
-                     "monitoring.coreos.com": "kube-prometheus-stack"}
+                     "monitoring.coreos.com": "kube-prometheus-stack", "flagger.app": "flagger"}
 # Helm releases that must come after another release.
 RELEASE_AFTER: Final = {"linkerd-control-plane": ("linkerd-crds",),
                          # its webhook Issuer/Certificate (enableCertManager) need cert-manager's CRDs and webhook
-                         "aws-load-balancer-controller": ("cert-manager",)}
+                         "aws-load-balancer-controller": ("cert-manager",),
+                         # its serving Issuer/Certificate need cert-manager's CRDs and webhook
+                         "prometheus-adapter": ("cert-manager",)}

@@ -21,9 +21,11 @@ PINS = {
     "linkerd2-cni": versions.LINKERD_CHART,
     "linkerd-control-plane": versions.LINKERD_CHART,
     "aws-load-balancer-controller": versions.AWS_LOAD_BALANCER_CONTROLLER_CHART,  # public entry (default catalog)
+    "cluster-autoscaler": versions.CLUSTER_AUTOSCALER_CHART,  # autoscaling.clusterAutoscaler, on in every profile
 }
 # Releases of the monitoring layer (components/monitoring/monitoring.py), in every stack whose profile enables it.
-MONITORING_PINS = {"kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK_CHART, "linkerd-viz": versions.LINKERD_CHART}
+MONITORING_PINS = {"kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK_CHART, "linkerd-viz": versions.LINKERD_CHART,
+                   "prometheus-adapter": versions.PROMETHEUS_ADAPTER_CHART}
 
 
 def monitored(stack: str) -> bool:

@@ -262,9 +262,9 @@ def test_no_new_allow_into_the_app_namespace(stack: str) -> None:
     app = f"{stack}-app"
     assert not [r.name for r in _monitoring(plan) if (r.inputs.get("metadata") or {}).get("namespace") == app]
     policies = [r for r in _monitoring(plan) if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
-    # 8 in linkerd-viz, 5 in monitoring (viz -> Prometheus, webhook, node targets, API server proxy -> Prometheus,
-    # the trust-anchor rotation's gate -> Prometheus)
-    assert len(policies) == 13
+    # 8 in linkerd-viz, 6 in monitoring (viz -> Prometheus, webhook, node targets, API server proxy -> Prometheus,
+    # the trust-anchor rotation's gate -> Prometheus, API server -> prometheus-adapter's metrics API)
+    assert len(policies) == 14
     for policy in policies:
         peers = json.dumps(policy.inputs["spec"])
         assert app not in peers, policy.name

@@ -36,8 +36,9 @@ def test_the_pinned_chart_list_is_what_the_plans_install() -> None:
     pinned = {tuple(chart) for chart in HELM_CHARTS}
     assert len(pinned) == len(HELM_CHARTS)
     assert installed <= pinned, installed - pinned
-    # Installed only when a stack enables them (backup.veleroEnabled, gitops.argocd); none of the four does today.
-    assert {name for name, _, _ in pinned - installed} == {"velero", "argo-cd"}
+    # Installed only when a stack enables them (backup.veleroEnabled, gitops.argocd, rollout.progressive); none of the
+    # four does today.
+    assert {name for name, _, _ in pinned - installed} == {"velero", "argo-cd", "flagger"}
 
 
 class _Repository:
