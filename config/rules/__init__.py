@@ -62,6 +62,7 @@ RULES: Final[tuple[DatedRule, ...]] = (
     _undated(rollout.image_pins),
     _undated(ingress.ingress),
     _undated(services.reserved_service_names),
+    _undated(rollout.prod_digests),
 )
 
 

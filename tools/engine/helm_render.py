@@ -35,7 +35,12 @@ class Loader(yaml.CSafeLoader):
     the `value` tag and Prometheus Operator's CRDs contain (PyYAML issue #89)."""
 
 
-Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+def _value(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+Loader.add_constructor("tag:yaml.org,2002:value", _value)
 
 
 def find_chart(chart: str, version: str, bases: Sequence[Path] = (CHARTS, CHART_CACHE)) -> Path | None:

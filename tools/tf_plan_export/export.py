@@ -70,6 +70,13 @@ def _identifiers(r: Registration, address: str) -> dict[str, Target]:
     return found
 
 
+def _score(tf_type: str, attribute: str) -> int:
+    """How much of the type the attribute names: its longest word-suffix inside the attribute (`parameter_group_name`
+    names aws_db_parameter_group by 15 characters, aws_security_group by 5)."""
+    words = tf_type.removeprefix("aws_").split("_")
+    return max((len(suffix) for i in range(len(words)) if (suffix := "_".join(words[i:])) in attribute), default=0)
+
+
 @dataclass
 class _Resource:
     registration: Registration
@@ -94,16 +101,25 @@ class Exporter:
             used.add(address)
             self.resources.append(_Resource(r, tf_type, address))
         self._by_urn = {x.registration.urn: x for x in self.resources}
-        self._targets: dict[str, Target] = {}
+        # The mock engine's ids are `<name>-id`, so two resources of different types may share one (a security group
+        # and a parameter group both called data-postgres): every candidate is kept and `_target` disambiguates.
+        self._targets: dict[str, list[Target]] = {}
         for x in self.resources:
             for value, target in _identifiers(x.registration, x.address).items():
-                self._targets.setdefault(value, target)
+                self._targets.setdefault(value, []).append(target)
 
-    def _target(self, value: Any, allowed: frozenset[str]) -> Target | None:
+    def _target(self, value: Any, allowed: frozenset[str], attribute: str) -> Target | None:
+        """The resource this value refers to among those the resource depends on; between several, the one whose
+        type the attribute names (`vpc_security_group_ids` -> aws_security_group)."""
         if not isinstance(value, str):
             return None
-        target = self._targets.get(value)
-        return target if target is not None and target.address in allowed else None
+        found = [t for t in self._targets.get(value, []) if t.address in allowed]
+        if len(found) > 1:
+            scores = {t.address: _score(t.address.split(".")[0], attribute) for t in found}
+            best = max(scores.values())
+            named = [t for t in found if scores[t.address] == best]
+            found = named if best and len(named) == 1 else found
+        return found[0] if len(found) == 1 else None
 
     def _convert(self, tf_type: str, value: dict[str, Any], allowed: frozenset[str],
                  top: bool) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -118,7 +134,7 @@ class Exporter:
             if key in MAP_ATTRIBUTES and isinstance(item, dict):
                 values[name] = item
                 continue
-            refs = self._references(item, allowed)
+            refs = self._references(item, allowed, name)
             if refs:
                 expressions[name] = {"references": refs}
                 continue
@@ -130,15 +146,15 @@ class Exporter:
                 if any(b[1] for b in blocks):
                     expressions[name] = [b[1] for b in blocks]
                 continue
-            values[name] = "" if isinstance(item, str) and SECRET_PLACEHOLDER in item else item
+            values[name] = _scalar(item)
         return values, expressions
 
-    def _references(self, item: Any, allowed: frozenset[str]) -> list[str]:
+    def _references(self, item: Any, allowed: frozenset[str], attribute: str) -> list[str]:
         """Terraform's reference list for a value that is another resource's id/ARN/name (or a list of such)."""
         candidates = item if isinstance(item, list) else [item]
         if not candidates:
             return []
-        targets = [self._target(c, allowed) for c in candidates]
+        targets = [self._target(c, allowed, attribute) for c in candidates]
         if not all(targets):
             return []
         refs: list[str] = []
@@ -178,6 +194,16 @@ class Exporter:
             "configuration": {"provider_config": {"aws": {"name": "aws", "full_name": PROVIDER}},
                               "root_module": {"resources": configuration}},
         }
+
+
+def _scalar(item: Any) -> Any:
+    """Secret placeholders blanked (a plan shows sensitive values as such), whole numbers as integers (the engine's
+    wire format makes every number a float)."""
+    if isinstance(item, list):
+        return [_scalar(i) for i in item]
+    if isinstance(item, float) and item.is_integer():
+        return int(item)
+    return "" if isinstance(item, str) and SECRET_PLACEHOLDER in item else item
 
 
 def export(plan: Plan) -> dict[str, Any]:

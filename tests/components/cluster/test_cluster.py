@@ -52,8 +52,11 @@ def test_api_authentication_with_admin_and_devops_entries(prod: Plan) -> None:
 
 
 def test_people_roles_default_to_the_account_and_take_configured_principals(prod: Plan) -> None:
+    trust = json.loads(plan_of("dev").one("aws:iam/role:Role", "cluster-admin").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}  # dev: the account
     trust = json.loads(prod.one("aws:iam/role:Role", "cluster-admin").inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}
+    assert trust["Statement"][0]["Principal"] == {  # prod: the stack file's explicit list (config rule)
+        "AWS": ["arn:aws:iam::123456789012:role/REPLACE-WITH-YOUR-PLATFORM-ADMIN-ROLE"]}
 
 
 @pytest.mark.parametrize("stack", STACKS)
