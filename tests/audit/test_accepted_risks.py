@@ -26,7 +26,8 @@ def checkov_ids() -> frozenset[str]:
     if not packages:
         pytest.skip("checkov is not installed in .venv-audit/ (make audit or make test creates it)")
     pattern = re.compile(r"""\bid["']?\s*[=:]\s*["']?(CKV2?_[A-Z0-9]+_\d+)\b""")
-    found = {m for f in packages[0].rglob("*") if f.suffix in {".py", ".yaml", ".json"}
+    # the checks live under <framework>/checks/ (Python classes, graph checks as YAML/JSON)
+    found = {m for f in packages[0].glob("*/checks/**/*") if f.suffix in {".py", ".yaml", ".json"}
              for m in pattern.findall(f.read_text(errors="ignore"))}
     return frozenset(found)
 

@@ -5,6 +5,7 @@
     python -m tools.audit_report --stack prod
     python -m tools.audit_report --stack prod --json        # one JSON record per finding (both sources)
     python -m tools.audit_report --stack prod --no-checkov  # the project's rules only (seconds, no scan)
+    python -m tools.audit_report --stack prod --draft-acceptances  # YAML skeletons for unaccepted checkov failures
 
 The rules are the `audit` package's, the same functions the policy pack in `policy_pack/` runs in `pulumi preview`; this
 front end only adapts the mock engine's `Registration`s to the rules' neutral `Resource` view. The environment comes
@@ -32,7 +33,15 @@ from audit.model import group_by_rule, rule_status
 from config.load import run_date
 from config.model import ConfigError
 from tools.audit_report.checkov_scan import ScanError, ScanResult, scan
-from tools.audit_report.scanner import ScannerVerdict, by_check, check_status, cited_ids, judge, rules_citing
+from tools.audit_report.scanner import (
+    ScannerVerdict,
+    by_check,
+    check_status,
+    cited_ids,
+    draft_entries,
+    judge,
+    rules_citing,
+)
 from tools.engine.mock_engine import ROOT, Plan, Registration, list_stacks, run_stack
 from tools.tf_plan_export.export import unseen
 
@@ -181,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, choices=list_stacks())
     parser.add_argument("--json", action="store_true", help="one JSON record per finding")
     parser.add_argument("--no-checkov", action="store_true", help="the project's rules only")
+    parser.add_argument("--draft-acceptances", action="store_true",
+                        help="print accepted-risk skeletons for the unaccepted checkov failures, to fix or review")
     args = parser.parse_args(argv)
     try:
         plan = run_stack(args.stack)
@@ -197,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         except (ScanError, AcceptedRiskError) as err:
             print(f"checkov scan of {plan.stack}: {err}", file=sys.stderr)
             return 2
+    if args.draft_acceptances and verdict is not None:
+        print(draft_entries(verdict, plan.stack, environment))
+        return 0
     if args.json:
         text = render_json(plan.stack, environment, findings)
         if verdict is not None:

@@ -93,3 +93,16 @@ def check_status(found: Sequence[ScannerFinding]) -> str:
         if status in statuses:
             return status
     return "PASS"
+
+
+def draft_entries(verdict: ScannerVerdict, stack: str, environment: str) -> str:
+    """YAML skeletons for the failures no entry covers, to review and paste into audit/accepted_risks.yaml (or fix):
+    the reason and who accepted stay to be written by a person, so a pasted skeleton fails validation until then."""
+    by_id: dict[str, list[str]] = defaultdict(list)
+    for f in verdict.unaccepted():
+        by_id[f.result.check_id].append(f.result.resource.replace(f"{environment}-app", "<env>-app"))
+    lines = []
+    for check_id, resources in sorted(by_id.items(), key=lambda kv: _order(kv[0])):
+        lines += [f"- check: {check_id}", "  resources:", *(f'    - "{r}"' for r in sorted(set(resources))),
+                  f"  stacks: [{stack}]", '  reason: ""', '  accepted_by: ""']
+    return "\n".join(lines)

@@ -175,3 +175,15 @@ def test_nodes_system_max_size_reaches_the_system_node_group() -> None:
     groups = {g.name: g.inputs for g in run_stack("prod", config=settings).of_type("aws:eks/nodeGroup:NodeGroup")}
     assert groups["cluster-system-ng"]["scalingConfig"]["maxSize"] == 12
     assert groups["cluster-spot-ng"]["scalingConfig"]["maxSize"] == 4  # the spot pool keeps its own
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_node_groups_wait_for_their_subnets_route_to_the_nat_gateway(stack: str) -> None:
+    plan = plan_of(stack)
+    egress = {r.urn for r in plan.resources
+              if (r.type == "aws:ec2/routeTable:RouteTable" and r.name.startswith("network-private-"))
+              or (r.type == "aws:ec2/routeTableAssociation:RouteTableAssociation" and "-private-" in r.name)
+              or r.type == "aws:ec2/natGateway:NatGateway"}
+    assert len(egress) == 6 + (3 if stack == "prod" else 1)  # 3 tables + 3 associations + the NAT gateways
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert egress <= set(group.dependencies), group.name
