@@ -52,8 +52,9 @@ NOT_SEEN = (
     "(eks:index:Cluster is a remote component; the project's eks-* rules judge its inputs instead)",
     "what controllers create at run time: the ALB and its listeners/target groups (AWS Load Balancer Controller), "
     "EBS volumes (EBS CSI driver), node EC2 instances and Auto Scaling groups (managed node groups)",
-    "objects Helm hooks or operators create after install (e.g. cert-manager Secrets, Prometheus Operator's "
-    "StatefulSets): only what the charts render is scanned",
+    "what operators create after install (cert-manager's certificate Secrets, Prometheus Operator's StatefulSets) "
+    "and `helm test` hooks (Pulumi never runs them): only what the charts render and the program registers is "
+    "scanned",
 )
 
 STATUS_MARK = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.NA: "N/A "}
@@ -160,7 +161,7 @@ def render_scanner(plan: Plan, environment: str, result: ScanResult, verdict: Sc
     lines += [f"  {risk.check} {resource}: does not fail in {plan.stack}; remove it from the entry"
               for risk, resource in verdict.stale]
     lines += ["", "not seen by checkov:"]
-    lines += [f"  {t} x{n} (no Terraform/Kubernetes form)" for t, n in unseen(plan)]
+    lines += [f"  {t} x{n} (neither AWS nor Kubernetes: nothing to scan)" for t, n in unseen(plan)]
     lines += [f"  Helm release {name}: chart absent, not rendered (make charts)" for name in result.unrendered]
     lines += [f"  {text}" for text in NOT_SEEN]
     lines += ["", f"{CIS_EKS_BENCHMARK}: items a managed cluster leaves to its owner"]

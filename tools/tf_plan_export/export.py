@@ -212,10 +212,11 @@ def export(plan: Plan) -> dict[str, Any]:
 
 
 def unseen(plan: Plan) -> list[tuple[str, int]]:
-    """(type, count) of the custom resources the export leaves out, i.e. what checkov's Terraform scan cannot see."""
+    """(type, count) of the custom resources neither the export nor the manifests give checkov (Kubernetes objects
+    are scanned as manifests, Helm releases as what they render)."""
     counts: dict[str, int] = {}
     for r in plan.resources:
-        if r.custom and r.type not in TERRAFORM_TYPES and not r.type.startswith("pulumi:providers:"):
+        if r.custom and r.type not in TERRAFORM_TYPES and not r.type.startswith(("pulumi:providers:", "kubernetes:")):
             counts[r.type] = counts.get(r.type, 0) + 1
     return sorted(counts.items())
 
