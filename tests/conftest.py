@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from config.catalog import default_catalog  # noqa: E402
 from config.load import TODAY_VARIABLE, build_stack_config  # noqa: E402
 from config.model import StackConfig  # noqa: E402
 from tests.helpers.shared_cache import remove_run_directory, shared  # noqa: E402
@@ -78,11 +79,39 @@ def sandbox() -> Plan:
 EXAMPLE_INGRESS: Final = {"domain": "shop.example.com", "hostedZoneId": "Z0EXAMPLE"}
 
 
+# staging/prod name who may assume the cluster roles (config rule cluster.principals); prod pins images by digest
+# (rollout.prod_digests). Hand-made HA configs get these unless a test sets the keys itself.
+EXAMPLE_PRINCIPALS: Final = {"adminPrincipalArns": ["arn:aws:iam::123456789012:role/platform-admin"],
+                             "devopsPrincipalArns": ["arn:aws:iam::123456789012:role/platform-devops"]}
+EXAMPLE_DIGEST: Final = "sha256:" + "ab" * 32
+
+
+def example_digests(services: Any = None) -> dict[str, dict[str, str]]:
+    """`rollout.images` pinning every service of the default catalog (or `services`) by digest."""
+    names = list(services) if services else [s.name for s in default_catalog("prod")]
+    return {name: {"digest": EXAMPLE_DIGEST} for name in names}
+
+
+def with_ha_defaults(env: str, settings: dict[str, str]) -> dict[str, str]:
+    """`settings` plus the principals (staging/prod) and image digests (prod) a test did not set itself."""
+    out = dict(settings)
+    if env in ("staging", "prod"):
+        cluster = json.loads(out.get("mtls-platform:cluster", "{}"))
+        out["mtls-platform:cluster"] = json.dumps({**EXAMPLE_PRINCIPALS, **cluster})
+    if env == "prod":
+        rollout = json.loads(out.get("mtls-platform:rollout", "{}"))
+        raw_services = json.loads(out.get("mtls-platform:services", "{}") or "{}")
+        services = raw_services if isinstance(raw_services, dict) and raw_services else None
+        rollout["images"] = {**example_digests(services), **rollout.get("images", {})}
+        out["mtls-platform:rollout"] = json.dumps(rollout)
+    return out
+
+
 def minimal_settings(env: str = "prod", **groups: Any) -> dict[str, str]:
     """The smallest valid raw stack config for `env` (Pulumi hands objects over JSON-encoded), plus `groups`."""
     base = {"aws:region": "us-east-1", "mtls-platform:environment": env,
             "mtls-platform:ingress": json.dumps(EXAMPLE_INGRESS)}
-    return {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}}
+    return with_ha_defaults(env, {**base, **{f"mtls-platform:{g}": json.dumps(v) for g, v in groups.items()}})
 
 
 def build_config(stack: str, settings: Mapping[str, str]) -> StackConfig:

@@ -77,6 +77,9 @@ def container(service: Service, image: str) -> Spec:
     spec: Spec = {
         "name": service.name,
         "image": image,
+        # Every pod start checks the node's pull credentials against the registry, so a pod can never run a cached
+        # image its ServiceAccount's node could no longer pull (CKV_K8S_15); ECR is in-region, the cost is one call.
+        "imagePullPolicy": "Always",
         "ports": [{"name": p.name, "containerPort": p.port, "protocol": "TCP"} for p in service.ports],
         "resources": {"requests": {"cpu": r.cpu_request, "memory": r.memory_request},
                       "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit}},

@@ -132,7 +132,8 @@ def upload_script() -> str:
 
 def cronjob_spec(args: SnapshotJobArgs) -> dict[str, Any]:
     """batch/v1 CronJob spec: one run at a time, a few retries, a hard deadline, history kept for inspection."""
-    resources = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+    # A CPU limit too (CKV_K8S_11): a snapshot is I/O-bound, and a runaway CLI must not starve Vault's node.
+    resources = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
     mounts = [{"name": "snapshot", "mountPath": "/snapshot"}, {"name": "tmp", "mountPath": "/tmp"}]
     snapshot = {
         "name": "snapshot", "image": versions.VAULT_IMAGE, "command": ["/bin/sh", "-ec", snapshot_script(args)],
@@ -140,7 +141,7 @@ def cronjob_spec(args: SnapshotJobArgs) -> dict[str, Any]:
                 {"name": "VAULT_CACERT", "value": f"{CA_DIR}/ca.crt"}, {"name": "HOME", "value": "/tmp"}],
         "volumeMounts": [*mounts, {"name": "vault-ca", "mountPath": CA_DIR, "readOnly": True},
                          {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True}],
-        "resources": resources, "securityContext": _container_security(),
+        "resources": resources, "securityContext": _container_security(), "imagePullPolicy": "Always",
     }
     upload = {
         "name": "upload", "image": versions.AWS_CLI_IMAGE, "command": ["/bin/sh", "-ec", upload_script()],
@@ -148,6 +149,7 @@ def cronjob_spec(args: SnapshotJobArgs) -> dict[str, Any]:
                 {"name": "KMS_KEY_ARN", "value": args.kms_key_arn}, {"name": "AWS_REGION", "value": args.region},
                 {"name": "HOME", "value": "/tmp"}],
         "volumeMounts": mounts, "resources": resources, "securityContext": _container_security(),
+        "imagePullPolicy": "Always",  # as the app's containers (CKV_K8S_15)
     }
     pod = {
         "serviceAccountName": args.service_account,

@@ -24,6 +24,7 @@ from components.shared import iam_documents
 from components.shared.aws_context import AwsContext
 from components.shared.encryption_keys import EncryptionKeys
 from config.model import AutoscalerSettings, NodePoolShape
+from config.schema import key
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 DEVOPS_GROUP = "platform-devops"
@@ -68,6 +69,11 @@ class Cluster(pulumi.ComponentResource):
         self.aws_context = ctx
         self.cluster_name_literal = args.cluster_name
         root = [ctx.arn("iam", "root", regional=False)]
+        for role, k, arns in (("admin", key("cluster.adminPrincipalArns"), args.admin_principal_arns),
+                              ("devops", key("cluster.devopsPrincipalArns"), args.devops_principal_arns)):
+            if not arns:  # only sandbox/dev get here: the config rules require the list in staging/prod
+                pulumi.log.warn(f"{k} is not set: any principal of the account that IAM allows sts:AssumeRole may "
+                                f"assume the {role} role (set the list to restrict it)")
 
         self.admin_role = aws.iam.Role(f"{name}-admin", description=f"{args.cluster_name} break-glass cluster admin",
                                        assume_role_policy=pulumi.Output.json_dumps(
@@ -143,7 +149,7 @@ class Cluster(pulumi.ComponentResource):
                 cluster_name=self.cluster_name, cluster_name_literal=args.cluster_name,
                 node_role_arn=self.node_role.arn, subnet_ids=args.network.private_subnet_ids, shape=shape,
                 kubernetes_version=args.kubernetes_version, labels={"platform/pool": pool},
-                node_group_depends_on=attachments,
+                node_group_depends_on=[*attachments, *args.network.private_egress],
             ), pulumi.ResourceOptions(parent=self))
             for pool, shape in pools.items()
         ]

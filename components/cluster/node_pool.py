@@ -28,8 +28,9 @@ class NodePoolArgs:
     shape: NodePoolShape
     kubernetes_version: str
     labels: dict[str, str]
-    # The node role's policy attachments: a node that joins without them never becomes Ready. Only the node group
-    # waits for them (the launch template need not).
+    # The node role's policy attachments and the private subnets' egress (route to the NAT gateway, its
+    # association, the gateway): a node that boots without them never becomes Ready. Only the node group waits for
+    # them (the launch template need not).
     node_group_depends_on: Sequence[pulumi.Resource] = ()
 
 

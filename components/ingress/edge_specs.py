@@ -122,6 +122,7 @@ def container(image: str) -> Spec:
     return {
         "name": "nginx",
         "image": image,
+        "imagePullPolicy": "Always",  # as the app's containers (app_specs.container, CKV_K8S_15)
         # Skip the image's entrypoint scripts: they try to rewrite files under /etc/nginx (read-only here).
         "command": ["nginx", "-g", "daemon off;"],
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],

@@ -85,12 +85,13 @@ def cronjob_spec(args: RotationJobArgs) -> Spec:
         "THRESHOLD_DAYS": str(args.threshold_days), "STUCK_HOURS": str(args.stuck_hours), "HOME": "/tmp",
     }
     container = {
-        "name": "rotation", "image": args.image,
+        "name": "rotation", "image": args.image, "imagePullPolicy": "Always",  # as the app's containers (CKV_K8S_15)
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "volumeMounts": [{"name": "vault-ca", "mountPath": CA_DIR, "readOnly": True},
                          {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
-        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"memory": "256Mi"}},
+        # A CPU limit like the snapshot job's (CKV_K8S_11): a stuck run cannot take a node's CPU from the mesh.
+        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "securityContext": _container_security(),
     }
     pod = {

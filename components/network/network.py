@@ -62,6 +62,12 @@ class Network(pulumi.ComponentResource):
                                          tags={"Name": f"{args.cluster_name}-isolated"}, opts=vpc_opts)
 
         zones = args.availability_zones
+        # What nodes in the private subnets need before they boot: each zone's route to its NAT gateway (the route is
+        # inline in the route table), the table's association with the subnet, and the NAT gateway itself. Without
+        # them a node cannot pull images or reach the EKS endpoint, and the node group fails to join.
+        # Ref: https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html (private nodes need egress)
+        self.private_egress: list[pulumi.Resource] = []
+        self._associations: dict[str, aws.ec2.RouteTableAssociation] = {}
         public, private, isolated, private_rts = [], [], [], []
         nat_ids: list[pulumi.Output[str]] = []
         for i, zone in enumerate(zones):
@@ -76,12 +82,14 @@ class Network(pulumi.ComponentResource):
                                          tags={"Name": f"{args.cluster_name}-nat-{zone}"},
                                          opts=pulumi.ResourceOptions(parent=pub, depends_on=[igw]))
                 nat_ids.append(nat.id)
+                self.private_egress.append(nat)
             rt = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=self.vpc.id,
                                     routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_ids[-1]}],
                                     tags={"Name": f"{args.cluster_name}-private-{zone}"}, opts=vpc_opts)
             private_rts.append(rt)
             private.append(self._subnet(name, "private", zone, args.private_subnet_cidrs[i], rt,
                                         {"kubernetes.io/role/internal-elb": "1", cluster_tag: "shared"}))
+            self.private_egress += [rt, self._associations[f"{name}-private-{zone}"]]
             isolated.append(self._subnet(name, "isolated", zone, args.isolated_subnet_cidrs[i], isolated_rt, {}))
 
         # S3 through a gateway endpoint: free, keeps image layers and backups off the NAT gateways' per-GB bill.
@@ -114,8 +122,9 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{tier}-{zone}", "tier": tier, **tags},
             opts=pulumi.ResourceOptions(parent=self.vpc),
         )
-        aws.ec2.RouteTableAssociation(f"{name}-{tier}-{zone}", subnet_id=subnet.id, route_table_id=route_table.id,
-                                      opts=pulumi.ResourceOptions(parent=subnet))
+        self._associations[f"{name}-{tier}-{zone}"] = aws.ec2.RouteTableAssociation(
+            f"{name}-{tier}-{zone}", subnet_id=subnet.id, route_table_id=route_table.id,
+            opts=pulumi.ResourceOptions(parent=subnet))
         return subnet
 
     def _flow_logs(self, name: str, args: NetworkArgs) -> None:

@@ -65,6 +65,7 @@ RULES: Final[tuple[DatedRule, ...]] = (
     _undated(services.reserved_service_names),
     _undated(rollout.progressive),
     _undated(autoscaling.autoscaling),
+    _undated(rollout.prod_digests),
 )
 
 

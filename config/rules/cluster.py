@@ -1,5 +1,6 @@
 """Config rules of the `cluster` group: log retention CloudWatch accepts, a Kubernetes version still in EKS standard
-support on the given date, a private API endpoint in HA environments, principal ARNs that are ARNs.
+support on the given date, a private API endpoint in HA environments, principal ARNs that are ARNs and, in HA
+environments, an explicit list of who may assume the admin and DevOps roles.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def endpoint(cfg: StackConfig) -> Iterator[Problem]:
 def principals(cfg: StackConfig) -> Iterator[Problem]:
     for k, arns in ((key("cluster.adminPrincipalArns"), cfg.admin_principal_arns),
                     (key("cluster.devopsPrincipalArns"), cfg.devops_principal_arns)):
+        if cfg.is_ha and not arns:
+            # Unset, the role trusts the account root: any principal IAM lets assume roles (CKV_AWS_61).
+            yield Problem(k, f"{cfg.environment} needs the explicit list of roles/users who may assume this "
+                             "cluster role (empty trusts every principal of the account; CKV_AWS_61, CIS 4.1.1)")
         for arn in arns:
             if not _ARN.match(arn):
                 yield Problem(k, f"{arn!r} is not an IAM role, user or account-root ARN")
+            elif cfg.is_ha and arn.endswith(":root"):
+                yield Problem(k, f"{arn!r} is the account root, which trusts every principal of the account: "
+                                 f"{cfg.environment} names the roles/users")

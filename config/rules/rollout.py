@@ -67,3 +67,25 @@ def progressive(cfg: StackConfig) -> Iterator[Problem]:
                       "50 and 100")
     if not 1 <= cfg.canary_max_latency_ms <= 60_000:
         yield Problem(key("rollout.maxLatencyMs"), f"{cfg.canary_max_latency_ms} must be between 1 and 60000 ms")
+
+
+# Environments whose every application image must be referenced by digest (CKV_K8S_43): a tag, even in an immutable
+# ECR repository, names whatever was pushed under it first; a digest names the bytes that were scanned and approved.
+DIGEST_ENVIRONMENTS = frozenset({"prod"})
+
+
+def prod_digests(cfg: StackConfig) -> Iterator[Problem]:
+    """In prod every service image and canary is a digest (`rollout.images` sets one without restating the catalog)."""
+    if cfg.environment not in DIGEST_ENVIRONMENTS:
+        return
+    for svc in cfg.services:
+        if svc.image.digest is None:
+            yield Problem(f"{key('rollout.images')}.{svc.name}",
+                          f"{cfg.environment} references images by digest (sha256:...), not by tag "
+                          f"{svc.image.tag!r} (CKV_K8S_43)")
+        canary = svc.canary or cfg.canaries.get(svc.name)
+        if canary is not None and canary.digest is None:
+            where = (f"{key('rollout.canaries')}.{svc.name}" if svc.name in cfg.canaries
+                     else f"{key('services')}.{svc.name}.canary")
+            yield Problem(f"{where}.digest", f"{cfg.environment} references images by digest, not by tag "
+                                             f"{canary.tag!r} (CKV_K8S_43)")

@@ -10,7 +10,7 @@ import yaml
 
 from config import catalog as sc
 from config.model import ConfigError
-from tests.conftest import ROOT, STACKS, build_config
+from tests.conftest import ROOT, STACKS, build_config, with_ha_defaults
 from tools.engine.mock_engine import PlanMocks, RecordingMonitor, run_stack
 
 BRIEF_SERVICES = {"product-catalog", "inventory-management", "order-processing", "customer-profile", "payment-gateway",
@@ -26,8 +26,9 @@ def svc(**changes: Any) -> dict[str, Any]:
 
 def settings(services: dict[str, Any] | str) -> dict[str, str]:
     raw = services if isinstance(services, str) else json.dumps(services)
-    return {"aws:region": "us-east-1", "mtls-platform:environment": "prod", "mtls-platform:services": raw,
-            "mtls-platform:ingress": json.dumps({"domain": "shop.example.com", "hostedZoneId": "Z0EXAMPLE"})}
+    return with_ha_defaults("prod", {
+        "aws:region": "us-east-1", "mtls-platform:environment": "prod", "mtls-platform:services": raw,
+        "mtls-platform:ingress": json.dumps({"domain": "shop.example.com", "hostedZoneId": "Z0EXAMPLE"})})
 
 
 def problems(services: dict[str, Any] | str) -> list[str]:

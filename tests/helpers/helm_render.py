@@ -10,34 +10,35 @@ nothing), like `helm template`. `crd_documents` gives the CRDs Helm installs fro
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 import helm_python as helm
 import pytest
-import yaml
 
-from tests.conftest import ROOT, STACKS, plan_of
-from tests.helpers.k8s_schemas import Loader
+from tests.conftest import STACKS, plan_of
 from tests.helpers.shared_cache import shared
+from tools.engine.helm_render import (
+    CHART_CACHE,
+    CHARTS,
+    RELEASE,
+    SEPARATOR,
+    Obj,
+    find_chart,
+    parse_manifests,
+    render_inputs,
+)
 from tools.engine.mock_engine import Registration
 
-CHARTS = ROOT.parent / "shared" / "reference" / "upstream" / "charts"
-CHART_CACHE = ROOT / ".charts"  # `make charts` (tools/charts) unpacks the pinned charts here
-RELEASE = "kubernetes:helm.sh/v3:Release"
-# Helm's manifest separator (helm.sh/helm/v4 pkg/release/util SplitManifests, `(?:^|\s*\n)---\s*`): a `---` at a
-# line start, which templates may follow directly with a comment (`---# ...`). Written without Helm's leading `\s*`,
-# which only moves trailing whitespace out of the previous document and backtracks quadratically over the deep
-# indentation of CRDs (~1 s per stack).
-SEPARATOR = re.compile(r"(?:^|\n)---\s*")
-Obj = dict[str, Any]
+__all__ = ["CHARTS", "CHART_CACHE", "RELEASE", "SEPARATOR", "Obj", "chart_dir", "crd_documents", "named",
+           "parse_manifests", "render", "rendered"]
 
 
 def chart_dir(chart: str, version: str) -> Any:
-    for base in (CHARTS, CHART_CACHE):
-        if (base / f"{chart}-{version}").is_dir():
-            return base / f"{chart}-{version}"
-    pytest.skip(f"pinned chart {chart} {version} is neither in the upstream chart data nor in .charts/ (make charts)")
+    found = find_chart(chart, version, (CHARTS, CHART_CACHE))  # read here: tests patch them
+    if found is None:
+        pytest.skip(f"pinned chart {chart} {version} is neither in the upstream chart data nor in .charts/ "
+                    "(make charts)")
+    return found
 
 
 @functools.cache
@@ -49,25 +50,7 @@ def _load(chart: str, version: str) -> helm.Chart:
 def render(release: Registration) -> list[Obj]:
     """Every object the chart renders for this registration (NOTES.txt and empty documents left out)."""
     inputs = release.inputs
-    chart = helm.Chart.load(str(chart_dir(inputs["chart"], inputs["version"])))
-    manifests = chart.render(values=inputs["values"], name=inputs["name"], namespace=inputs["namespace"],
-                             is_install=True)
-    return [_as_installed(obj) for obj in parse_manifests(manifests)]
-
-
-# Helm's offline capabilities (helm.sh/helm/v4 pkg/chart/common DefaultVersionSet: client-go's scheme) do not list
-# apiregistration.k8s.io, which the API server itself serves; an install asks the cluster and sees v1 (v1beta1 was
-# removed in Kubernetes 1.22). Charts that branch on `.Capabilities.APIVersions.Has "apiregistration.k8s.io/v1"`
-# (prometheus-adapter 5.3.0 templates/*-apiservice.yaml) get here what the cluster gives them; both versions have
-# the same fields.
-_INSTALL_API_VERSIONS: dict[str, str] = {"apiregistration.k8s.io/v1beta1": "apiregistration.k8s.io/v1"}
-
-
-def _as_installed(obj: Obj) -> Obj:
-    version = obj.get("apiVersion")
-    if isinstance(version, str) and version in _INSTALL_API_VERSIONS:
-        return {**obj, "apiVersion": _INSTALL_API_VERSIONS[version]}
-    return obj
+    return render_inputs(inputs, chart_dir(inputs["chart"], inputs["version"]))
 
 
 def rendered(stack: str) -> dict[str, list[Obj]]:
@@ -124,8 +107,3 @@ def _condition(values: dict[str, Any], condition: str) -> bool:
         if isinstance(node, bool):
             return node
     return True
-def parse_manifests(manifests: dict[str, str]) -> list[Obj]:
-    """The objects of a `Chart.render` result, as `render` reads them (NOTES.txt and empty documents left out), with
-    libyaml's safe loader where PyYAML has it (the same objects, ~10x faster)."""
-    return [obj for path, text in sorted(manifests.items()) if not path.endswith("NOTES.txt")
-            for part in SEPARATOR.split(text) if part.strip() for obj in [yaml.load(part, Loader=Loader)] if obj]

@@ -51,6 +51,18 @@ def generate_catalog(count: int, replicas: tuple[int, int] = (2, 4)) -> dict[str
     return services
 
 
+def with_catalog(base: dict[str, str], services: dict[str, Any]) -> dict[str, str]:
+    """`base` settings running `services`; a stack that pins its images by digest (prod) pins the generated ones
+    with its first digest (the default catalog's pins would name services the generated catalog lacks)."""
+    config = {**base, "mtls-platform:services": json.dumps(services)}
+    rollout = json.loads(base.get("mtls-platform:rollout", "{}"))
+    digests = [p["digest"] for p in rollout.get("images", {}).values() if p.get("digest")]
+    if "images" in rollout:
+        rollout["images"] = {n: {"digest": digests[0]} for n in services} if digests else {}
+        config["mtls-platform:rollout"] = json.dumps(rollout)
+    return config
+
+
 _RUN = '''
 import json, sys
 sys.path.insert(0, {root!r})
@@ -112,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{1000 * seconds / count:>11.2f}")
     points: list[tuple[int, float, int]] = []
     for size in args.sizes:
-        config = {**base, "mtls-platform:services": json.dumps(generate_catalog(size))}
+        config = with_catalog(base, generate_catalog(size))
         seconds, count = best(args.stack, config, args.repeat)
         points.append((size, seconds, count))
         print(f"{'generated':<14} {size:>8} {count:>9} {seconds:>8.2f} {1000 * seconds / size:>10.1f} "

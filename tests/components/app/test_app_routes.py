@@ -15,7 +15,7 @@ from components.app import route_specs as routes
 from config import catalog as sc
 from config import traffic as tp
 from config.model import ConfigError
-from tests.conftest import FACTS, ROOT, STACKS, build_config, plan_of
+from tests.conftest import FACTS, ROOT, STACKS, build_config, plan_of, with_ha_defaults
 from tools.engine.mock_engine import PlanMocks, RecordingMonitor, load_stack_settings, run_stack
 
 FIELDS = yaml.safe_load((FACTS / "gateway_crd_fields.yaml").read_text())
@@ -223,7 +223,7 @@ def _settings(services: dict[str, Any], rollout: dict[str, Any] | None = None) -
            "mtls-platform:services": json.dumps(services)}
     if rollout is not None:
         out["mtls-platform:rollout"] = json.dumps(rollout)
-    return out
+    return with_ha_defaults("prod", out)
 
 
 P = "mtls-platform:services.a"

@@ -42,7 +42,8 @@ def _render(ha: bool) -> list[Obj]:
 
 def _config() -> object:
     settings = load_stack_settings("prod")
-    settings["mtls-platform:rollout"] = json.dumps({
+    settings["mtls-platform:rollout"] = json.dumps({  # the stack file's digest pins kept
+        **json.loads(settings.get("mtls-platform:rollout", "{}")),
         "progressive": True, "stepWeight": 20, "maxWeight": 60, "interval": "2m", "failedChecks": 3,
         "minSuccessRate": 99.5, "maxLatencyMs": 250})
     return build_config("prod", settings)

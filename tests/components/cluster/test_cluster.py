@@ -52,8 +52,11 @@ def test_api_authentication_with_admin_and_devops_entries(prod: Plan) -> None:
 
 
 def test_people_roles_default_to_the_account_and_take_configured_principals(prod: Plan) -> None:
+    trust = json.loads(plan_of("dev").one("aws:iam/role:Role", "cluster-admin").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}  # dev: the account
     trust = json.loads(prod.one("aws:iam/role:Role", "cluster-admin").inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}
+    assert trust["Statement"][0]["Principal"] == {  # prod: the stack file's explicit list (config rule)
+        "AWS": ["arn:aws:iam::123456789012:role/REPLACE-WITH-YOUR-PLATFORM-ADMIN-ROLE"]}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -172,3 +175,15 @@ def test_nodes_system_max_size_reaches_the_system_node_group() -> None:
     groups = {g.name: g.inputs for g in run_stack("prod", config=settings).of_type("aws:eks/nodeGroup:NodeGroup")}
     assert groups["cluster-system-ng"]["scalingConfig"]["maxSize"] == 12
     assert groups["cluster-spot-ng"]["scalingConfig"]["maxSize"] == 4  # the spot pool keeps its own
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_node_groups_wait_for_their_subnets_route_to_the_nat_gateway(stack: str) -> None:
+    plan = plan_of(stack)
+    egress = {r.urn for r in plan.resources
+              if (r.type == "aws:ec2/routeTable:RouteTable" and r.name.startswith("network-private-"))
+              or (r.type == "aws:ec2/routeTableAssociation:RouteTableAssociation" and "-private-" in r.name)
+              or r.type == "aws:ec2/natGateway:NatGateway"}
+    assert len(egress) == 6 + (3 if stack == "prod" else 1)  # 3 tables + 3 associations + the NAT gateways
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert egress <= set(group.dependencies), group.name

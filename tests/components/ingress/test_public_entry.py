@@ -23,7 +23,7 @@ from components.ingress.alb_controller_values import (
 from config import versions
 from config.catalog import default_catalog
 from config.model import ConfigError
-from tests.conftest import FACTS, HA, STACKS, build_config, plan_of
+from tests.conftest import FACTS, HA, STACKS, build_config, plan_of, with_ha_defaults
 from tests.helpers.chart_keys import unanchored_allow_list_entries
 from tests.helpers.chart_keys import unknown_paths as chart_unknown_paths
 from tools.chart_data import chart_keys
@@ -132,7 +132,7 @@ def cfg(ingress: dict[str, Any] | None, services: dict[str, Any] | None = None) 
         c["mtls-platform:ingress"] = json.dumps(ingress)
     if services is not None:
         c["mtls-platform:services"] = json.dumps(services)
-    return c
+    return with_ha_defaults("prod", c)
 
 
 def problems(config: dict[str, str]) -> list[str]:

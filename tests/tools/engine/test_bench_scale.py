@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from config import catalog as sc
 from tests.conftest import build_config
-from tools.engine.bench_scale import fit, generate_catalog
+from tools.engine.bench_scale import fit, generate_catalog, with_catalog
 from tools.engine.mock_engine import load_stack_settings
 
 
@@ -27,7 +25,7 @@ def test_generated_catalogs_are_valid(count: int) -> None:
 
 
 def test_a_generated_catalog_passes_the_whole_config_load() -> None:
-    config = {**load_stack_settings("prod"), "mtls-platform:services": json.dumps(generate_catalog(80))}
+    config = with_catalog(load_stack_settings("prod"), generate_catalog(80))
     assert len(build_config("prod", config).services) == 80
 
 
