@@ -62,6 +62,8 @@ RULES: Final[tuple[DatedRule, ...]] = (
     _undated(rollout.image_pins),
     _undated(ingress.ingress),
     _undated(services.reserved_service_names),
+    _undated(data.credentials),
+    _undated(services.data_services_run),
 )
 
 
