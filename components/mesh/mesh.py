@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cluster.cluster import Cluster
+from components.data.data_services import DataServices
+from components.data.postgres import DATABASE_NAME
 from components.mesh import cert_specs, namespace_specs, policy_mode_specs
 from components.mesh.cert_manager import CONTROLLER_SERVICE_ACCOUNT, CertManager, CertManagerArgs
 from components.mesh.linkerd import Linkerd, LinkerdArgs
@@ -20,6 +22,7 @@ from components.mesh.linkerd_values import LinkerdValuesArgs
 from components.mesh.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.mesh.trust_chain import TrustChain, TrustChainArgs
 from components.shared.encryption_keys import EncryptionKeys
+from components.vault.bootstrap import app_secrets
 from components.vault.vault import Vault, VaultArgs
 from components.vault.vault_aws import VaultAws
 from config.model import StackConfig
@@ -34,6 +37,7 @@ class MeshArgs:
     cluster: Cluster
     vault_aws: VaultAws
     keys: EncryptionKeys
+    data: DataServices | None = None  # the services' credentials come from Vault's engines over these
 
 
 class Mesh(pulumi.ComponentResource):
@@ -53,6 +57,8 @@ class Mesh(pulumi.ComponentResource):
         self.cert_manager = CertManager(
             "cert-manager", CertManagerArgs(ns(CERT_MANAGER_NAMESPACE), cfg.is_ha, nodes), child)
         self.vault = Vault("vault", VaultArgs(
+            app_secrets=_app_secrets(cfg, args.data), postgres_master_secret_arn=(
+                args.data.postgres_secret_arn if args.data is not None else ""),
             namespace=ns(VAULT_NAMESPACE), namespace_name=VAULT_NAMESPACE, ha=cfg.is_ha, region=cfg.region,
             name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
             kubeconfig=args.cluster.kubeconfig, trust_anchor_ttl_hours=cfg.trust_anchor_ttl_hours,
@@ -78,3 +84,14 @@ class Mesh(pulumi.ComponentResource):
             cert_manager=self.cert_manager.release, nodes_ready=nodes,
         ), child)
         self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})
+
+
+def _app_secrets(cfg: StackConfig, data: DataServices | None) -> pulumi.Input[str]:
+    """The catalog's services and their dataServices, as Vault's application-secrets spec (JSON)."""
+    # manifests.mode "replace": the catalog's services are not created, so they get no Vault identity either.
+    if data is None or cfg.manifests_mode == "replace" or not any("rds" in s.data_services for s in cfg.services):
+        return ""
+    services = tuple((s.name, tuple(s.data_services)) for s in cfg.services)
+    return data.postgres_endpoint.apply(lambda endpoint: app_secrets.to_json(app_secrets.for_stack(
+        services, cfg.app_namespace_name, app_secrets.audience_for(cfg.name_prefix), endpoint, DATABASE_NAME,
+        cfg.postgres_credential_ttl_hours, cfg.postgres_credential_max_ttl_hours)))

@@ -46,6 +46,9 @@ class VaultArgs:
     identity_issuer_duration_hours: int
     protect: bool
     depends_on: Sequence[pulumi.Resource] = ()  # nodes and the EBS CSI driver its volumes need
+    # The services' credentials (bootstrap/app_secrets.py to_json) and the RDS master secret Vault is seeded from.
+    app_secrets: pulumi.Input[str] = ""
+    postgres_master_secret_arn: pulumi.Input[str] = ""
 
 
 class Vault(pulumi.ComponentResource):
@@ -95,7 +98,8 @@ class Vault(pulumi.ComponentResource):
         self.bootstrap = VaultBootstrap(f"{name}-bootstrap", VaultBootstrapArgs(
             kubeconfig=args.kubeconfig, vault_ca_pem=self.tls.ca_pem,
             recovery_secret_arn=self.recovery_secret.arn, region=args.region, spec=spec,
-            namespace=args.namespace_name,
+            namespace=args.namespace_name, app_secrets=args.app_secrets,
+            postgres_master_secret_arn=args.postgres_master_secret_arn,
         ), pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
         self.spec = spec
         self.server = f"https://vault.{args.namespace_name}.svc:8200"

@@ -404,3 +404,29 @@ def from_json(text: str) -> AppSecretsSpec | None:
     cache = CacheTarget(**data.pop("cache")) if data.get("cache") else None
     data.pop("cache", None)
     return AppSecretsSpec(services=services, postgres=postgres, cache=cache, **data)
+
+
+# Where the Vault pods find the RDS CA bundle (pgx reads sslrootcert as a file; see postgres_connection_url).
+RDS_CA_FILE: Final = "/vault/userconfig/rds-ca/rds-ca-bundle.pem"
+
+
+def for_stack(services: tuple[tuple[str, tuple[str, ...]], ...], namespace: str, audience: str,
+              postgres_endpoint: str, database: str, ttl_hours: int, max_ttl_hours: int) -> AppSecretsSpec:
+    """The spec of one stack from its catalog (name, dataServices) and the RDS endpoint (`host:port`).
+
+    Only PostgreSQL is wired into stacks so far: the cache's per-service ElastiCache users are not created yet, so
+    `cache` is left out of each service here (README "Application secrets from Vault": what is not built)."""
+    host, _, port = postgres_endpoint.rpartition(":")
+    return AppSecretsSpec(
+        services=tuple(AppService(name, namespace, tuple(d for d in wanted if d == POSTGRES))
+                       for name, wanted in services),
+        audience=audience,
+        postgres=PostgresTarget(host=host, port=int(port), database=database, ca_file=RDS_CA_FILE,
+                                default_ttl_hours=ttl_hours, max_ttl_hours=max_ttl_hours),
+        token_max_ttl_seconds=max(8, max_ttl_hours) * HOUR,
+    )
+
+
+def audience_for(name_prefix: str) -> str:
+    """The `aud` of the services' projected tokens for Vault (one per stack, never the API server's own)."""
+    return f"vault://{name_prefix}-apps"
