@@ -29,6 +29,7 @@ class AppServiceArgs:
     ha: bool
     depends_on: tuple[pulumi.Resource, ...] = ()  # the Linkerd control plane: injector up, policy CRDs present
     canary_image: pulumi.Input[str] | None = None  # the canary's pinned image when the service has a canary
+    vault_client: bool = False  # it has a Vault role: its pods may reach Vault's API (egress 8200)
 
 
 class AppService(pulumi.ComponentResource):
@@ -82,7 +83,8 @@ class AppService(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(svc.name),
             spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict,
-                      app_specs.network_policy(svc, args.catalog, args.data_cidrs)), opts=child)
+                      app_specs.network_policy(svc, args.catalog, args.data_cidrs, args.vault_client)),
+            opts=child)
         # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per route_specs.
         self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
             service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on),

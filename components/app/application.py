@@ -77,6 +77,7 @@ class Application(pulumi.ComponentResource):
         meshed = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[control_plane]))
         self._scrape_policy(name, namespace, cfg, meshed)
         self.services: dict[str, AppService] = {}
+        self.vault_clients = frozenset(args.mesh.vault_app_clients)
         for svc in catalog:
             svc = route_specs.with_canary(svc, dict(cfg.canaries))
             repo = self.repositories.get(svc.name)
@@ -89,7 +90,7 @@ class Application(pulumi.ComponentResource):
             self.services[svc.name] = AppService(f"{name}-{svc.name}", AppServiceArgs(
                 service=svc, catalog=catalog, namespace=namespace, image=image,
                 data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,),
-                canary_image=canary_image), child)
+                canary_image=canary_image, vault_client=svc.name in self.vault_clients), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

@@ -47,10 +47,13 @@ class Mesh(pulumi.ComponentResource):
         super().__init__("mtls-platform:mesh:Mesh", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cfg = args.config
+        # The app services with a Vault role (their credentials come from Vault's engines over `data`).
+        self.vault_app_clients = vault_app_clients(cfg) if args.data is not None else ()
         self.namespaces = PlatformNamespaces("namespaces", PlatformNamespacesArgs(
             app_namespace=cfg.app_namespace_name,
             networks=namespace_specs.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
             app_inbound_policy=policy_mode_specs.NAMESPACE_INBOUND_POLICY[cfg.policy_mode],
+            vault_app_clients=self.vault_app_clients,
         ), child)
         ns = self.namespaces.name_of
         nodes = args.cluster.nodes_ready
@@ -86,10 +89,17 @@ class Mesh(pulumi.ComponentResource):
         self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})
 
 
+def vault_app_clients(cfg: StackConfig) -> tuple[str, ...]:
+    """The catalog services that get a Vault role (app_secrets.for_stack wires PostgreSQL so far)."""
+    # manifests.mode "replace": the catalog's services are not created, so they get no Vault identity either.
+    if cfg.manifests_mode == "replace":
+        return ()
+    return tuple(sorted(s.name for s in cfg.services if app_secrets.POSTGRES in s.data_services))
+
+
 def _app_secrets(cfg: StackConfig, data: DataServices | None) -> pulumi.Input[str]:
     """The catalog's services and their dataServices, as Vault's application-secrets spec (JSON)."""
-    # manifests.mode "replace": the catalog's services are not created, so they get no Vault identity either.
-    if data is None or cfg.manifests_mode == "replace" or not any("rds" in s.data_services for s in cfg.services):
+    if data is None or not vault_app_clients(cfg):
         return ""
     services = tuple((s.name, tuple(s.data_services)) for s in cfg.services)
     return data.postgres_endpoint.apply(lambda endpoint: app_secrets.to_json(app_secrets.for_stack(

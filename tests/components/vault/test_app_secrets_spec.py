@@ -92,3 +92,27 @@ def test_the_stored_form_is_one_json_string() -> None:
     spec = AppSecretsSpec(services=(AppService("a", "ns", ("rds",)),), audience="aud", postgres=PG)
     assert json.loads(app_secrets.to_json(spec))["services"] == [{"name": "a", "namespace": "ns",
                                                                  "data_services": ["rds"]}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_vaults_port_admits_exactly_the_services_with_a_role(stack: str) -> None:
+    plan = plan_of(stack)
+    netpol = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    with_role = sorted(s.name for s in default_catalog(stack) if "rds" in s.data_services)
+    ingress = plan.one(netpol, "vault-allow-app-clients").inputs["spec"]
+    assert ingress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "vault"}}
+    (rule,) = ingress["ingress"]
+    (peer,) = rule["from"]
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": f"{stack}-app"}}
+    assert peer["podSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": with_role}]
+    assert [p["port"] for p in rule["ports"]] == [8200]
+    # The other side: only those services' own NetworkPolicies allow egress to Vault.
+    to_vault = sorted(
+        r.name.removeprefix("app-").removesuffix("-netpol") for r in plan.of_type(netpol)
+        if r.name.startswith("app-") and any(
+            any(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "vault"
+                for peer in e.get("to", [])) for e in r.inputs["spec"]["egress"]))
+    assert to_vault == with_role
+    assert plan.one(netpol, "vault-allow-to-postgres").inputs["spec"]["egress"][0]["ports"] == [
+        {"protocol": "TCP", "port": 5432}]
