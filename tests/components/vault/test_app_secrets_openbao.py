@@ -8,12 +8,14 @@ closing note's numbers: credentials issued, refused and revoked here.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import hvac
@@ -21,6 +23,7 @@ import hvac.exceptions
 import pytest
 import requests
 
+from components.app import vault_agent_specs
 from components.vault.bootstrap.app_secrets import (
     REDIS_PLUGIN,
     AppSecretsSpec,
@@ -48,6 +51,7 @@ from tests.helpers.openbao import (  # noqa: F401  # fixtures are found by name
     OpenBaoServer,
     ServerFactory,
     TokenReviewer,
+    bao_binary,
     openbao_factory,
     openbao_transit,
     openbao_workdir,
@@ -306,3 +310,35 @@ def test_a_second_run_changes_nothing_and_a_removed_service_loses_its_identity(w
             "postgres-product-catalog-deleted", "postgres-connection"} <= set(changed), changed
     assert world.refused(world.login("product-catalog"))
     assert world.rerun() != []  # back, for any test that runs after
+
+
+# --- delivery: the agent renders the project's templates --------------------------------------------------------
+
+def test_the_agent_logs_in_as_the_service_and_renders_its_credentials(world: World, tmp_path: Path) -> None:
+    service = world.apps.services_by_name["order-processing"]
+    jwt = tmp_path / "token"
+    jwt.write_text(world.reviewer.service_account_token(service.name, NAMESPACE, [AUDIENCE]))
+    files = vault_agent_specs.templates(world.apps, service)
+    config = {
+        "vault": {"address": world.vault.url, "ca_cert": str(world.vault.ca_path)},
+        "auto_auth": {"method": [{"type": "kubernetes", "mount_path": "auth/kubernetes",
+                                  "config": {"role": role_name(service.name), "token_path": str(jwt)}}]},
+        "template_config": {"exit_on_retry_failure": True},
+        "template": [{"destination": str(tmp_path / name), "contents": text} for name, text in files.items()],
+        "exit_after_auth": True,
+    }
+    (tmp_path / "agent.json").write_text(json.dumps(config))
+    done = subprocess.run([str(bao_binary()), "agent", f"-config={tmp_path / 'agent.json'}"], capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rendered = {name: dict(line.split("=", 1) for line in (tmp_path / name).read_text().splitlines())
+                for name in files}
+    FIGURES["issued"] += 2
+    pg = rendered["postgres.env"]
+    assert world.pg.psql("SELECT current_user", pg["PGUSER"], pg["PGPASSWORD"])[:2] == (0, "svc_order_processing")
+    cache = rendered["cache.env"]
+    assert world.cache.cli(["PING"], cache["CACHE_USER"], cache["CACHE_PASSWORD"])[1] == "PONG"
+    annotations = vault_agent_specs.injector_annotations(world.apps, service, "/vault/tls/ca.crt")
+    assert annotations["vault.hashicorp.com/agent-inject-secret-postgres"] == \
+        "database/creds/postgres-order-processing"
+    assert annotations["vault.hashicorp.com/agent-inject-template-cache"] == files["cache.env"]
