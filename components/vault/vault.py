@@ -46,7 +46,8 @@ class VaultArgs:
     identity_issuer_duration_hours: int
     protect: bool
     depends_on: Sequence[pulumi.Resource] = ()  # nodes and the EBS CSI driver its volumes need
-    # The services' credentials (bootstrap/app_secrets.py to_json) and the RDS master secret Vault is seeded from.
+    # The services' credentials (components/vault/bootstrap/app_secrets.py to_json) and the RDS master secret Vault's
+    # PostgreSQL connection is seeded from; "" = none.
     app_secrets: pulumi.Input[str] = ""
     postgres_master_secret_arn: pulumi.Input[str] = ""
 
@@ -98,9 +99,16 @@ class Vault(pulumi.ComponentResource):
         self.bootstrap = VaultBootstrap(f"{name}-bootstrap", VaultBootstrapArgs(
             kubeconfig=args.kubeconfig, vault_ca_pem=self.tls.ca_pem,
             recovery_secret_arn=self.recovery_secret.arn, region=args.region, spec=spec,
+            namespace=args.namespace_name,
+        ), pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
+        # The services' credentials in a second run of the same bootstrap, after the first: it waits for RDS (up to
+        # ~18 min for a Multi-AZ instance), which the trust chain and Linkerd must not wait for.
+        self.app_secrets = VaultBootstrap(f"{name}-app-secrets", VaultBootstrapArgs(
+            kubeconfig=args.kubeconfig, vault_ca_pem=self.tls.ca_pem,
+            recovery_secret_arn=self.recovery_secret.arn, region=args.region, spec=spec,
             namespace=args.namespace_name, app_secrets=args.app_secrets,
             postgres_master_secret_arn=args.postgres_master_secret_arn,
-        ), pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
+        ), pulumi.ResourceOptions(parent=self, depends_on=[self.bootstrap])) if args.app_secrets else None
         self.spec = spec
         self.server = f"https://vault.{args.namespace_name}.svc:8200"
         self.ca_pem = self.tls.ca_pem

@@ -62,7 +62,7 @@ class VaultBootstrapArgs:
     # as standbys forward requests to the active node.
     pod_name: pulumi.Input[str] = "vault-0"
     port: pulumi.Input[int] = 8200
-    # The application's credentials (bootstrap/app_secrets.py, as to_json writes it); "" = none.
+    # The application's credentials (components/vault/bootstrap/app_secrets.py, as to_json writes it); "" = none.
     app_secrets: pulumi.Input[str] = ""
     # The RDS-managed master user secret: read by the provider only when Vault's PostgreSQL connection is (re)seeded.
     postgres_master_secret_arn: pulumi.Input[str] = ""

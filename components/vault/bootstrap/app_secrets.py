@@ -6,7 +6,8 @@ the bootstrap writes for it is rendered here, without any hvac call: per service
 exactly that service account, namespace and token audience, and an ACL policy that reads that service's credentials
 and nothing else; the database secrets engine's PostgreSQL connection (TLS verified against the RDS CA) with one
 dynamic role per service that owns only its schema; the cache connection with one static role per service (an
-ElastiCache RBAC user whose password Vault rotates). `app_secrets_configure.py` converges Vault to these documents.
+ElastiCache RBAC user whose password Vault rotates). `components/vault/bootstrap/app_secrets_configure.py` converges
+Vault to these documents.
 
 Names (one place, used by the policies, the configure step, the delivery annotations and the runbooks):
 Kubernetes auth role and ACL policy `app-<service>`, database role `postgres-<service>` (read at
@@ -417,6 +418,8 @@ def for_stack(services: tuple[tuple[str, tuple[str, ...]], ...], namespace: str,
     Only PostgreSQL is wired into stacks so far: the cache's per-service ElastiCache users are not created yet, so
     `cache` is left out of each service here (README "Application secrets from Vault": what is not built)."""
     host, _, port = postgres_endpoint.rpartition(":")
+    if not port.isdigit():  # a Service Catalog product may publish the host alone
+        host, port = postgres_endpoint, "5432"
     return AppSecretsSpec(
         services=tuple(AppService(name, namespace, tuple(d for d in wanted if d == POSTGRES))
                        for name, wanted in services),

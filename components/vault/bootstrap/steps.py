@@ -85,8 +85,9 @@ def bootstrap(
     # Asked while Vault does not answer: a cause that waiting cannot heal (the pod crash-loops, its image cannot be
     # pulled), or None. The provider asks the Kubernetes API about the pod (vault_bootstrap.PodDiagnosis).
     diagnose: Callable[[], str | None] | None = None,
-    # The application's credentials (app_secrets_configure.py), converged after the platform's own objects; the
-    # data credentials are read only when Vault needs them (a first run, or a drifted connection).
+    # The application's credentials (components/vault/bootstrap/app_secrets_configure.py), converged after the
+    # platform's own objects; the data credentials are read only when Vault needs them (a first run, or a drifted
+    # connection).
     app_secrets: AppSecretsSpec | None = None,
     data_credentials: DataCredentials | None = None,
 ) -> BootstrapResult:

@@ -26,7 +26,7 @@ PG = PostgresTarget(host="db.example", port=5432, database="app", ca_file="/ca.p
 
 
 def bootstrap_inputs(stack: str) -> dict[str, Any]:
-    return dict(plan_of(stack).one("pulumi-python:dynamic:Resource", "vault-bootstrap").inputs)
+    return dict(plan_of(stack).one("pulumi-python:dynamic:Resource", "vault-app-secrets").inputs)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -116,3 +116,14 @@ def test_vaults_port_admits_exactly_the_services_with_a_role(stack: str) -> None
     assert to_vault == with_role
     assert plan.one(netpol, "vault-allow-to-postgres").inputs["spec"]["egress"][0]["ports"] == [
         {"protocol": "TCP", "port": 5432}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_trust_chain_does_not_wait_for_rds(stack: str) -> None:
+    # The platform's bootstrap carries no application secrets (its hash is what it was), so it, the trust chain and
+    # Linkerd do not depend on the RDS instance; the second run does, after the first.
+    plan = plan_of(stack)
+    platform = plan.one("pulumi-python:dynamic:Resource", "vault-bootstrap")
+    assert platform.inputs["app_secrets"] == "" and platform.inputs["postgres_master_secret_arn"] == ""
+    apps = plan.one("pulumi-python:dynamic:Resource", "vault-app-secrets")
+    assert platform.urn in apps.dependencies
