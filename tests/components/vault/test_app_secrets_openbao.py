@@ -3,7 +3,7 @@ OpenBao 2.7.2, which then hands each service its own PostgreSQL login (Debian's 
 own cache user (Debian's redis-server with ACL users and TLS, the redis plugin), and refuses everyone else.
 
 One module-scoped world (OpenBao + PostgreSQL + redis-server started in parallel). Counters in `FIGURES` are the
-closing note's numbers: credentials issued, refused and revoked here.
+closing note's numbers: credentials issued, refused and revoked here (logged at the module's end).
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ def world(openbao_factory: ServerFactory, token_reviewer: TokenReviewer) -> Iter
         assert {"postgres-connection", "cache-connection", "app-order-processing-role"} <= set(changed), changed
         yield world
         world.http.close()
+        LOG.warning("application-secrets figures (closing note): %s", FIGURES)  # shown with -s / on failure
     finally:
         vault.kill()
         pg.stop()
