@@ -61,7 +61,9 @@ class Vault(pulumi.ComponentResource):
         values_args = VaultValuesArgs(
             ha=args.ha, region=args.region, kms_key_id=args.vault_aws.unseal_key_id,
             irsa_role_arn=args.vault_aws.role_arn, tls_secret_name=SECRET_NAME, storage_class=STORAGE_CLASS,
-            namespace=args.namespace_name)
+            namespace=args.namespace_name,
+            # app_secrets is "" unless a service gets PostgreSQL credentials (components.mesh.mesh _app_secrets).
+            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets))
         storage = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={"name": STORAGE_CLASS},
