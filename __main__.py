@@ -64,7 +64,7 @@ vault = VaultAws("vault", VaultAwsArgs(
     access_log_bucket=access_logs.name,
 ), aws_opts)
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
-mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
+mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys, data=data), k8s_opts)
 app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys), k8s_opts)
 if cfg.manifest_objects:
     AppManifests("app-manifests", AppManifestsArgs(config=cfg, mesh=mesh), k8s_opts)

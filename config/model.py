@@ -176,3 +176,10 @@ class StackConfig(Profile):
             "owner": self.owner,
             "managed-by": "pulumi",
         }
+
+    @property
+    def data_services_run(self) -> frozenset[str]:
+        """The data services this stack runs, by the catalog's names (`dataServices`: rds, mq, cache). Every stack
+        runs all three today; a messaging choice without ActiveMQ drops "mq" here, and the rule
+        `services.data_services_run` then names each service that still asks for it."""
+        return frozenset({"rds", "mq", "cache"})

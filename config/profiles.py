@@ -68,6 +68,12 @@ class Profile:
     backup_schedule: str = "17 3 * * *"
     backup_dr_replication: bool = False
     backup_dr_region: str = ""
+    # Application credentials from Vault (README "Application secrets from Vault"): a service's PostgreSQL login lives
+    # 1 h, renewable up to 8 h, then it reads a new one; cache passwords are rotated every 30 days, the customer's
+    # "every 30 days at most".
+    postgres_credential_ttl_hours: int = 1
+    postgres_credential_max_ttl_hours: int = 8
+    cache_rotation_days: int = 30
     # Velero: optional, sandbox only (the customer's brief declined it); off by default.
     velero_enabled: bool = False
     # Observability (components/monitoring/monitoring.py). Off in the sandbox: Prometheus, Alertmanager, Grafana, the

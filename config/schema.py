@@ -76,6 +76,10 @@ class DataConfig(_Group):
     cache_nodes: int | None = Field(None, alias="cacheNodes")
     cache_multi_az: bool | None = Field(None, alias="cacheMultiAz")
     cache_snapshot_retention_days: int | None = Field(None, alias="cacheSnapshotRetentionDays")
+    # Application credentials from Vault (README "Application secrets from Vault").
+    postgres_credential_ttl_hours: int | None = Field(None, alias="postgresCredentialTtlHours")
+    postgres_credential_max_ttl_hours: int | None = Field(None, alias="postgresCredentialMaxTtlHours")
+    cache_rotation_days: int | None = Field(None, alias="cacheRotationDays")
 
 
 class MeshConfig(_Group):

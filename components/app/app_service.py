@@ -35,6 +35,7 @@ class AppServiceArgs:
     analysis: CanaryAnalysis | None = None  # this service's progressive canary, if it has one
     namespace_name: str = ""  # the app namespace's literal name (the Canary's template references)
     delivery: tuple[pulumi.Resource, ...] = ()  # Flagger's release and shared objects: the Canary waits for them
+    vault_client: bool = False  # it has a Vault role: its pods may reach Vault's API (egress 8200)
 
 
 class AppService(pulumi.ComponentResource):
@@ -90,7 +91,8 @@ class AppService(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(svc.name),
             spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict,
-                      app_specs.network_policy(svc, args.catalog, args.data_cidrs, args.progressive)), opts=child)
+                      app_specs.network_policy(svc, args.catalog, args.data_cidrs, args.progressive,
+                                               args.vault_client)), opts=child)
         # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per route_specs.
         self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
             service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from config.catalog import Catalog, Service, callees
-from config.names import MONITORING_NAMESPACE, PUBLIC_INGRESS
+from config.names import MONITORING_NAMESPACE, PUBLIC_INGRESS, VAULT_NAMESPACE
 
 Spec = dict[str, Any]
 
@@ -209,7 +209,7 @@ def _tcp(*ports: int | str) -> list[Spec]:
 
 
 def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ...],
-                   progressive: frozenset[str] = frozenset()) -> Spec:
+                   progressive: frozenset[str] = frozenset(), vault: bool = False) -> Spec:
     """Ingress from callers (and the ingress for public services) on the service's ports, egress to callees and
     declared data services. The proxy's inbound port 4143 is listed with the app ports: meshed traffic is
     redirected to it inside the pod, and multicluster/opaque transport addresses it directly."""
@@ -230,5 +230,8 @@ def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ..
     data_ports = sorted({p for d in service.data_services for p in DATA_PORTS[d]})
     if data_ports:
         egress.append({"to": [{"ipBlock": {"cidr": c}} for c in data_cidrs], "ports": _tcp(*data_ports)})
+    if vault:  # a service with a Vault role reads its credentials there (the vault namespace admits exactly these)
+        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": VAULT_NAMESPACE}},
+                               "podSelector": {"matchLabels": {NAME_LABEL: "vault"}}}], "ports": _tcp(8200)})
     return {"podSelector": workload_selector(service.name, progressive), "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}

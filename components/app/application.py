@@ -93,6 +93,7 @@ class Application(pulumi.ComponentResource):
                 failed_checks=cfg.canary_failed_checks, min_success_rate=cfg.canary_min_success_rate,
                 max_latency_ms=cfg.canary_max_latency_ms, slack=cfg.slack_webhook_url is not None)
         self.services: dict[str, AppService] = {}
+        self.vault_clients = frozenset(args.mesh.vault_app_clients)
         for svc in catalog:
             svc = route_specs.with_canary(svc, dict(cfg.canaries))
             repo = self.repositories.get(svc.name)
@@ -109,7 +110,8 @@ class Application(pulumi.ComponentResource):
                 requests_per_pod=cfg.requests_per_pod if cfg.monitoring_enabled else None,
                 progressive=progressive, analysis=analysis if svc.name in progressive else None,
                 namespace_name=cfg.app_namespace_name,
-                delivery=tuple(self.delivery.ready) if self.delivery else ()), child)
+                delivery=tuple(self.delivery.ready) if self.delivery else (),
+                vault_client=svc.name in self.vault_clients), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.cluster.cluster import Cluster
+from components.data.data_services import DataServices
+from components.data.postgres import DATABASE_NAME
 from components.mesh import cert_specs, namespace_specs, policy_mode_specs
 from components.mesh.cert_manager import CONTROLLER_SERVICE_ACCOUNT, CertManager, CertManagerArgs
 from components.mesh.linkerd import Linkerd, LinkerdArgs
@@ -21,6 +23,7 @@ from components.mesh.platform_namespaces import PlatformNamespaces, PlatformName
 from components.mesh.trust_anchor_rotation import TrustAnchorRotation, TrustAnchorRotationArgs
 from components.mesh.trust_chain import TrustChain, TrustChainArgs
 from components.shared.encryption_keys import EncryptionKeys
+from components.vault.bootstrap import app_secrets
 from components.vault.vault import Vault, VaultArgs
 from components.vault.vault_aws import VaultAws
 from config.model import StackConfig
@@ -38,6 +41,7 @@ class MeshArgs:
     cluster: Cluster
     vault_aws: VaultAws
     keys: EncryptionKeys
+    data: DataServices | None = None  # the services' credentials come from Vault's engines over these
 
 
 class Mesh(pulumi.ComponentResource):
@@ -47,16 +51,21 @@ class Mesh(pulumi.ComponentResource):
         super().__init__("mtls-platform:mesh:Mesh", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cfg = args.config
+        # The app services with a Vault role (their credentials come from Vault's engines over `data`).
+        self.vault_app_clients = vault_app_clients(cfg) if args.data is not None else ()
         self.namespaces = PlatformNamespaces("namespaces", PlatformNamespacesArgs(
             app_namespace=cfg.app_namespace_name,
             networks=namespace_specs.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
             app_inbound_policy=policy_mode_specs.NAMESPACE_INBOUND_POLICY[cfg.policy_mode],
+            vault_app_clients=self.vault_app_clients,
         ), child)
         ns = self.namespaces.name_of
         nodes = args.cluster.nodes_ready
         self.cert_manager = CertManager(
             "cert-manager", CertManagerArgs(ns(CERT_MANAGER_NAMESPACE), cfg.is_ha, nodes), child)
         self.vault = Vault("vault", VaultArgs(
+            app_secrets=_app_secrets(cfg, args.data), postgres_master_secret_arn=(
+                args.data.postgres_secret_arn if args.data is not None else ""),
             namespace=ns(VAULT_NAMESPACE), namespace_name=VAULT_NAMESPACE, ha=cfg.is_ha, region=cfg.region,
             name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
             kubeconfig=args.cluster.kubeconfig, trust_anchor_ttl_hours=cfg.trust_anchor_ttl_hours,
@@ -94,3 +103,21 @@ class Mesh(pulumi.ComponentResource):
                         self.linkerd.control_plane],
         ), child)
         self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})
+
+
+def vault_app_clients(cfg: StackConfig) -> tuple[str, ...]:
+    """The catalog services that get a Vault role (app_secrets.for_stack wires PostgreSQL so far)."""
+    # manifests.mode "replace": the catalog's services are not created, so they get no Vault identity either.
+    if cfg.manifests_mode == "replace":
+        return ()
+    return tuple(sorted(s.name for s in cfg.services if app_secrets.POSTGRES in s.data_services))
+
+
+def _app_secrets(cfg: StackConfig, data: DataServices | None) -> pulumi.Input[str]:
+    """The catalog's services and their dataServices, as Vault's application-secrets spec (JSON)."""
+    if data is None or not vault_app_clients(cfg):
+        return ""
+    services = tuple((s.name, tuple(s.data_services)) for s in cfg.services)
+    return data.postgres_endpoint.apply(lambda endpoint: app_secrets.to_json(app_secrets.for_stack(
+        services, cfg.app_namespace_name, app_secrets.audience_for(cfg.name_prefix), endpoint, DATABASE_NAME,
+        cfg.postgres_credential_ttl_hours, cfg.postgres_credential_max_ttl_hours)))

@@ -124,6 +124,25 @@ def allow_vault_clients(client_namespaces: tuple[str, ...]) -> Spec:
             "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API, VAULT_CLUSTER)}]}
 
 
+def allow_vault_from_apps(app_namespace: str, services: tuple[str, ...]) -> Spec:
+    """Ingress to Vault's API from exactly the app pods whose service has a Vault role (zero trust for Vault's port).
+
+    Vault is outside the mesh (README "Start-up order"), so no Linkerd Server/AuthorizationPolicy can guard its port:
+    this NetworkPolicy is the enforcement point, and the role binding (service account + namespace + audience) is the
+    second gate. The `allow-vault` rule above still admits cert-manager's namespace only."""
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{**_ns(app_namespace), "podSelector": {"matchExpressions": [
+                {"key": "app.kubernetes.io/name", "operator": "In", "values": sorted(services)}]}}],
+                "ports": _ports(VAULT_API)}]}
+
+
+def allow_vault_to_postgres(net: Networks, port: int = 5432) -> Spec:
+    """Egress from Vault's pods to PostgreSQL in the VPC (the database secrets engine; RDS's own security group
+    narrows it to the instance). Outside the VPC only 443 is open (allow_aws_apis)."""
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": net.vpc_cidr}}], "ports": _ports(port)}]}
+
+
 # The raft snapshot CronJob's pods (components/backup/snapshot_specs.py POD_LABELS).
 SNAPSHOT_POD_LABELS: Final = {"app.kubernetes.io/name": "vault-snapshot"}
 
@@ -192,8 +211,10 @@ def allow_egress_anywhere_in_cluster() -> Spec:
     return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"namespaceSelector": {}}]}]}
 
 
-def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
-    """The NetworkPolicies of one system namespace, by name (default-deny first)."""
+def policies_for(namespace: str, net: Networks, app_namespace: str = "",
+                 vault_app_clients: tuple[str, ...] = ()) -> dict[str, Spec]:
+    """The NetworkPolicies of one system namespace, by name (default-deny first). `vault_app_clients`: the app
+    services with a Vault role (their pods may reach Vault's API, and Vault reaches their database)."""
     common = {"default-deny": default_deny(), "allow-dns": allow_dns(), "allow-api-server": allow_api_server(net),
               "allow-within-namespace": allow_within_namespace(),
               "allow-monitoring": allow_scraping_from(MONITORING_NAMESPACE)}
@@ -222,4 +243,7 @@ def policies_for(namespace: str, net: Networks) -> dict[str, Spec]:
             "allow-aws-apis": allow_aws_apis(),
         },
     }.get(namespace, {})
+    if namespace == VAULT_NAMESPACE and vault_app_clients:
+        extra = {**extra, "allow-app-clients": allow_vault_from_apps(app_namespace, vault_app_clients),
+                 "allow-to-postgres": allow_vault_to_postgres(net)}
     return {**common, **extra}

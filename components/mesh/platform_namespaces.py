@@ -27,6 +27,8 @@ class PlatformNamespacesArgs:
     # The app namespace's `config.linkerd.io/default-inbound-policy`: deny, or audit while onboarding
     # (policy_mode_specs.py).
     app_inbound_policy: str = "deny"
+    # The app services with a Vault role: only their pods reach Vault's API (namespace_specs.allow_vault_from_apps).
+    vault_app_clients: tuple[str, ...] = ()
 
 
 def network_policy(ns: str, name: str, spec: np.Spec, parent: pulumi.Resource) -> k8s.networking.v1.NetworkPolicy:
@@ -45,7 +47,8 @@ class PlatformNamespaces(pulumi.ComponentResource):
         for ns in PLATFORM_NAMESPACES:
             level, _why = np.POD_SECURITY[ns]
             namespace = self._namespace(ns, {**np.pod_security_labels(level), **np.EXTRA_LABELS.get(ns, {})}, {})
-            for policy, spec in np.policies_for(ns, args.networks).items():
+            for policy, spec in np.policies_for(ns, args.networks, args.app_namespace,
+                                                      args.vault_app_clients).items():
                 network_policy(ns, policy, spec, namespace)
             k8s.rbac.v1.RoleBinding(
                 f"{ns}-devops-admin",

@@ -138,6 +138,40 @@ def vault_alerts() -> list[Spec]:
         _alert("VaultMetricsMissing", 'up{namespace="vault"} == 0 or absent(up{namespace="vault"})', "10m",
                "warning", "Prometheus cannot scrape Vault pod {{ $labels.pod }} (down, sealed or unreachable)",
                "kubectl -n vault get pods; the vault target in Prometheus (TLS CA, NetworkPolicy)"),
+        *credential_alerts(),
+    ]
+
+
+def _database_errors(*operations: str, window: str = "15m") -> str:
+    """Errors of Vault's database secrets engine, per pod. The counters exist only after a first error, so a series
+    that appears within the window counts too (`increase` sees nothing for its first sample)."""
+    parts = []
+    for op in operations:
+        metric = f"vault_database_{op}_error"
+        parts += [f"sum by (pod) (increase({metric}[{window}])) > 0",
+                  f"sum by (pod) ({metric} unless {metric} offset {window}) > 0"]
+    return " or ".join(parts)
+
+
+def credential_alerts() -> list[Spec]:
+    """The services' credentials (README "Application secrets from Vault"): issuance and rotation failures.
+
+    Vault's database plugin middleware counts an error per operation: NewUser (a dynamic PostgreSQL credential),
+    Initialize (the connection, e.g. TLS to RDS), UpdateUser (a static role's scheduled rotation, rotate-root).
+    Ref: https://github.com/hashicorp/vault sdk/database/dbplugin/v5/middleware.go (databaseMetricsMiddleware);
+    https://developer.hashicorp.com/vault/docs/internals/telemetry/metrics/database ; the names as OpenBao 2.7.2
+    exposes them are tested in tests/components/vault/test_credential_alert_metrics.py."""
+    return [
+        _alert("VaultCredentialIssuanceFailed", _database_errors("NewUser", "Initialize"), "0m", "critical",
+               "Vault pod {{ $labels.pod }} failed to issue or connect for a database credential: new pods of the "
+               "services get no PostgreSQL login; running ones keep theirs until it ends (max TTL)",
+               "kubectl -n vault logs <pod> | grep -i database; vault read database/config/postgres; the "
+               "fetch-rds-ca init container's log and allow-to-postgres"),
+        _alert("VaultCredentialRotationFailed", _database_errors("UpdateUser"), "0m", "critical",
+               "Vault pod {{ $labels.pod }} failed to rotate a database credential (a static role's scheduled "
+               "rotation or rotate-root); Vault retries, the old password stays valid meanwhile",
+               "kubectl -n vault logs <pod> | grep -i rotat; vault read database/static-roles/<role> "
+               "(last_vault_rotation); vault write -f database/rotate-role/<role>"),
     ]
 
 

@@ -46,6 +46,10 @@ class VaultArgs:
     identity_issuer_duration_hours: int
     protect: bool
     depends_on: Sequence[pulumi.Resource] = ()  # nodes and the EBS CSI driver its volumes need
+    # The services' credentials (components/vault/bootstrap/app_secrets.py to_json) and the RDS master secret Vault's
+    # PostgreSQL connection is seeded from; "" = none.
+    app_secrets: pulumi.Input[str] = ""
+    postgres_master_secret_arn: pulumi.Input[str] = ""
 
 
 class Vault(pulumi.ComponentResource):
@@ -57,7 +61,9 @@ class Vault(pulumi.ComponentResource):
         values_args = VaultValuesArgs(
             ha=args.ha, region=args.region, kms_key_id=args.vault_aws.unseal_key_id,
             irsa_role_arn=args.vault_aws.role_arn, tls_secret_name=SECRET_NAME, storage_class=STORAGE_CLASS,
-            namespace=args.namespace_name)
+            namespace=args.namespace_name,
+            # app_secrets is "" unless a service gets PostgreSQL credentials (components.mesh.mesh _app_secrets).
+            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets))
         storage = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={"name": STORAGE_CLASS},
@@ -97,6 +103,14 @@ class Vault(pulumi.ComponentResource):
             recovery_secret_arn=self.recovery_secret.arn, region=args.region, spec=spec,
             namespace=args.namespace_name,
         ), pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
+        # The services' credentials in a second run of the same bootstrap, after the first: it waits for RDS (up to
+        # ~18 min for a Multi-AZ instance), which the trust chain and Linkerd must not wait for.
+        self.app_secrets = VaultBootstrap(f"{name}-app-secrets", VaultBootstrapArgs(
+            kubeconfig=args.kubeconfig, vault_ca_pem=self.tls.ca_pem,
+            recovery_secret_arn=self.recovery_secret.arn, region=args.region, spec=spec,
+            namespace=args.namespace_name, app_secrets=args.app_secrets,
+            postgres_master_secret_arn=args.postgres_master_secret_arn,
+        ), pulumi.ResourceOptions(parent=self, depends_on=[self.bootstrap])) if args.app_secrets else None
         self.spec = spec
         self.server = f"https://vault.{args.namespace_name}.svc:8200"
         self.ca_pem = self.tls.ca_pem

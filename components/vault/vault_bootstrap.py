@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import json
 import logging
 import os
 import socket
@@ -36,12 +37,16 @@ import pulumi
 import pulumi.dynamic
 import yaml
 
+from components.vault.bootstrap import app_secrets
 from components.vault.bootstrap.spec import BootstrapSpec, spec_from_props, spec_hash, spec_to_props
 
 LOG = logging.getLogger("mtls_platform.vault_bootstrap")
 
 # Property names as registered (type "pulumi-python:dynamic:Resource"): inputs, then the outputs create/update return.
-CONNECTION_INPUTS = ("kubeconfig", "namespace", "pod_name", "port", "vault_ca_pem", "recovery_secret_arn", "region")
+CONNECTION_INPUTS = ("kubeconfig", "namespace", "pod_name", "port", "vault_ca_pem", "recovery_secret_arn", "region",
+                     "postgres_master_secret_arn")
+# Part of what Vault must hold, besides the spec's own fields: the application secrets' spec (spec_hash covers it).
+SPEC_INPUTS = ("app_secrets",)
 OUTPUTS = ("root_ca_pem", "spec_hash")
 
 
@@ -57,6 +62,10 @@ class VaultBootstrapArgs:
     # as standbys forward requests to the active node.
     pod_name: pulumi.Input[str] = "vault-0"
     port: pulumi.Input[int] = 8200
+    # The application's credentials (components/vault/bootstrap/app_secrets.py, as to_json writes it); "" = none.
+    app_secrets: pulumi.Input[str] = ""
+    # The RDS-managed master user secret: read by the provider only when Vault's PostgreSQL connection is (re)seeded.
+    postgres_master_secret_arn: pulumi.Input[str] = ""
 
 
 class VaultBootstrapProvider(pulumi.dynamic.ResourceProvider):
@@ -66,7 +75,7 @@ class VaultBootstrapProvider(pulumi.dynamic.ResourceProvider):
         # `_olds` are the stored outputs; only the spec decides whether Vault must be converged again. Connection
         # details (kubeconfig, CA, pod, secret ARN) may change without any change in Vault.
         try:
-            wanted = spec_hash(spec_from_props(_news))
+            wanted = spec_hash(spec_from_props(_news), str(_news.get("app_secrets") or ""))
         except (TypeError, ValueError):  # a value not known yet (preview): assume a change
             return pulumi.dynamic.DiffResult(changes=True)
         return pulumi.dynamic.DiffResult(changes=_olds.get("spec_hash") != wanted, replaces=[])
@@ -109,6 +118,8 @@ class VaultBootstrap(pulumi.dynamic.Resource):
             "vault_ca_pem": args.vault_ca_pem,
             "recovery_secret_arn": args.recovery_secret_arn,
             "region": args.region,
+            "app_secrets": args.app_secrets,
+            "postgres_master_secret_arn": args.postgres_master_secret_arn,
             **spec_to_props(args.spec),
             **dict.fromkeys(OUTPUTS),
         }
@@ -125,6 +136,7 @@ def converge(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None 
     # offline plan imports this module to register the resource; hvac and the bootstrap steps cost ~0.7 s to import.
     import hvac
 
+    from components.vault.bootstrap.app_secrets_configure import DataCredentials
     from components.vault.bootstrap.steps import SecretsManagerStore, bootstrap
 
     if not LOG.handlers:  # the provider process has no logging set up; Pulumi shows its stderr
@@ -146,8 +158,24 @@ def converge(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None 
         client = hvac.Client(  # type: ignore[no-untyped-call]  # hvac's constructor is unannotated
             url=f"https://127.0.0.1:{local_port}", verify=ca_path, token="")
         store = SecretsManagerStore(str(props["recovery_secret_arn"]), str(props["region"]))
-        result = bootstrap(client, spec, store, LOG, diagnose=diagnose)
-    return {"root_ca_pem": result.root_ca_pem, "spec_hash": spec_hash(spec)}
+        apps_json = str(props.get("app_secrets") or "")
+        master = functools.partial(rds_master_credential, str(props.get("postgres_master_secret_arn") or ""),
+                                   str(props["region"]))
+        result = bootstrap(client, spec, store, LOG, diagnose=diagnose, app_secrets=app_secrets.from_json(apps_json),
+                           data_credentials=DataCredentials(postgres_master=master))
+    return {"root_ca_pem": result.root_ca_pem, "spec_hash": spec_hash(spec, apps_json)}
+
+
+def rds_master_credential(secret_arn: str, region: str) -> tuple[str, str]:
+    """(user name, password) from the secret RDS manages for its master user; read only to seed Vault's own account."""
+    # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html (the secret's JSON holds
+    # "username" and "password"). boto3 ships no type information and only the provider process needs it.
+    if not secret_arn:
+        raise ValueError("the RDS master user secret's ARN is not set; Vault's PostgreSQL connection cannot be seeded")
+    client = importlib.import_module("boto3").client("secretsmanager", region_name=region)
+    value = client.get_secret_value(SecretId=secret_arn)
+    document = json.loads(value["SecretString"])
+    return str(document["username"]), str(document["password"])
 
 
 def read_anchor(props: Mapping[str, Any], *, open_stream: Callable[[], Any] | None = None) -> str:

@@ -8,6 +8,7 @@ checked against the chart's values.yaml and templates at tag v0.34.1 (commit aa1
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -15,7 +16,8 @@ from typing import Final
 import pulumi
 
 from components.shared.chart_values import Values, resources, zone_spread
-from config.versions import VAULT_VERSION
+from components.vault.bootstrap.app_secrets import RDS_CA_FILE
+from config.versions import AWS_CLI_IMAGE, VAULT_VERSION
 
 # The chart's names are pinned with fullnameOverride (read by templates/_helpers.tpl "vault.fullname") so pods are
 # vault-0..N-1 behind the headless service vault-internal whatever the Helm release is called: the raft retry_join
@@ -40,6 +42,7 @@ CHART_PLACEHOLDERS: Final = ("HOST_IP", "POD_IP", "HOSTNAME", "API_ADDR", "TRANS
 
 _SAFE_HCL = re.compile(r"^[A-Za-z0-9:/_.\-]+$")  # region, key ids, ARNs and aliases: nothing that ends a string
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")  # us-east-1, ap-southeast-2, us-gov-west-1
 _QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
 _POD_LABELS: Final = {"app.kubernetes.io/name": "vault", "component": "server"}  # server-statefulset.yaml labels
 
@@ -55,10 +58,12 @@ class VaultValuesArgs:
     storage_size: str = "10Gi"  # raft data volume per pod
     audit_storage_size: str = "10Gi"  # audit log volume per pod
     namespace: str = "vault"  # namespace of the release (used in the certificate names)
+    # The database secrets engine connects to RDS (verify-full): the pods fetch the region's RDS CA bundle at start.
+    rds_ca_bundle: bool = False
 
     def __post_init__(self) -> None:
         problems = []
-        if not _SAFE_HCL.match(self.region):
+        if not _SAFE_HCL.match(self.region) or (self.rds_ca_bundle and not _REGION.fullmatch(self.region)):
             problems.append(f"region {self.region!r} is not an AWS region name")
         if isinstance(self.kms_key_id, str) and not _SAFE_HCL.match(self.kms_key_id):
             problems.append(f"kms_key_id {self.kms_key_id!r} is not a KMS key id, ARN or alias")
@@ -136,6 +141,64 @@ def vault_server_hcl(replicas: int, region: str, kms_key_id: str) -> str:
         "  disable_hostname          = true\n"
         "}\n"
     )
+
+
+# The RDS CA bundle: an emptyDir the init container fills and the server reads (sslrootcert of the PostgreSQL
+# connection, components/vault/bootstrap/app_secrets.py RDS_CA_FILE: one name for both).
+RDS_CA_VOLUME: Final = "rds-ca"
+RDS_CA_DIR: Final = posixpath.dirname(RDS_CA_FILE)
+RDS_CA_INIT_CONTAINER: Final = "fetch-rds-ca"
+
+
+def rds_ca_bundle_url(region: str) -> str:
+    """AWS's published per-region bundle (intermediate and root CAs of every RDS CA in the region), HTTPS only.
+
+    Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html ("Certificate bundles by AWS
+    Region": https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem)"""
+    if not _REGION.fullmatch(region):
+        raise ValueError(f"region {region!r} is not an AWS region name")
+    return f"https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem"
+
+
+# The init container's script. curl verifies the server with the image's system trust store (no --insecure, no
+# --cacert); https only, including redirects; written to a temporary name and moved, so the server never reads half
+# a file; a non-PEM answer is refused. One line on stderr says what failed, and the pod stays in Init:Error, which
+# `kubectl describe` / the termination message shows.
+_FETCH_SCRIPT: Final = (
+    'set -eu\n'
+    'out="$RDS_CA_FILE"; tmp="$out.part"\n'
+    'if ! curl -q --fail --silent --show-error --proto =https --proto-redir =https --tlsv1.2 --location '
+    '--retry 4 --retry-connrefused --connect-timeout 10 --max-time 60 -o "$tmp" "$RDS_CA_URL"; then\n'
+    '  echo "fetch-rds-ca: cannot download $RDS_CA_URL over verified HTTPS (egress 443 from the vault namespace, DNS'
+    ' or the trust store); Vault cannot verify RDS without it" >&2; exit 1\n'
+    'fi\n'
+    'if ! grep -q -- "-----BEGIN CERTIFICATE-----" "$tmp"; then\n'
+    '  echo "fetch-rds-ca: $RDS_CA_URL did not return PEM certificates" >&2; exit 1\n'
+    'fi\n'
+    'mv "$tmp" "$out"\n'
+)
+
+
+def rds_ca_init_container(region: str) -> Values:
+    """Init container that downloads the region's RDS CA bundle into the shared emptyDir.
+
+    The AWS CLI image (config.versions AWS_CLI_IMAGE, already pinned for the backup jobs) is Amazon Linux 2 with
+    /bin/sh, curl and grep (its Dockerfile builds FROM amazonlinux:2; curl is part of that base image); its
+    ENTRYPOINT is `aws`, so the command replaces it. It runs as the pod's non-root user, read-only root, no
+    capabilities: the restricted profile (the pod context gives seccomp and runAsNonRoot).
+    Ref: https://github.com/aws/aws-cli/blob/v2/docker/Dockerfile"""
+    return {
+        "name": RDS_CA_INIT_CONTAINER,
+        "image": AWS_CLI_IMAGE,
+        "command": ["/bin/sh", "-c", _FETCH_SCRIPT],
+        "env": [{"name": "RDS_CA_URL", "value": rds_ca_bundle_url(region)},
+                {"name": "RDS_CA_FILE", "value": RDS_CA_FILE}],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+        "resources": resources("10m", "32Mi", "200m", "64Mi"),
+        "volumeMounts": [{"name": RDS_CA_VOLUME, "mountPath": RDS_CA_DIR}],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
 
 
 @dataclass(frozen=True)
@@ -223,6 +286,14 @@ def vault_values(args: VaultValuesArgs) -> Values:
     # pod per node). Zones are spread hard in HA so an AZ loss leaves a quorum.
     if args.ha:
         server["topologySpreadConstraints"] = zone_spread(_POD_LABELS, hard=True)
+    if args.rds_ca_bundle:
+        # Rendered verbatim by templates/server-statefulset.yaml (`toYaml .Values.server.extraInitContainers`).
+        # Fetched at every pod start rather than committed: the bundle AWS publishes follows its CA rotations, and a
+        # copy in git could not be verified here. Egress: allow_aws_apis (443 outside the private ranges) covers it.
+        server["extraInitContainers"] = [rds_ca_init_container(args.region)]
+        server["volumes"] = [*server["volumes"], {"name": RDS_CA_VOLUME, "emptyDir": {"sizeLimit": "4Mi"}}]
+        server["volumeMounts"] = [*server["volumeMounts"],
+                                  {"name": RDS_CA_VOLUME, "mountPath": RDS_CA_DIR, "readOnly": True}]
     return {
         "fullnameOverride": VAULT_FULLNAME,
         # https on the listener, the probes (scheme HTTPS) and VAULT_ADDR.

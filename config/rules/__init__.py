@@ -66,6 +66,8 @@ RULES: Final[tuple[DatedRule, ...]] = (
     _undated(rollout.progressive),
     _undated(autoscaling.autoscaling),
     _undated(rollout.prod_digests),
+    _undated(data.credentials),
+    _undated(services.data_services_run),
 )
 
 

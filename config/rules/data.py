@@ -34,3 +34,26 @@ def data_services(cfg: StackConfig) -> Iterator[Problem]:
                       (key("data.cacheMultiAz"), cfg.cache_multi_az)):
             if not on:
                 yield Problem(k, f"{cfg.environment} runs data services Multi-AZ (CKV_AWS_157, CKV2_AWS_50)")
+
+
+# The customer's promise: no credential older than 30 days ("rotated automatically, every 30 days at most").
+MAX_CREDENTIAL_AGE_DAYS = 30
+
+
+def credentials(cfg: StackConfig) -> Iterator[Problem]:
+    """The services' credentials from Vault: a PostgreSQL login lives `postgresCredentialTtlHours`, renewable up to
+    `postgresCredentialMaxTtlHours` (its whole life: it is never rotated, it ends); cache passwords rotate every
+    `cacheRotationDays`. Each must stay within the 30-day promise, and a TTL must not exceed its maximum."""
+    ttl, max_ttl = cfg.postgres_credential_ttl_hours, cfg.postgres_credential_max_ttl_hours
+    if ttl < 1:
+        yield Problem(key("data.postgresCredentialTtlHours"), "must be at least 1 hour")
+    elif ttl > max_ttl:
+        yield Problem(key("data.postgresCredentialTtlHours"),
+                      f"{ttl} h is longer than postgresCredentialMaxTtlHours ({max_ttl} h), the credential's "
+                      "rotation period: Vault would cut every lease short")
+    if max_ttl > MAX_CREDENTIAL_AGE_DAYS * 24:
+        yield Problem(key("data.postgresCredentialMaxTtlHours"),
+                      f"{max_ttl} h exceeds the {MAX_CREDENTIAL_AGE_DAYS}-day credential age the platform promises")
+    if not 1 <= cfg.cache_rotation_days <= MAX_CREDENTIAL_AGE_DAYS:
+        yield Problem(key("data.cacheRotationDays"),
+                      f"must be between 1 and {MAX_CREDENTIAL_AGE_DAYS} days (the promised maximum credential age)")

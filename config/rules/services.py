@@ -20,3 +20,13 @@ def reserved_service_names(cfg: StackConfig) -> Iterator[Problem]:
             yield Problem(at, f"{EDGE!r} is the public edge's name (its identity may call every public service)")
         elif svc.name.endswith(("-stable", "-canary")):
             yield Problem(at, "names ending in -stable or -canary are the canary's per-track Services")
+
+
+def data_services_run(cfg: StackConfig) -> Iterator[Problem]:
+    """A service may ask only for a data service the stack runs: Vault would have no credential to give it."""
+    for svc in cfg.services:
+        for i, wanted in enumerate(svc.data_services):
+            if wanted not in cfg.data_services_run:
+                yield Problem(f"{key('services')}.{svc.name}.dataServices[{i}]",
+                              f"{wanted!r} is not run by this stack (it runs {sorted(cfg.data_services_run)}), so "
+                              "no credential for it exists")

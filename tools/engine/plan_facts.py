@@ -78,9 +78,10 @@ def ebs_csi_addons(plan: Plan) -> list[str]:
 
 
 def is_vault_bootstrap(r: Registration) -> bool:
-    """The dynamic resource that initialises Vault (components/vault/vault_bootstrap.py)."""
-    return r.type == "pulumi-python:dynamic:Resource" and ("vault" in r.name.lower()
-                                                           or "recovery_secret_arn" in r.inputs)
+    """The dynamic resource that initialises Vault (components/vault/vault_bootstrap.py); not its second run, which
+    carries the application secrets and which nothing of the trust chain waits for."""
+    return r.type == "pulumi-python:dynamic:Resource" and not r.inputs.get("app_secrets") and (
+        "vault" in r.name.lower() or "recovery_secret_arn" in r.inputs)
 
 
 # --- CLI plumbing -----------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import kubernetes
 import yaml
 
 from config.names import IDENTITY_ISSUER, LINKERD_NAMESPACE, TRUST_ROOTS_CONFIGMAP, VAULT_NAMESPACE
-from tools.verify.metrics import denial_queries, edge_queries
+from tools.verify.metrics import credential_queries, denial_queries, edge_queries
 from tools.verify.model import (
     Expectations,
     Obj,
@@ -162,6 +162,9 @@ def fetch_snapshot(source: Source, exp: Expectations) -> Snapshot:
     try:
         edges = [s for q in edge_queries(exp.window) for s in cluster.prometheus(source, q)]
         denials = [s for q in denial_queries(exp.window) for s in cluster.prometheus(source, q)]
+        credential_errors = [{**s, "metric": {**(s.get("metric") or {}), "operation": op}}
+                             for op, q in credential_queries(exp.window).items()
+                             for s in cluster.prometheus(source, q)] if exp.vault_credentials else []
     except ValueError as err:
         return replace(snap, metrics_error=str(err))
-    return replace(snap, edges=edges, denials=denials)
+    return replace(snap, edges=edges, denials=denials, credential_errors=credential_errors)

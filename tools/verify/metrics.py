@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import Final
 
 from tools.verify.model import Expectations, Obj, Row, Snapshot, Status, meshed_namespaces
 
@@ -47,6 +48,45 @@ def denial_queries(window: str) -> list[str]:
         raise ValueError(f"window {window!r} is not a Prometheus duration like 30m, 1h or 1d")
     return [f"sum by ({DENY_LABELS}) (increase({metric}[{window}])) > 0"
             for metric in ("inbound_http_authz_deny_total", "inbound_tcp_authz_deny_total")]
+
+
+# Vault's database plugin error counters (the alerts' metrics, components/monitoring/alert_specs.py
+# credential_alerts): what each operation means for the services.
+CREDENTIAL_OPERATIONS: Final = {"NewUser": "issuing a credential", "Initialize": "connecting to the database",
+                                "UpdateUser": "rotating a static credential / rotate-root"}
+
+
+def credential_queries(window: str) -> dict[str, str]:
+    """Per operation: errors per Vault pod in the window (a counter's first appearance counts, as in the alerts).
+    Read from Prometheus: Vault's own lease and role state needs a Vault token, which `make verify` does not hold."""
+    if not valid_window(window):
+        raise ValueError(f"window {window!r} is not a Prometheus duration like 30m, 1h or 1d")
+    out = {}
+    for op in CREDENTIAL_OPERATIONS:
+        metric = f"vault_database_{op}_error"
+        out[op] = (f"sum by (pod) (increase({metric}[{window}])) > 0 or "
+                   f"sum by (pod) ({metric} unless {metric} offset {window}) > 0")
+    return out
+
+
+def check_credentials(snap: Snapshot, exp: Expectations) -> list[Row]:
+    """Vault's database engine issued, connected and rotated without an error in the window (stacks with clients)."""
+    if not exp.vault_credentials:
+        return []
+    if snap.credential_errors is None:
+        return _unavailable("vault-credentials", snap, exp)
+    rows = []
+    for sample in sorted(snap.credential_errors, key=lambda s: sorted((s.get("metric") or {}).items())):
+        labels, value = sample.get("metric") or {}, _value(sample)
+        op = labels.get("operation", "?")
+        if value > 0:
+            rows.append(Row("vault-credentials", f"vault/{labels.get('pod', '?')}", Status.FAIL,
+                            f"{value:.0f} error(s) {CREDENTIAL_OPERATIONS.get(op, op)} ({op}) in {exp.window}: "
+                            "docs/observability.md#vaultcredentialissuancefailed"))
+    if not rows:
+        rows.append(Row("vault-credentials", "database engine", Status.OK,
+                        f"no issuance, connection or rotation errors in the last {exp.window}"))
+    return rows
 
 
 def _value(sample: Obj) -> float:

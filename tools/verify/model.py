@@ -42,6 +42,7 @@ class Expectations:
     vault_replicas: int  # 3 in HA environments, else 1
     window: str = "1h"  # PromQL range of the edge and denial checks
     metrics_required: bool = False  # the stack runs Prometheus (monitoring.enabled): no metrics is a failure
+    vault_credentials: bool = False  # some catalog service gets its credentials from Vault's database engine
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Snapshot:
     edges: list[Obj] | None = None  # Prometheus vector samples (tools/verify/metrics.py queries)
     denials: list[Obj] | None = None
     metrics_error: str | None = None
+    credential_errors: list[Obj] | None = None  # samples of credential_queries, labelled with `operation`
 
 
 Check = Callable[[Snapshot, Expectations], list[Row]]

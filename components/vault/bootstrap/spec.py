@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from components.vault.bootstrap import app_secrets
+
 _SIGN_INTERMEDIATE = "root/sign-intermediate"
 # A DNS name of lowercase labels. It also keeps `*` and `,` out of the ACL policy, where a `*` at either end of an
 # allowed value is a glob and a `,` would let alt_names carry a second name.
@@ -307,9 +309,14 @@ def rendered_documents(spec: BootstrapSpec) -> dict[str, Any]:
     }
 
 
-def spec_hash(spec: BootstrapSpec) -> str:
-    """What the provider's diff compares: the spec and the documents rendered from it (policies, roles, root)."""
-    blob = {"spec": spec_to_props(spec), "rendered": rendered_documents(spec)}
+def spec_hash(spec: BootstrapSpec, app_secrets_json: str = "") -> str:
+    """What the provider's diff compares: the spec and the documents rendered from it (policies, roles, root), and
+    the application secrets' spec with its documents when the stack has one (app_secrets.to_json)."""
+    blob: dict[str, Any] = {"spec": spec_to_props(spec), "rendered": rendered_documents(spec)}
+    if app_secrets_json:
+        apps = app_secrets.from_json(app_secrets_json)
+        assert apps is not None
+        blob["app_secrets"] = {"spec": json.loads(app_secrets_json), "rendered": app_secrets.rendered(apps)}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 

@@ -35,6 +35,8 @@ from components.vault.bootstrap.api import (
     vault_list,
     vault_step,
 )
+from components.vault.bootstrap.app_secrets import AppSecretsSpec
+from components.vault.bootstrap.app_secrets_configure import DataCredentials, configure_app_secrets
 from components.vault.bootstrap.configure import configure
 from components.vault.bootstrap.recovery import (
     PENDING_MARKER,
@@ -83,6 +85,11 @@ def bootstrap(
     # Asked while Vault does not answer: a cause that waiting cannot heal (the pod crash-loops, its image cannot be
     # pulled), or None. The provider asks the Kubernetes API about the pod (vault_bootstrap.PodDiagnosis).
     diagnose: Callable[[], str | None] | None = None,
+    # The application's credentials (components/vault/bootstrap/app_secrets_configure.py), converged after the
+    # platform's own objects; the data credentials are read only when Vault needs them (a first run, or a drifted
+    # connection).
+    app_secrets: AppSecretsSpec | None = None,
+    data_credentials: DataCredentials | None = None,
 ) -> BootstrapResult:
     """Bring Vault to `spec`, idempotently. See the module docstring."""
     client.token = None  # never an ambient VAULT_TOKEN or ~/.vault-token (hvac falls back to both)
@@ -113,6 +120,10 @@ def bootstrap(
         if material.root_generation_pending:
             material = _revoke_orphans(client, store, material, log)
         root_ca_pem = configure(client, spec, changed, log)
+        if app_secrets is not None:
+            if data_credentials is None:
+                raise VaultBootstrapError("application secrets: no data credentials were given to start from")
+            configure_app_secrets(client, app_secrets, data_credentials, changed)
     finally:
         _release_token(client, store, material, token, log)
     log.info("Vault bootstrap done: %s", ", ".join(changed) if changed else "nothing to change")

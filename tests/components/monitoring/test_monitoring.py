@@ -67,6 +67,7 @@ def metric_names(expr: str) -> set[str]:
     text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
     text = re.sub(r"\{[^}]*\}", " ", text)
     text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\boffset\s+[0-9]+[smhdwy]+", " ", text)
     text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
     names = set()
     for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
@@ -83,6 +84,7 @@ def test_metric_parser_finds_names_and_skips_syntax() -> None:
     assert metric_names('histogram_quantile(0.99, sum by (le) (rate(x_bucket{d=~"$deployment"}[5m])))') == {
         "x_bucket"}
     assert metric_names("time() - ts_seconds > 86400 and ts_seconds > 0") == {"ts_seconds"}
+    assert metric_names("x_error unless x_error offset 15m") == {"x_error"}
 
 
 def _alert_exprs(spec: dict[str, Any]) -> list[str]:

@@ -40,6 +40,7 @@ from components.vault.bootstrap.steps import (
 from components.vault.vault_bootstrap import (
     CONNECTION_INPUTS,
     OUTPUTS,
+    SPEC_INPUTS,
     PortForward,
     VaultBootstrap,
     VaultBootstrapArgs,
@@ -233,7 +234,7 @@ def test_resource_registers_the_documented_inputs_and_outputs() -> None:
             typ, inputs = registered[0]
             assert typ == "pulumi-python:dynamic:Resource"
             # Outputs are declared as None props, which the SDK does not send as inputs.
-            assert set(inputs) == {*CONNECTION_INPUTS, *spec_to_props(SPEC), "__provider"}
+            assert set(inputs) == {*CONNECTION_INPUTS, *SPEC_INPUTS, *spec_to_props(SPEC), "__provider"}
             assert OUTPUTS == ("root_ca_pem", "spec_hash")
             assert pem.startswith("-----BEGIN CERTIFICATE-----")
             done.set()

@@ -40,6 +40,7 @@ CHARTS = ["vault"]
 BUILDS: dict[str, Callable[[], Values]] = {
     "vault/ha": lambda: vault_values(vault_args(True)),
     "vault/single": lambda: vault_values(vault_args(False)),
+    "vault/rds-ca": lambda: vault_values(vault_args(True, rds_ca_bundle=True)),
 }
 
 
