@@ -65,7 +65,8 @@ vault = VaultAws("vault", VaultAwsArgs(
 ), aws_opts)
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys), k8s_opts)
-app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys), k8s_opts)
+app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys,
+                                         queue_role_arns=data.queue_role_arns), k8s_opts)
 if cfg.manifest_objects:
     AppManifests("app-manifests", AppManifestsArgs(config=cfg, mesh=mesh), k8s_opts)
 entry = PublicEntry("public-entry", PublicEntryArgs(

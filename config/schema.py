@@ -58,6 +58,7 @@ class NodesConfig(_Group):
     spot_node_min_size: int | None = Field(None, alias="spotMinSize")
     spot_node_desired_size: int | None = Field(None, alias="spotDesiredSize")
     spot_node_max_size: int | None = Field(None, alias="spotMaxSize")
+    spot_for_all_services: bool | None = Field(None, alias="spotForAllServices")
 
 
 class DataConfig(_Group):
@@ -76,6 +77,8 @@ class DataConfig(_Group):
     cache_nodes: int | None = Field(None, alias="cacheNodes")
     cache_multi_az: bool | None = Field(None, alias="cacheMultiAz")
     cache_snapshot_retention_days: int | None = Field(None, alias="cacheSnapshotRetentionDays")
+    # How the catalog's `mq` services exchange messages: SQS queues or an Amazon MQ for ActiveMQ broker.
+    messaging: Literal["sqs", "activemq"] | None = Field(None, alias="messaging")
 
 
 class MeshConfig(_Group):

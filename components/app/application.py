@@ -9,7 +9,9 @@ Per-service objects are in `AppService`; the namespace-wide Prometheus scrape au
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,6 +36,8 @@ class ApplicationArgs:
     config: StackConfig  # the catalog, namespace, subnets and protection flag
     mesh: Mesh  # the app namespace and the Linkerd control plane to wait for
     keys: EncryptionKeys  # ECR encryption (the data key)
+    # data.messaging sqs: service -> IRSA role of its queue access (DataServices.queue_role_arns); empty otherwise.
+    queue_role_arns: Mapping[str, pulumi.Output[str]] = dataclasses.field(default_factory=dict)
 
 
 def lifecycle_policy(keep: int = KEEP_IMAGES, untagged_days: int = UNTAGGED_DAYS) -> str:
@@ -89,7 +93,8 @@ class Application(pulumi.ComponentResource):
             self.services[svc.name] = AppService(f"{name}-{svc.name}", AppServiceArgs(
                 service=svc, catalog=catalog, namespace=namespace, image=image,
                 data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,),
-                canary_image=canary_image), child)
+                canary_image=canary_image, role_arn=args.queue_role_arns.get(svc.name),
+                sqs=cfg.messaging == "sqs", spot_ok=cfg.spot_for_all_services and cfg.spot_nodes_enabled), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

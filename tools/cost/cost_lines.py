@@ -137,6 +137,17 @@ def _catalog_product(r: Registration, c: PricingContext) -> None:
                  "secretsmanager.secret")
 
 
+def _sqs_queue(r: Registration, c: PricingContext) -> None:
+    """A consumed queue: sends, long-poll receives and deletes at the assumed rate; a dead-letter queue (no redrive
+    policy of its own, nobody polls it) costs nothing while empty."""
+    if not r.inputs.get("redrivePolicy"):
+        return
+    m = c.assume.sqs_requests_millions_per_queue
+    c.charge("data", "SQS standard queue requests", r.name, m, "M requests", "sqs.requests_1m",
+             note=f"assumed {m:g} M requests/month per queue (20 s long polling, two pollers); the account's free "
+                  "first million is not subtracted")
+
+
 def _public_ips(c: PricingContext, what: str, resource: str, count: float) -> None:
     c.charge("network", "public IPv4 address", f"{resource} ({what})", c.hours(count), "address-h", "ipv4.hour")
 
@@ -290,6 +301,7 @@ PRICERS: Final[dict[str, Callable[[Registration, PricingContext], None]]] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:mq/broker:Broker": _mq_broker,
+    "aws:sqs/queue:Queue": _sqs_queue,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:elasticache/cluster:Cluster": _cache_cluster,
     "aws:servicecatalog/provisionedProduct:ProvisionedProduct": _catalog_product,
@@ -318,6 +330,7 @@ for _bucket in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
 # group, launch template -> its node group, secret version -> its secret, Ingress -> `_ingresses`).
 FREE_PREFIXES: Final = (
     "pulumi:providers:", "random:", "tls:", "pulumi-python:dynamic:", "kubernetes:", "aws:iam/", "aws:kms/alias:",
+    "aws:sqs/queuePolicy:",
     "aws:s3/bucket", "aws:ec2/vpc:", "aws:ec2/subnet:", "aws:ec2/routeTable", "aws:ec2/route:",
     "aws:ec2/internetGateway:", "aws:ec2/securityGroup", "aws:ec2/defaultSecurityGroup:", "aws:vpc/securityGroup",
     "aws:ec2/launchTemplate:", "aws:ec2/flowLog:", "aws:eks/addon:", "aws:eks/accessEntry:", "aws:eks/accessPolicy",
