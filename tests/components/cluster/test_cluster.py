@@ -79,10 +79,10 @@ def test_oidc_provider_network_policy_and_no_default_node_group(prod: Plan) -> N
 
 
 @pytest.mark.parametrize(("stack", "pools"), [
-    ("sandbox", {"system": (2, 2, 4, "t3.medium")}),
-    ("dev", {"system": (2, 2, 4, "t3.large")}),
-    ("staging", {"system": (3, 3, 6, "t3.large"), "spot": (0, 1, 3, "t3.large")}),
-    ("prod", {"system": (3, 5, 9, "t3.large"), "spot": (0, 2, 4, "t3.large")}),
+    ("sandbox", {"system": (2, 2, 4, "t3a.medium")}),
+    ("dev", {"system": (2, 2, 4, "t3a.large")}),
+    ("staging", {"system": (3, 3, 6, "t3a.medium"), "spot": (0, 2, 4, "t3a.large")}),
+    ("prod", {"system": (3, 3, 9, "t3a.large"), "spot": (0, 3, 6, "t3a.large")}),
 ])
 def test_node_pools_per_environment(stack: str, pools: dict[str, tuple[int, int, int, str]]) -> None:
     plan = plan_of(stack)
@@ -171,4 +171,4 @@ def test_nodes_system_max_size_reaches_the_system_node_group() -> None:
     settings = {**load_stack_settings("prod"), "mtls-platform:nodes": json.dumps({"systemMaxSize": 12})}
     groups = {g.name: g.inputs for g in run_stack("prod", config=settings).of_type("aws:eks/nodeGroup:NodeGroup")}
     assert groups["cluster-system-ng"]["scalingConfig"]["maxSize"] == 12
-    assert groups["cluster-spot-ng"]["scalingConfig"]["maxSize"] == 4  # the spot pool keeps its own
+    assert groups["cluster-spot-ng"]["scalingConfig"]["maxSize"] == 6  # the spot pool keeps its own
