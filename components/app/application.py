@@ -94,7 +94,7 @@ class Application(pulumi.ComponentResource):
                 service=svc, catalog=catalog, namespace=namespace, image=image,
                 data_cidrs=cfg.isolated_subnet_cidrs, ha=cfg.is_ha, depends_on=(control_plane,),
                 canary_image=canary_image, role_arn=args.queue_role_arns.get(svc.name),
-                sqs=cfg.messaging == "sqs", spot_ok=cfg.spot_for_all_services and cfg.spot_nodes_enabled), child)
+                sqs=cfg.messaging == "sqs", spot_ok=cfg.spot_for_all_services), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

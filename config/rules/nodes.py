@@ -56,5 +56,7 @@ def node_pools(cfg: StackConfig) -> Iterator[Problem]:
         yield from _pool(_SPOT, spot)
         if len(set(cfg.spot_node_instance_types)) < 2:
             yield Problem(key("nodes.spotInstanceTypes"), "spot needs at least 2 instance types to survive reclaims")
+    elif cfg.spot_for_all_services:
+        yield Problem(key("nodes.spotForAllServices"), "needs nodes.spotEnabled: there is no spot pool to tolerate")
     if not 20 <= cfg.node_disk_size_gb <= 1000:
         yield Problem(key("nodes.diskSizeGb"), f"{cfg.node_disk_size_gb} must be between 20 and 1000 GiB")

@@ -95,6 +95,7 @@ def test_config_is_frozen() -> None:
     ("prod", {"data": {"mqInstanceType": "mq.t3.micro", "messaging": "activemq"}},
      "data.mqInstanceType: mq.t3.micro is single-instance only"),
     ("prod", {"data": {"mqMultiAz": False, "messaging": "activemq"}}, "data.mqMultiAz: prod runs data services"),
+    ("prod", {"nodes": {"spotEnabled": False}}, "nodes.spotForAllServices: needs nodes.spotEnabled"),
     ("dev", {"data": {"mode": "serviceCatalog", "messaging": "activemq", "serviceCatalogProducts": {
         "rds": {"productId": "prod-rdsabcdef0123", "provisioningArtifactId": "pa-rdsabcdef0123"},
         "cache": {"productId": "prod-cacheabcdef01", "provisioningArtifactId": "pa-cacheabcdef01"}}}},

@@ -1,12 +1,13 @@
 """Data layer: PostgreSQL, ActiveMQ and Valkey private to the cluster, encrypted with the CMK, credentials in secrets.
 
 Pure builders are tested directly; the rest asserts on each stack's real program run once on the mock engine
-(`tests.conftest.plan_of`, SQS messaging: the profiles' default), plus the dev and prod stacks switched to
+(`tests.conftest.plan_of`, SQS messaging: the profiles' default), plus the prod stack switched to
 `data.messaging: activemq` (the broker stays a supported choice) and one run of dev in Service Catalog mode.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from functools import cache as memoize
 from typing import Any
@@ -20,6 +21,7 @@ from components.data.placement import BROKER_PORTS
 from components.shared.aws_context import AwsContext
 from config.model import StackConfig
 from tests.conftest import HA, STACKS, build_config, plan_of
+from tests.helpers.shared_cache import shared
 from tools.engine.mock_engine import Plan, Registration, load_stack_settings, run_stack
 
 DATA = "mtls-platform:data:DataServices"
@@ -35,7 +37,8 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 QUEUE = "aws:sqs/queue:Queue"
 STATEFUL = (INSTANCE, BROKER, CACHE, SECRET, PASSWORD, QUEUE)
-BROKER_STACKS = ("dev", "prod")  # single instance and active/standby
+# One extra plan (active/standby); the single-instance shape is the pure builders' test above.
+BROKER_STACKS = ("prod",)
 CATALOG_IDS = {
     "rds": {"productId": "prod-rdsabcdef0123", "provisioningArtifactId": "pa-rdsabcdef0123"},
     "mq": {"productId": "prod-mqabcdef01234", "provisioningArtifactId": "pa-mqabcdef01234"},
@@ -100,8 +103,9 @@ def with_data(stack: str, **data: Any) -> Plan:
 
 @memoize
 def activemq_plan(stack: str) -> Plan:
-    """The stack with `data.messaging: activemq`: the Amazon MQ broker instead of SQS queues."""
-    return with_data(stack, messaging="activemq")
+    """The stack with `data.messaging: activemq`: the Amazon MQ broker instead of SQS queues (one run per test run,
+    shared by the xdist workers)."""
+    return shared(f"plan-{stack}-activemq", functools.partial(with_data, stack, messaging="activemq"))
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +349,7 @@ def test_endpoints_exported(stack: str) -> None:
     assert out["cache_endpoint"].endswith(":6379")
     assert "broker_endpoint" not in out and set(out["queue_urls"]) == {"inventory-management", "order-processing",
                                                                         "analytics"}
-    assert "61617" in activemq_plan("dev").outputs["broker_endpoint"]
+    assert "61617" in activemq_plan("prod").outputs["broker_endpoint"]
 
 
 # --- Service Catalog mode ----------------------------------------------------------------------------------------
