@@ -48,6 +48,16 @@ class Profile:
     # Every catalog service tolerates the spot pool (non-critical ones still prefer it); the platform (Vault, Linkerd,
     # cert-manager, monitoring) stays on the on-demand pool. Off: only nonCritical services may use spot.
     spot_for_all_services: bool = False
+    # The system pool's purchase option. `spot` only where nothing promises availability (sandbox, dev): a reclaim
+    # drains the node on a 2-minute notice and Vault's single pod restarts elsewhere, resealed until KMS auto-unseal
+    # opens it again (seconds), its PVC following it within the zone (README, "Cost").
+    system_node_capacity: Literal["onDemand", "spot"] = "onDemand"
+    # How the private subnets reach the internet: managed NAT gateway(s) or one small NAT instance (sandbox, dev;
+    # components/network/nat_instance.py). The instance is a single point of egress with no managed failover.
+    egress: Literal["natGateway", "natInstance"] = "natGateway"
+    # The public entry (ALB, its certificate and DNS alias, the edge proxy) for the catalog's public services. Off in
+    # the sandbox: its users reach the shop with `kubectl port-forward` instead of a public URL (README, "Cost").
+    public_entry_enabled: bool = True
     # 30 GB holds the platform's and the services' images with room for the kubelet's image GC (EKS default: 20).
     node_disk_size_gb: int = 30
     # Spot capacity is diversified across interchangeable 2 vCPU / 8 GiB x86 types to survive pool reclaims; t3a
@@ -160,12 +170,18 @@ _HA = Profile(
 
 PROFILES: Final[dict[str, Profile]] = {
     # Proof of concept: no agents on the nodes, no log ingestion; control-plane alarms and the topic stay.
-    "sandbox": dataclasses.replace(_SMALL, container_logs_enabled=False),
+    "sandbox": dataclasses.replace(_SMALL, container_logs_enabled=False, system_node_capacity="spot",
+                                   system_node_instance_types=("t3a.medium", "t3.medium"), egress="natInstance",
+                                   public_entry_enabled=False),
     "dev": dataclasses.replace(
         _SMALL,
         vpc_cidr="10.30.0.0/16",
+        # Spot system nodes (two interchangeable types) and a NAT instance: dev promises no availability (README,
+        # "Cost").
         log_retention_days=90,
-        system_node_instance_types=("t3a.large",),
+        system_node_instance_types=("t3a.large", "t3.large"),
+        system_node_capacity="spot",
+        egress="natInstance",
         rds_backup_retention_days=7,
         cache_snapshot_retention_days=3,
         monitoring_enabled=True,

@@ -36,6 +36,7 @@ class NetworkConfig(_Group):
     isolated_subnet_cidrs: list[str] | None = Field(None, alias="isolatedSubnetCidrs")
     kubernetes_service_cidr: str | None = Field(None, alias="kubernetesServiceCidr")
     nat_gateways: Literal["single", "perAz"] | None = Field(None, alias="natGateways")
+    egress: Literal["natGateway", "natInstance"] | None = Field(None, alias="egress")
 
 
 class ClusterConfig(_Group):
@@ -59,6 +60,7 @@ class NodesConfig(_Group):
     spot_node_desired_size: int | None = Field(None, alias="spotDesiredSize")
     spot_node_max_size: int | None = Field(None, alias="spotMaxSize")
     spot_for_all_services: bool | None = Field(None, alias="spotForAllServices")
+    system_node_capacity: Literal["onDemand", "spot"] | None = Field(None, alias="systemCapacity")
 
 
 class DataConfig(_Group):
@@ -127,6 +129,7 @@ class IngressConfig(_Group):
     ingress_hosted_zone_id: str | None = Field(None, alias="hostedZoneId")
     ingress_certificate_arn: str | None = Field(None, alias="certificateArn")
     ingress_allowed_cidrs: list[str] | None = Field(None, alias="allowedCidrs")
+    public_entry_enabled: bool | None = Field(None, alias="publicEntry")
 
 
 class MonitoringConfig(_Group):

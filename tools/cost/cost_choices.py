@@ -13,6 +13,8 @@ from tools.cost.cost_model import CostReport, LineItem, PriceTable
 
 MQ_STORAGE_GB = 5.0  # as Assumptions.mq_storage_gb: the broker line the SQS choice replaces
 INTERFACE_ENDPOINTS = ("sqs", "sts")  # what SQS messaging would need to bypass NAT
+PUBLIC_ENTRY_ZONES = 3  # the ALB's public addresses, one per zone of a 3-zone stack
+NAT_GB_PER_MONTH = 100.0  # as Assumptions.nat_gb_per_month: what a NAT gateway would process
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,28 @@ def choices(report: CostReport, table: PriceTable) -> list[Choice]:
                           "(endpoints) SQS/STS without NAT and an endpoint policy limiting them to this account; "
                           "NAT stays for images and other APIs"))
     for spot in _lines(report, "spot x"):
-        out.append(Choice("nodes.spotEnabled / spotDesiredSize", "spot", "on-demand", spot.monthly / (1 - 0.65)
-                          - spot.monthly if "65%" in spot.note else 0.0,
+        extra = spot.monthly / (1 - 0.65) - spot.monthly if "65%" in spot.note else 0.0
+        if "system" in spot.item:
+            out.append(Choice("nodes.systemCapacity", "spot", "onDemand", extra,
+                              "(onDemand) the platform keeps its nodes: no reclaim restarts Vault (resealed until KMS "
+                              "auto-unseal, seconds) or the single Linkerd/cert-manager pods"))
+            continue
+        out.append(Choice("nodes.spotEnabled / spotDesiredSize", "spot", "on-demand", extra,
                           "(on-demand) no 2-minute reclaim; the services survive one reclaim by zone spread + PDBs"))
+    nat_instance = [x for x in _lines(report, "instance (") if x.category in ("compute", "storage")]
+    if nat_instance and not nat:
+        gateway = (_price(table, "nat.hour") * hpm
+                   + NAT_GB_PER_MONTH * _price(table, "nat.gb"))
+        out.append(Choice("network.egress", "natInstance", "natGateway",
+                          gateway - sum(x.monthly for x in nat_instance),
+                          "(natGateway) managed and redundant within its zone, scales to 100 Gbit/s, nothing to "
+                          "patch; the instance is one point of egress with no failover"))
+    if not _lines(report, "ALB load balancer"):
+        alb = (_price(table, "alb.hour") + _price(table, "alb.lcu")) * hpm
+        out.append(Choice("ingress.publicEntry", "false", "true",
+                          alb + PUBLIC_ENTRY_ZONES * _price(table, "ipv4.hour") * hpm,
+                          "(true) a public HTTPS URL (ALB, ACM certificate, DNS alias) for the public services; "
+                          "without it they are reached with kubectl port-forward"))
     for system in _lines(report, "on-demand x"):
         kind = system.price_keys[0].removeprefix("ec2.") if system.price_keys else ""
         if kind.startswith(("t3.", "t3a.")) and kind.endswith(".large"):

@@ -45,8 +45,8 @@ def test_prod_model_has_zones_subnets_node_groups_and_data_services() -> None:
 def test_sandbox_model_is_the_small_variant() -> None:
     m = build_model(plan_of("sandbox"))
     assert len(m.groups_of("az")) == 3
-    assert len(m.nodes_of("nat")) == 1
-    assert [n.label for n in m.nodes_of("nodegroup")] == ["system: 2 x t3a.medium on-demand"]
+    assert [n.label for n in m.nodes_of("nat")] == ["NAT instance t4g.nano + EIP"]
+    assert [n.label for n in m.nodes_of("nodegroup")] == ["system: 2 x t3a.medium spot"]
     assert [n.detail for n in m.nodes_of("rds")] == ["primary · 20 GB"]
     assert not [e for e in m.edges if e.kind == "replication"]
 
