@@ -96,6 +96,11 @@ def test_config_is_frozen() -> None:
      "data.mqInstanceType: mq.t3.micro is single-instance only"),
     ("prod", {"data": {"mqMultiAz": False, "messaging": "activemq"}}, "data.mqMultiAz: prod runs data services"),
     ("prod", {"nodes": {"spotEnabled": False}}, "nodes.spotForAllServices: needs nodes.spotEnabled"),
+    ("staging", {"nodes": {"systemCapacity": "spot", "systemInstanceTypes": ["t3a.medium", "t3.medium"]}},
+     "nodes.systemCapacity: staging keeps the platform on on-demand nodes"),
+    ("dev", {"nodes": {"systemInstanceTypes": ["t3a.large"]}},
+     "nodes.systemInstanceTypes: a spot system pool needs at least 2 instance types"),
+    ("prod", {"network": {"egress": "natInstance"}}, "network.egress: prod must use natGateway"),
     ("dev", {"data": {"mode": "serviceCatalog", "messaging": "activemq", "serviceCatalogProducts": {
         "rds": {"productId": "prod-rdsabcdef0123", "provisioningArtifactId": "pa-rdsabcdef0123"},
         "cache": {"productId": "prod-cacheabcdef01", "provisioningArtifactId": "pa-cacheabcdef01"}}}},

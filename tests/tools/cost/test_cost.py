@@ -86,6 +86,47 @@ def test_prod_total_matches_a_hand_calculation_within_5_percent() -> None:
     assert report.total <= 600 and not report.over_budget  # the customer's budget
 
 
+def test_sandbox_total_matches_a_hand_calculation_within_5_percent() -> None:
+    """The sandbox levers (spot system pool, NAT instance, no public entry) priced by hand from the table rows."""
+    p, prof, h = TABLE.rows, PROFILES["sandbox"], 730
+    a = Assumptions()
+    hand = {
+        # 2 x t3a.medium spot at 65 % off: 2 x 0.0376 x 0.35 x 730 = 19.21 (nodes.systemCapacity: spot)
+        "system nodes": prof.system_node_desired_size * p["ec2.t3a.medium"].price * (1 - a.spot_discount) * h,
+        "node root volumes": 2 * prof.node_disk_size_gb * p["ebs.gp3.gb"].price,  # 2 x 30 x 0.08 = 4.80
+        # NAT instance t4g.nano 0.0042 x 730 = 3.07, its 8 GB root 0.64, the one EIP 3.65; no NAT data charge
+        "NAT instance": p["ec2.t4g.nano"].price * h + 8 * p["ebs.gp3.gb"].price + p["ipv4.hour"].price * h,
+        "EKS standard": p["eks.standard"].price * h,  # 73.00; no ALB (ingress.publicEntry false)
+        "RDS": p["rds.db.t4g.micro"].price * h + 20 * p["rds.gp3.single_az"].price,  # 11.68 + 2.30
+        "SQS": 3 * a.sqs_requests_millions_per_queue * p["sqs.requests_1m"].price,  # 0.60
+        "Valkey": p["elasticache.cache.t4g.micro"].price * p["elasticache.valkey_factor"].price * h,  # 9.34
+        "Vault PVCs": (10 + 10) * p["ebs.gp3.gb"].price,  # one replica: 1.60
+        "KMS": 5 * p["kms.key"].price,
+        "secrets": 3 * p["secretsmanager.secret"].price,
+        "S3": 2 * a.s3_gb_per_bucket * p["s3.standard.gb"].price,
+        # EKS 10 + flow 10 + 3 other + 1 AWS-created GB ingest; 30-day retention holds one month (24 GB-mo), the
+        # AWS-created group 12 months
+        "logs": 24 * p["logs.ingest_gb"].price + (23 + 12) * p["logs.stored_gb"].price,
+        "alarms": 2 * p["cloudwatch.alarm"].price,
+    }
+    report = estimate(plan_of("sandbox"))
+    assert report.total == pytest.approx(sum(hand.values()), rel=0.05)  # about $149
+    assert report.total <= 150 and not report.over_budget
+    assert not [x for x in report.lines if x.item.startswith(("NAT gateway", "ALB"))]
+
+
+def test_sandbox_and_dev_choices_price_their_levers() -> None:
+    from tools.cost.cost_choices import choices
+    for stack, levers in {"sandbox": {"nodes.systemCapacity", "network.egress", "ingress.publicEntry"},
+                          "dev": {"nodes.systemCapacity", "network.egress"}}.items():
+        report = estimate(plan_of(stack))
+        found = {c.lever: c for c in choices(report, TABLE)}
+        assert levers <= set(found), (stack, sorted(found))
+        assert all(found[lever].monthly_delta > 0 for lever in levers)  # each lever saves: undoing it costs
+        assert (stack == "sandbox") == ("ingress.publicEntry" in found)
+    assert estimate(plan_of("dev")).total <= 250
+
+
 def test_sandbox_is_the_cheapest_stack() -> None:
     totals = {stack: estimate(plan_of(stack)).total for stack in STACKS}
     assert min(totals, key=lambda s: totals[s]) == "sandbox"
