@@ -31,7 +31,8 @@ from config.load import load_stack_config
 cfg = load_stack_config()
 # manifests.mode "replace": the manifests are the application, the catalog's services are not created.
 app_cfg = dataclasses.replace(cfg, services=()) if cfg.manifests_mode == "replace" else cfg
-public = any(s.public for s in app_cfg.services)  # public services: the ALB and its meshed edge
+# public services: the ALB and its meshed edge, unless ingress.publicEntry is off (the sandbox profile)
+public = cfg.public_entry_enabled and any(s.public for s in app_cfg.services)
 provider = aws.Provider("aws", region=cfg.region, default_tags={"tags": cfg.tags})
 ctx = AwsContext.lookup(provider, cfg.region)
 zones = cfg.availability_zones or tuple(
@@ -45,6 +46,7 @@ network = Network("network", NetworkArgs(
     public_subnet_cidrs=cfg.public_subnet_cidrs, private_subnet_cidrs=cfg.private_subnet_cidrs,
     isolated_subnet_cidrs=cfg.isolated_subnet_cidrs, nat_per_az=cfg.nat_gateways == "perAz",
     log_retention_days=cfg.log_retention_days, logs_key_arn=keys.logs.arn,
+    nat_instance=cfg.egress == "natInstance",
 ), aws_opts)
 cluster = Cluster("cluster", ClusterArgs(
     aws_context=ctx, network=network, keys=keys, cluster_name=cfg.cluster_name,
@@ -65,7 +67,8 @@ vault = VaultAws("vault", VaultAwsArgs(
 ), aws_opts)
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys, data=data), k8s_opts)
-app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys), k8s_opts)
+app = Application("app", ApplicationArgs(config=app_cfg, mesh=mesh, keys=keys,
+                                         queue_role_arns=data.queue_role_arns), k8s_opts)
 if cfg.manifest_objects:
     AppManifests("app-manifests", AppManifestsArgs(config=cfg, mesh=mesh), k8s_opts)
 entry = PublicEntry("public-entry", PublicEntryArgs(

@@ -54,8 +54,6 @@ def export_outputs(layers: Layers) -> None:
         "vault_s3_bucket": vault.bucket_name,
         "postgres_endpoint": data.postgres_endpoint,
         "postgres_secret_arn": data.postgres_secret_arn,
-        "broker_endpoint": data.broker_endpoint,
-        "broker_secret_arn": data.broker_secret_arn,
         "cache_endpoint": data.cache_endpoint,
         "cache_secret_arn": data.cache_secret_arn,
         "trust_anchor_pem": mesh.vault.root_ca_pem,
@@ -65,6 +63,10 @@ def export_outputs(layers: Layers) -> None:
         "alarm_topic_arn": layers.observability.topic_arn,
         "vault_snapshot_role_arn": layers.backups.aws.role_arn,
     }
+    if data.broker_endpoint is not None and data.broker_secret_arn is not None:  # data.messaging: activemq
+        outputs |= {"broker_endpoint": data.broker_endpoint, "broker_secret_arn": data.broker_secret_arn}
+    if data.queue_urls:  # data.messaging: sqs
+        outputs |= {"queue_urls": data.queue_urls, "queue_role_arns": data.queue_role_arns}
     if layers.entry is not None:
         outputs |= {"public_url": layers.entry.url, "alb_hostname": layers.entry.hostname}
     for name, value in outputs.items():

@@ -130,7 +130,7 @@ class StackConfig(Profile):
             self.system_node_desired_size,
             self.system_node_max_size,
             self.node_disk_size_gb,
-            "ON_DEMAND",
+            "SPOT" if self.system_node_capacity == "spot" else "ON_DEMAND",
         )
 
     @property

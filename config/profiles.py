@@ -34,7 +34,7 @@ class Profile:
     rds_max_allocated_storage_gb: int
     rds_multi_az: bool
     rds_backup_retention_days: int
-    mq_instance_type: str
+    mq_instance_type: str  # used only with messaging: activemq
     mq_multi_az: bool
     cache_node_type: str
     cache_nodes: int
@@ -42,9 +42,27 @@ class Profile:
     cache_snapshot_retention_days: int
     protect_resources: bool
     # Fields below share one default across environments.
-    node_disk_size_gb: int = 50
-    # Spot capacity is diversified across interchangeable 2 vCPU / 8 GiB x86 types to survive pool reclaims.
-    spot_node_instance_types: tuple[str, ...] = ("t3.large", "t3a.large", "m5.large", "m6i.large")
+    # The catalog's `mq` services talk through SQS queues (per-service IRSA, no password) or an Amazon MQ ActiveMQ
+    # broker. SQS costs cents at the customer's traffic; an active/standby broker ~$420/month (README, "Cost").
+    messaging: Literal["sqs", "activemq"] = "sqs"
+    # Every catalog service tolerates the spot pool (non-critical ones still prefer it); the platform (Vault, Linkerd,
+    # cert-manager, monitoring) stays on the on-demand pool. Off: only nonCritical services may use spot.
+    spot_for_all_services: bool = False
+    # The system pool's purchase option. `spot` only where nothing promises availability (sandbox, dev): a reclaim
+    # drains the node on a 2-minute notice and Vault's single pod restarts elsewhere, resealed until KMS auto-unseal
+    # opens it again (seconds), its PVC following it within the zone (README, "Cost").
+    system_node_capacity: Literal["onDemand", "spot"] = "onDemand"
+    # How the private subnets reach the internet: managed NAT gateway(s) or one small NAT instance (sandbox, dev;
+    # components/network/nat_instance.py). The instance is a single point of egress with no managed failover.
+    egress: Literal["natGateway", "natInstance"] = "natGateway"
+    # The public entry (ALB, its certificate and DNS alias, the edge proxy) for the catalog's public services. Off in
+    # the sandbox: its users reach the shop with `kubectl port-forward` instead of a public URL (README, "Cost").
+    public_entry_enabled: bool = True
+    # 30 GB holds the platform's and the services' images with room for the kubelet's image GC (EKS default: 20).
+    node_disk_size_gb: int = 30
+    # Spot capacity is diversified across interchangeable 2 vCPU / 8 GiB x86 types to survive pool reclaims; t3a
+    # first, the cheapest (the estimate prices spot at the first type).
+    spot_node_instance_types: tuple[str, ...] = ("t3a.large", "t3.large", "m5.large", "m6i.large")
     kubernetes_service_cidr: str = "172.20.0.0/16"
     vault_backup_retention_days: int = 30
     # Mesh: never "all-unauthenticated"; the app namespace itself defaults to deny (its own annotation).
@@ -123,7 +141,7 @@ _SMALL = Profile(
     nat_gateways="single",
     log_retention_days=30,
     endpoint_public_access=True,
-    system_node_instance_types=("t3.medium",),
+    system_node_instance_types=("t3a.medium",),
     system_node_min_size=2,
     system_node_desired_size=2,
     system_node_max_size=4,
@@ -151,38 +169,48 @@ _HA = Profile(
     nat_gateways="single",
     log_retention_days=365,
     endpoint_public_access=False,
-    system_node_instance_types=("t3.large",),
+    # Staging keeps prod's shape where tests need it (3 zones, HA platform, Multi-AZ data, both pools) on smaller
+    # on-demand nodes; the services run mostly on spot (README, "Cost").
+    system_node_instance_types=("t3a.medium",),
     system_node_min_size=3,
     system_node_desired_size=3,
     system_node_max_size=6,
     spot_nodes_enabled=True,
     spot_node_min_size=0,
-    spot_node_desired_size=1,
-    spot_node_max_size=3,
-    rds_instance_class="db.t4g.medium",
-    rds_allocated_storage_gb=50,
+    spot_node_desired_size=2,
+    spot_node_max_size=4,
+    spot_for_all_services=True,
+    # Right-sized for ~5,000 requests a day: 2 GiB PostgreSQL, 0.5 GiB Valkey nodes; storage grows by autoscaling.
+    rds_instance_class="db.t4g.small",
+    rds_allocated_storage_gb=20,
     rds_max_allocated_storage_gb=200,
     rds_multi_az=True,
     rds_backup_retention_days=7,
     mq_instance_type="mq.m5.large",
     mq_multi_az=True,
-    cache_node_type="cache.t4g.small",
+    cache_node_type="cache.t4g.micro",
     cache_nodes=2,
     cache_multi_az=True,
     cache_snapshot_retention_days=7,
     protect_resources=True,
     prometheus_retention_days=15,
-    prometheus_storage_gb=50,
+    prometheus_storage_gb=20,
 )
 
 PROFILES: Final[dict[str, Profile]] = {
     # Proof of concept: no agents on the nodes, no log ingestion; control-plane alarms and the topic stay.
-    "sandbox": dataclasses.replace(_SMALL, container_logs_enabled=False),
+    "sandbox": dataclasses.replace(_SMALL, container_logs_enabled=False, system_node_capacity="spot",
+                                   system_node_instance_types=("t3a.medium", "t3.medium"), egress="natInstance",
+                                   public_entry_enabled=False),
     "dev": dataclasses.replace(
         _SMALL,
         vpc_cidr="10.30.0.0/16",
+        # Spot system nodes (two interchangeable types) and a NAT instance: dev promises no availability (README,
+        # "Cost").
         log_retention_days=90,
-        system_node_instance_types=("t3.large",),
+        system_node_instance_types=("t3a.large", "t3.large"),
+        system_node_capacity="spot",
+        egress="natInstance",
         rds_backup_retention_days=7,
         cache_snapshot_retention_days=3,
         monitoring_enabled=True,
@@ -192,18 +220,21 @@ PROFILES: Final[dict[str, Profile]] = {
         _HA,
         vpc_cidr="10.10.0.0/16",
         nat_gateways="perAz",
-        system_node_desired_size=5,
+        # 3 on-demand (one per zone: Vault, Linkerd, cert-manager, monitoring) + 3 spot (the services, every one
+        # tolerating spot and spread over zones), 12 vCPU; Cluster Autoscaler adds spot up to 6. README "Cost".
+        system_node_instance_types=("t3a.large",),
+        system_node_desired_size=3,
         system_node_max_size=9,
-        spot_node_desired_size=2,
-        spot_node_max_size=4,
-        rds_allocated_storage_gb=100,
+        spot_node_desired_size=3,
+        spot_node_max_size=6,
+        rds_allocated_storage_gb=20,
         rds_max_allocated_storage_gb=500,
         rds_backup_retention_days=14,
         cache_snapshot_retention_days=14,
         vault_backup_retention_days=90,
         backup_dr_replication=True,
-        prometheus_retention_days=30,
-        prometheus_storage_gb=100,
+        prometheus_retention_days=15,
+        prometheus_storage_gb=30,
     ),
 }
 

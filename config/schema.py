@@ -36,6 +36,7 @@ class NetworkConfig(_Group):
     isolated_subnet_cidrs: list[str] | None = Field(None, alias="isolatedSubnetCidrs")
     kubernetes_service_cidr: str | None = Field(None, alias="kubernetesServiceCidr")
     nat_gateways: Literal["single", "perAz"] | None = Field(None, alias="natGateways")
+    egress: Literal["natGateway", "natInstance"] | None = Field(None, alias="egress")
 
 
 class ClusterConfig(_Group):
@@ -58,6 +59,8 @@ class NodesConfig(_Group):
     spot_node_min_size: int | None = Field(None, alias="spotMinSize")
     spot_node_desired_size: int | None = Field(None, alias="spotDesiredSize")
     spot_node_max_size: int | None = Field(None, alias="spotMaxSize")
+    spot_for_all_services: bool | None = Field(None, alias="spotForAllServices")
+    system_node_capacity: Literal["onDemand", "spot"] | None = Field(None, alias="systemCapacity")
 
 
 class DataConfig(_Group):
@@ -76,6 +79,8 @@ class DataConfig(_Group):
     cache_nodes: int | None = Field(None, alias="cacheNodes")
     cache_multi_az: bool | None = Field(None, alias="cacheMultiAz")
     cache_snapshot_retention_days: int | None = Field(None, alias="cacheSnapshotRetentionDays")
+    # How the catalog's `mq` services exchange messages: SQS queues or an Amazon MQ for ActiveMQ broker.
+    messaging: Literal["sqs", "activemq"] | None = Field(None, alias="messaging")
     # Application credentials from Vault (README "Application secrets from Vault").
     postgres_credential_ttl_hours: int | None = Field(None, alias="postgresCredentialTtlHours")
     postgres_credential_max_ttl_hours: int | None = Field(None, alias="postgresCredentialMaxTtlHours")
@@ -140,6 +145,7 @@ class IngressConfig(_Group):
     ingress_hosted_zone_id: str | None = Field(None, alias="hostedZoneId")
     ingress_certificate_arn: str | None = Field(None, alias="certificateArn")
     ingress_allowed_cidrs: list[str] | None = Field(None, alias="allowedCidrs")
+    public_entry_enabled: bool | None = Field(None, alias="publicEntry")
 
 
 class MonitoringConfig(_Group):

@@ -42,8 +42,11 @@ ACTIVEMQ_ENGINE_VERSION: Final = "5.19"
 # Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html
 # Bumped by hand, with VALKEY_PARAMETER_FAMILY (Renovate has no ElastiCache datasource):
 # aws elasticache describe-cache-engine-versions --engine valkey --query 'CacheEngineVersions[].EngineVersion'
-VALKEY_ENGINE_VERSION: Final = "8.1"
-VALKEY_PARAMETER_FAMILY: Final = "valkey8"
+# 9.1 is the newest ElastiCache offers (checked 2026-12-07); its default parameter group family is valkey9.
+# Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/engine-versions.html (ElastiCache version 9.1 for Valkey)
+# Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html (Valkey 9.1 and 9.0)
+VALKEY_ENGINE_VERSION: Final = "9.1"
+VALKEY_PARAMETER_FAMILY: Final = "valkey9"
 # Current RDS certificate authority (rds-ca-2019 expired 2024-08).
 # Ref: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html
 RDS_CA_IDENTIFIER: Final = "rds-ca-rsa2048-g1"

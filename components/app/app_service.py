@@ -36,6 +36,9 @@ class AppServiceArgs:
     namespace_name: str = ""  # the app namespace's literal name (the Canary's template references)
     delivery: tuple[pulumi.Resource, ...] = ()  # Flagger's release and shared objects: the Canary waits for them
     vault_client: bool = False  # it has a Vault role: its pods may reach Vault's API (egress 8200)
+    role_arn: pulumi.Input[str] | None = None  # IRSA role of its SQS queues (data.messaging sqs, `mq` services)
+    sqs: bool = False  # data.messaging sqs: `mq` reaches the SQS API over HTTPS instead of the broker's ports
+    spot_ok: bool = False  # nodes.spotForAllServices: tolerate the spot pool even when critical
 
 
 class AppService(pulumi.ComponentResource):
@@ -52,12 +55,18 @@ class AppService(pulumi.ComponentResource):
         def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgsDict:
             return {"name": object_name, "namespace": ns, "labels": app_specs.labels(svc)}
 
+        sa_meta = meta(svc.name)
+        if args.role_arn is not None:
+            # EKS's pod identity webhook projects an STS-audience token into the pods of an annotated account; it
+            # does not need the API token automount, which stays off.
+            # Ref: https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
+            sa_meta["annotations"] = {app_specs.IRSA_ROLE_ANNOTATION: args.role_arn}
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata=meta(svc.name), automount_service_account_token=False, opts=child)
+            f"{name}-sa", metadata=sa_meta, automount_service_account_token=False, opts=child)
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=meta(svc.name),
             spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, route_specs.with_track(
-                app_specs.deployment(svc, cast(str, args.image), args.ha), route_specs.STABLE)),
+                app_specs.deployment(svc, cast(str, args.image), args.ha, args.spot_ok), route_specs.STABLE)),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.service_account])))
         self.service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(svc.name),
@@ -92,7 +101,7 @@ class AppService(pulumi.ComponentResource):
             f"{name}-netpol", metadata=meta(svc.name),
             spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict,
                       app_specs.network_policy(svc, args.catalog, args.data_cidrs, args.progressive,
-                                               args.vault_client)), opts=child)
+                                               args.vault_client, args.sqs)), opts=child)
         # Timeouts, retries and the canary split: Gateway API routes (+ canary workload) per route_specs.
         self.traffic = AppTraffic(f"{name}-traffic", AppTrafficArgs(
             service=svc, namespace=ns, canary_image=args.canary_image, ha=args.ha, depends_on=args.depends_on,

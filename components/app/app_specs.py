@@ -42,6 +42,11 @@ SPOT_NODE_LABEL: Final = ("platform/pool", "spot")
 # bb (FROM scratch) declares no USER; every image runs as this non-root UID/GID, so `runAsNonRoot` can be verified.
 RUN_AS: Final = 65532
 DATA_PORTS: Final = {"rds": (5432,), "mq": (5671, 61617), "cache": (6379,)}
+IRSA_ROLE_ANNOTATION: Final = "eks.amazonaws.com/role-arn"
+# data.messaging sqs: `mq` means the SQS and STS APIs over HTTPS, public AWS endpoints reached through NAT (no
+# interface endpoints: README, "Cost"), so egress is 443 to anything outside the private ranges.
+AWS_API_PORT: Final = 443
+PRIVATE_RANGES: Final = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 NAME_LABEL: Final = "app.kubernetes.io/name"
 
 
@@ -99,8 +104,11 @@ def container(service: Service, image: str) -> Spec:
 ROLLING_UPDATE: Final = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
 
 
-def deployment(service: Service, image: str, ha: bool) -> Spec:
-    """Meshed, restricted, spread over zones. No `replicas`: the HPA owns the count (Pulumi would reset it)."""
+def deployment(service: Service, image: str, ha: bool, spot_ok: bool = False) -> Spec:
+    """Meshed, restricted, spread over zones. No `replicas`: the HPA owns the count (Pulumi would reset it).
+    Non-critical services tolerate and prefer the spot pool; with `spot_ok` (nodes.spotForAllServices) every service
+    tolerates it, so the scheduler spreads a service over both pools and a reclaimed spot node takes a few replicas
+    of a zone-spread service, never all of them."""
     pod: Spec = {
         "serviceAccountName": service.name,
         # The app needs no Kubernetes API access; the Linkerd proxy gets its own projected identity token.
@@ -115,9 +123,10 @@ def deployment(service: Service, image: str, ha: bool) -> Spec:
             "whenUnsatisfiable": "DoNotSchedule" if ha else "ScheduleAnyway",
             "labelSelector": {"matchLabels": selector(service.name)}}],
     }
+    if service.non_critical or spot_ok:
+        pod["tolerations"] = [dict(SPOT_TOLERATION)]
     if service.non_critical:
         key, value = SPOT_NODE_LABEL
-        pod["tolerations"] = [dict(SPOT_TOLERATION)]
         pod["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
             "weight": 100, "preference": {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}}]}}
     return {
@@ -209,7 +218,7 @@ def _tcp(*ports: int | str) -> list[Spec]:
 
 
 def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ...],
-                   progressive: frozenset[str] = frozenset(), vault: bool = False) -> Spec:
+                   progressive: frozenset[str] = frozenset(), vault: bool = False, sqs: bool = False) -> Spec:
     """Ingress from callers (and the ingress for public services) on the service's ports, egress to callees and
     declared data services. The proxy's inbound port 4143 is listed with the app ports: meshed traffic is
     redirected to it inside the pod, and multicluster/opaque transport addresses it directly."""
@@ -227,11 +236,14 @@ def network_policy(service: Service, catalog: Catalog, data_cidrs: tuple[str, ..
     egress: list[Spec] = [{"to": _pods(c, progressive=progressive),
                            "ports": _tcp(*[p.port for p in by_name[c].ports], PROXY_INBOUND)}
                           for c in callees(service.name, catalog)]
-    data_ports = sorted({p for d in service.data_services for p in DATA_PORTS[d]})
+    data_ports = sorted({p for d in service.data_services if not (sqs and d == "mq") for p in DATA_PORTS[d]})
     if data_ports:
         egress.append({"to": [{"ipBlock": {"cidr": c}} for c in data_cidrs], "ports": _tcp(*data_ports)})
     if vault:  # a service with a Vault role reads its credentials there (the vault namespace admits exactly these)
         egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": VAULT_NAMESPACE}},
                                "podSelector": {"matchLabels": {NAME_LABEL: "vault"}}}], "ports": _tcp(8200)})
+    if sqs and "mq" in service.data_services:
+        egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
+                       "ports": _tcp(AWS_API_PORT)})
     return {"podSelector": workload_selector(service.name, progressive), "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}

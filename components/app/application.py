@@ -9,7 +9,9 @@ Per-service objects are in `AppService`; the namespace-wide Prometheus scrape au
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,6 +39,8 @@ class ApplicationArgs:
     config: StackConfig  # the catalog, namespace, subnets and protection flag
     mesh: Mesh  # the app namespace and the Linkerd control plane to wait for
     keys: EncryptionKeys  # ECR encryption (the data key)
+    # data.messaging sqs: service -> IRSA role of its queue access (DataServices.queue_role_arns); empty otherwise.
+    queue_role_arns: Mapping[str, pulumi.Output[str]] = dataclasses.field(default_factory=dict)
 
 
 def lifecycle_policy(keep: int = KEEP_IMAGES, untagged_days: int = UNTAGGED_DAYS) -> str:
@@ -111,7 +115,8 @@ class Application(pulumi.ComponentResource):
                 progressive=progressive, analysis=analysis if svc.name in progressive else None,
                 namespace_name=cfg.app_namespace_name,
                 delivery=tuple(self.delivery.ready) if self.delivery else (),
-                vault_client=svc.name in self.vault_clients), child)
+                vault_client=svc.name in self.vault_clients, role_arn=args.queue_role_arns.get(svc.name),
+                sqs=cfg.messaging == "sqs", spot_ok=cfg.spot_for_all_services), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})
 

@@ -149,7 +149,7 @@ class Cluster(pulumi.ComponentResource):
                 cluster_name=self.cluster_name, cluster_name_literal=args.cluster_name,
                 node_role_arn=self.node_role.arn, subnet_ids=args.network.private_subnet_ids, shape=shape,
                 kubernetes_version=args.kubernetes_version, labels={"platform/pool": pool},
-                node_group_depends_on=[*attachments, *args.network.private_egress],
+                node_group_depends_on=[*attachments, *args.network.private_egress], spot_taint=pool == "spot",
             ), pulumi.ResourceOptions(parent=self))
             for pool, shape in pools.items()
         ]

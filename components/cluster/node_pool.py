@@ -32,6 +32,8 @@ class NodePoolArgs:
     # association, the gateway): a node that boots without them never becomes Ready. Only the node group waits for
     # them (the launch template need not).
     node_group_depends_on: Sequence[pulumi.Resource] = ()
+    # Only the spot pool is tainted: a system pool bought as spot (sandbox/dev) must still run the platform.
+    spot_taint: bool = True
 
 
 class NodePool(pulumi.ComponentResource):
@@ -41,7 +43,7 @@ class NodePool(pulumi.ComponentResource):
         super().__init__("mtls-platform:cluster:NodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         shape = args.shape
-        spot = shape.capacity_type == "SPOT"
+        spot = shape.capacity_type == "SPOT" and args.spot_taint
 
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",

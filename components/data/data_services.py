@@ -1,4 +1,4 @@
-"""The data layer: RDS PostgreSQL, Amazon MQ (ActiveMQ) and ElastiCache (Valkey), private to the cluster.
+"""The data layer: RDS PostgreSQL, messaging (SQS queues or Amazon MQ ActiveMQ) and ElastiCache (Valkey), private.
 
 Each service sits in the isolated subnets (no route out of the VPC) behind its own security group, which admits only
 the EKS cluster security group (every managed node, and through the VPC CNI every pod) on the service's TLS
@@ -6,6 +6,10 @@ port(s); the groups have no egress rules, because these managed services answer 
 Everything is encrypted at rest with the customer data key and in transit with TLS, and credentials live only in
 Secrets Manager: RDS manages its master password itself, the broker password and the Valkey AUTH token are
 generated and stored by us. Applications get, per service, an endpoint and the ARN of the secret to read.
+
+Messaging follows `data.messaging`: `activemq` creates the broker below (and its security group); `sqs` creates no
+broker but `MessageQueues` (a queue and dead-letter queue per `mq` service of the catalog, per-service IRSA roles,
+`queue_specs.py`), reached over HTTPS through the AWS API rather than the isolated subnets.
 
 Two ways to provision, chosen by `data.mode` in the stack config:
 
@@ -49,6 +53,7 @@ import pulumi_aws as aws
 from components.cluster.cluster import Cluster
 from components.data.cache import Cache, CacheArgs
 from components.data.message_broker import MessageBroker, MessageBrokerArgs, deployment_mode, subnet_count
+from components.data.message_queues import MessageQueues, MessageQueuesArgs
 from components.data.placement import BROKER_PORTS, CACHE_PORT, POSTGRES_PORT, Placement
 from components.data.postgres import Postgres, PostgresArgs
 from components.network.network import Network
@@ -144,17 +149,21 @@ class DataServices(pulumi.ComponentResource):
     """
 
     postgres_endpoint: pulumi.Output[str]
-    broker_endpoint: pulumi.Output[str]
+    broker_endpoint: pulumi.Output[str] | None  # None with SQS messaging (no broker)
     cache_endpoint: pulumi.Output[str]
     postgres_secret_arn: pulumi.Output[str]
-    broker_secret_arn: pulumi.Output[str]
+    broker_secret_arn: pulumi.Output[str] | None
     cache_secret_arn: pulumi.Output[str]
     security_group_ids: dict[str, pulumi.Output[str]]
+    # SQS messaging: per `mq` service, the IRSA role its ServiceAccount is annotated with, and its queue URL.
+    queue_role_arns: dict[str, pulumi.Output[str]]
+    queue_urls: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: DataServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:data:DataServices", name, None, opts)
         cfg = args.config
-        groups = {service: self._security_group(name, service, args) for service in SERVICES}
+        services: tuple[Service, ...] = SERVICES if cfg.messaging == "activemq" else ("postgres", "cache")
+        groups = {service: self._security_group(name, service, args) for service in services}
         self.security_group_ids = {service: group.id for service, group in groups.items()}
         isolated = args.network.isolated_subnet_ids
 
@@ -162,7 +171,7 @@ class DataServices(pulumi.ComponentResource):
         secrets: dict[Service, pulumi.Output[str]] = {}
         if cfg.data_services_mode == "serviceCatalog":
             broker_subnets = subnet_count(deployment_mode(cfg.mq_multi_az))
-            for service in SERVICES:
+            for service in services:
                 subnets = isolated.apply(lambda ids: ids[:broker_subnets]) if service == "broker" else isolated
                 endpoints[service], secrets[service] = self._catalog_product(
                     name, service, cfg, subnets, self.security_group_ids[service], args.keys.data.arn)
@@ -177,21 +186,33 @@ class DataServices(pulumi.ComponentResource):
                 placement("postgres"), ctx, prefix, cfg.rds_instance_class, cfg.rds_allocated_storage_gb,
                 cfg.rds_max_allocated_storage_gb, cfg.rds_multi_az, cfg.rds_backup_retention_days,
                 cfg.log_retention_days, protect), child)
-            broker = MessageBroker(f"{name}-broker", MessageBrokerArgs(
-                placement("broker"), ctx, prefix, cfg.mq_instance_type, cfg.mq_multi_az, protect), child)
+            if "broker" in services:
+                broker = MessageBroker(f"{name}-broker", MessageBrokerArgs(
+                    placement("broker"), ctx, prefix, cfg.mq_instance_type, cfg.mq_multi_az, protect), child)
+                endpoints["broker"], secrets["broker"] = broker.endpoint, broker.secret_arn
             cache = Cache(f"{name}-cache", CacheArgs(
                 placement("cache"), prefix, cfg.cache_node_type, cfg.cache_nodes, cfg.cache_multi_az,
                 cfg.cache_snapshot_retention_days, cfg.log_retention_days, protect), child)
-            for service, component in (("postgres", postgres), ("broker", broker), ("cache", cache)):
+            for service, component in (("postgres", postgres), ("cache", cache)):
                 endpoints[service], secrets[service] = component.endpoint, component.secret_arn
 
+        self.queue_role_arns, self.queue_urls = {}, {}
+        if cfg.messaging == "sqs":
+            # manifests.mode replace: the catalog's services are not created, so no queue or role waits for them.
+            catalog = () if cfg.manifests_mode == "replace" else cfg.services
+            queues = MessageQueues(f"{name}-queues", MessageQueuesArgs(
+                args.cluster, catalog, cfg.app_namespace_name, cfg.name_prefix, args.keys.data.arn,
+                cfg.protect_resources), pulumi.ResourceOptions(parent=self))
+            self.queue_role_arns, self.queue_urls = queues.role_arns, queues.queue_urls
+
         self.postgres_endpoint, self.postgres_secret_arn = endpoints["postgres"], secrets["postgres"]
-        self.broker_endpoint, self.broker_secret_arn = endpoints["broker"], secrets["broker"]
+        self.broker_endpoint, self.broker_secret_arn = endpoints.get("broker"), secrets.get("broker")
         self.cache_endpoint, self.cache_secret_arn = endpoints["cache"], secrets["cache"]
         self.register_outputs({
-            **{f"{service}_endpoint": endpoints[service] for service in SERVICES},
-            **{f"{service}_secret_arn": secrets[service] for service in SERVICES},
+            **{f"{service}_endpoint": endpoints[service] for service in services},
+            **{f"{service}_secret_arn": secrets[service] for service in services},
             "security_group_ids": self.security_group_ids,
+            "queue_urls": self.queue_urls,
         })
 
     def _security_group(self, name: str, service: Service, args: DataServicesArgs) -> aws.ec2.SecurityGroup:

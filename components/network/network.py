@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.network.nat_instance import NatInstance, NatInstanceArgs
 from components.shared import iam_documents
 
 
@@ -26,6 +27,7 @@ class NetworkArgs:
     nat_per_az: bool  # one NAT gateway per zone (prod) or a single one
     log_retention_days: int
     logs_key_arn: pulumi.Input[str]  # CMK for the flow-log group
+    nat_instance: bool = False  # network.egress natInstance: one NAT instance instead of the gateway(s)
 
 
 class Network(pulumi.ComponentResource):
@@ -75,7 +77,16 @@ class Network(pulumi.ComponentResource):
             pub = self._subnet(name, "public", zone, args.public_subnet_cidrs[i], public_rt,
                                {"kubernetes.io/role/elb": "1", cluster_tag: "shared"})
             public.append(pub)
-            if args.nat_per_az or i == 0:
+            if args.nat_instance and i == 0:
+                eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags={"Name": f"{args.cluster_name}-nat-{zone}"},
+                                  opts=pulumi.ResourceOptions(parent=pub))
+                instance = NatInstance(f"{name}-nat", NatInstanceArgs(
+                    cluster_name=args.cluster_name, vpc_id=self.vpc.id, subnet_id=pub.id,
+                    private_cidrs=args.private_subnet_cidrs, allocation_id=eip.id, internet_gateway=igw,
+                ), pulumi.ResourceOptions(parent=pub))
+                nat_ids.append(instance.network_interface_id)
+                self.private_egress.append(instance)  # its instance and Elastic IP association (the SDK expands)
+            elif not args.nat_instance and (args.nat_per_az or i == 0):
                 eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags={"Name": f"{args.cluster_name}-nat-{zone}"},
                                   opts=pulumi.ResourceOptions(parent=pub))
                 nat = aws.ec2.NatGateway(f"{name}-nat-{zone}", allocation_id=eip.id, subnet_id=pub.id,
@@ -84,7 +95,9 @@ class Network(pulumi.ComponentResource):
                 nat_ids.append(nat.id)
                 self.private_egress.append(nat)
             rt = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=self.vpc.id,
-                                    routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_ids[-1]}],
+                                    routes=[{"cidr_block": "0.0.0.0/0", "network_interface_id": nat_ids[-1]}
+                                            if args.nat_instance else
+                                            {"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_ids[-1]}],
                                     tags={"Name": f"{args.cluster_name}-private-{zone}"}, opts=vpc_opts)
             private_rts.append(rt)
             private.append(self._subnet(name, "private", zone, args.private_subnet_cidrs[i], rt,
@@ -102,7 +115,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.isolated_subnet_ids = pulumi.Output.all(*[s.id for s in isolated])
-        self.nat_gateway_count = len(nat_ids)
+        self.nat_gateway_count = 0 if args.nat_instance else len(nat_ids)
         self.register_outputs({
             "vpc_id": self.vpc_id,
             "public_subnet_ids": self.public_subnet_ids,

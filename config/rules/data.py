@@ -12,7 +12,9 @@ from config.schema import key
 
 def data_services(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.data_services_mode == "serviceCatalog":
-        missing = sorted({"rds", "mq", "cache"} - set(cfg.service_catalog_products))
+        # With SQS messaging no broker product is launched (the queues are created directly, see data_services.py).
+        needed = {"rds", "cache"} | ({"mq"} if cfg.messaging == "activemq" else set())
+        missing = sorted(needed - set(cfg.service_catalog_products))
         if missing:
             yield Problem(key("data.serviceCatalogProducts"), f"serviceCatalog mode needs products for {missing}")
     if not 20 <= cfg.rds_allocated_storage_gb <= 65536:
@@ -27,10 +29,12 @@ def data_services(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(key("data.cacheNodes"), "cacheMultiAz needs at least 2 nodes (a primary and a replica)")
     if not 0 <= cfg.cache_snapshot_retention_days <= 35:
         yield Problem(key("data.cacheSnapshotRetentionDays"), "must be between 0 and 35 days")
-    if cfg.mq_multi_az and cfg.mq_instance_type == "mq.t3.micro":
+    if cfg.messaging == "activemq" and cfg.mq_multi_az and cfg.mq_instance_type == "mq.t3.micro":
         yield Problem(key("data.mqInstanceType"), "mq.t3.micro is single-instance only; active/standby needs mq.m5+")
     if cfg.is_ha:
-        for k, on in ((key("data.rdsMultiAz"), cfg.rds_multi_az), (key("data.mqMultiAz"), cfg.mq_multi_az),
+        # SQS stores every message redundantly across AZs by itself: mqMultiAz only concerns the ActiveMQ broker.
+        broker_multi_az = cfg.mq_multi_az if cfg.messaging == "activemq" else True
+        for k, on in ((key("data.rdsMultiAz"), cfg.rds_multi_az), (key("data.mqMultiAz"), broker_multi_az),
                       (key("data.cacheMultiAz"), cfg.cache_multi_az)):
             if not on:
                 yield Problem(k, f"{cfg.environment} runs data services Multi-AZ (CKV_AWS_157, CKV2_AWS_50)")

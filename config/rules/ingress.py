@@ -27,7 +27,7 @@ def public_services(cfg: StackConfig) -> list[str]:
 
 
 def ingress(cfg: StackConfig) -> Iterator[Problem]:
-    public = public_services(cfg)
+    public = public_services(cfg) if cfg.public_entry_enabled else []
     domain, zone, cert = cfg.ingress_domain, cfg.ingress_hosted_zone_id, cfg.ingress_certificate_arn
     if public and domain is None:
         yield Problem(key("ingress.domain"), f"public services {public} need the DNS name the ALB answers on "

@@ -91,3 +91,6 @@ def service_cidr(cfg: StackConfig) -> Iterator[Problem]:
 def nat(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.environment == "prod" and cfg.nat_gateways != "perAz":
         yield Problem(key("network.natGateways"), "prod must use perAz: one NAT gateway is a single point of failure")
+    if cfg.is_ha and cfg.egress == "natInstance":
+        yield Problem(key("network.egress"),
+            f"{cfg.environment} must use natGateway: a NAT instance has no managed failover (sandbox/dev only)")

@@ -51,10 +51,19 @@ def node_pools(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.is_ha and cfg.system_node_min_size < cfg.az_count:
         yield Problem(key("nodes.systemMinSize"),
             f"{cfg.environment} keeps at least one system node per zone ({cfg.az_count})")
+    if cfg.system_node_capacity == "spot":
+        if cfg.is_ha:
+            yield Problem(key("nodes.systemCapacity"),
+                f"{cfg.environment} keeps the platform on on-demand nodes (spot is for sandbox/dev)")
+        if len(set(cfg.system_node_instance_types)) < 2:
+            yield Problem(key("nodes.systemInstanceTypes"),
+                "a spot system pool needs at least 2 instance types to survive reclaims")
     spot = cfg.spot_pool  # None unless nodes.spotEnabled
     if spot is not None:
         yield from _pool(_SPOT, spot)
         if len(set(cfg.spot_node_instance_types)) < 2:
             yield Problem(key("nodes.spotInstanceTypes"), "spot needs at least 2 instance types to survive reclaims")
+    elif cfg.spot_for_all_services:
+        yield Problem(key("nodes.spotForAllServices"), "needs nodes.spotEnabled: there is no spot pool to tolerate")
     if not 20 <= cfg.node_disk_size_gb <= 1000:
         yield Problem(key("nodes.diskSizeGb"), f"{cfg.node_disk_size_gb} must be between 20 and 1000 GiB")

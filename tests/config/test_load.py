@@ -92,8 +92,21 @@ def test_config_is_frozen() -> None:
     ("prod", {"data": {"rdsMultiAz": False}}, "data.rdsMultiAz: prod runs data services Multi-AZ"),
     ("staging", {"data": {"cacheMultiAz": False}}, "data.cacheMultiAz: staging runs data services Multi-AZ"),
     ("prod", {"data": {"cacheNodes": 1}}, "data.cacheNodes: cacheMultiAz needs at least 2 nodes"),
-    ("prod", {"data": {"mqInstanceType": "mq.t3.micro"}}, "data.mqInstanceType: mq.t3.micro is single-instance only"),
-    ("prod", {"data": {"rdsMaxAllocatedStorageGb": 50}}, "data.rdsMaxAllocatedStorageGb: must not be below"),
+    ("prod", {"data": {"mqInstanceType": "mq.t3.micro", "messaging": "activemq"}},
+     "data.mqInstanceType: mq.t3.micro is single-instance only"),
+    ("prod", {"data": {"mqMultiAz": False, "messaging": "activemq"}}, "data.mqMultiAz: prod runs data services"),
+    ("prod", {"nodes": {"spotEnabled": False}}, "nodes.spotForAllServices: needs nodes.spotEnabled"),
+    ("staging", {"nodes": {"systemCapacity": "spot", "systemInstanceTypes": ["t3a.medium", "t3.medium"]}},
+     "nodes.systemCapacity: staging keeps the platform on on-demand nodes"),
+    ("dev", {"nodes": {"systemInstanceTypes": ["t3a.large"]}},
+     "nodes.systemInstanceTypes: a spot system pool needs at least 2 instance types"),
+    ("prod", {"network": {"egress": "natInstance"}}, "network.egress: prod must use natGateway"),
+    ("dev", {"data": {"mode": "serviceCatalog", "messaging": "activemq", "serviceCatalogProducts": {
+        "rds": {"productId": "prod-rdsabcdef0123", "provisioningArtifactId": "pa-rdsabcdef0123"},
+        "cache": {"productId": "prod-cacheabcdef01", "provisioningArtifactId": "pa-cacheabcdef01"}}}},
+     "data.serviceCatalogProducts: serviceCatalog mode needs products for ['mq']"),
+    ("prod", {"data": {"rdsAllocatedStorageGb": 100, "rdsMaxAllocatedStorageGb": 50}},
+     "data.rdsMaxAllocatedStorageGb: must not be below"),
     ("prod", {"data": {"mode": "serviceCatalog"}}, "data.serviceCatalogProducts: serviceCatalog mode needs products"),
     ("prod", {"protection": {"protectResources": False}}, "protection.protectResources: prod protects stateful"),
     ("prod", {"mesh": {"appNamespace": "vault"}}, "mesh.appNamespace: 'vault' must be a DNS label and not a system"),
@@ -261,3 +274,16 @@ def test_a_plan_after_the_pinned_version_leaves_support_is_refused(monkeypatch: 
     with pytest.raises(ConfigError, match=r"kubernetesVersion: 1.36 left EKS standard support on 2027-08-02"):
         run_stack("prod", monitor=monitor)
     assert monitor.registrations == []
+
+
+def test_messaging_choice_unknown_value_names_key_and_stack() -> None:
+    with pytest.raises(ConfigError) as err:
+        build_config("prod", settings("prod", data={"messaging": "rabbitmq"}))
+    assert "stack 'prod'" in str(err.value)
+    assert [p.key for p in err.value.problems] == ["mtls-platform:data.messaging"]
+
+
+def test_sqs_needs_no_broker_settings() -> None:
+    # With SQS a single-instance broker setting is irrelevant in prod: no Multi-AZ rule fires on it.
+    cfg = build_config("prod", settings("prod", data={"mqMultiAz": False}))
+    assert cfg.messaging == "sqs"

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any, Final
 
+from tools.cost.cost_choices import choices
 from tools.cost.cost_lines import FREE_PREFIXES, PRICERS, price_stack_wide
 from tools.cost.cost_model import PRICES_FILE, Assumptions, CostReport, LineItem, Price, PriceTable, PricingContext
 from tools.engine.mock_engine import ROOT, Plan, list_stacks, load_stack_settings, run_stack
@@ -133,9 +134,17 @@ def render_report(report: CostReport) -> str:
                      f"= {x.monthly:>9,.2f}{note}")
     lines += ["", f"TOTAL  ${report.total:,.2f}/month   (budget ${report.budget:,.0f}: "
                   f"{'OVER by $' + format(report.total - report.budget, ',.2f') if report.over_budget else 'within'})"]
+    by_layer = ", ".join(f"{k} ${v:,.2f}" for k, v in report.by_category().items())
+    lines.append(f"per layer: {by_layer}")
     unverified = [x.item for x in report.lines if not x.verified]
     if unverified:
         lines.append(f"unverified or missing prices in: {'; '.join(unverified)}")
+    table = PriceTable.load()
+    options = choices(report, table)
+    if options:
+        lines += ["", "choices (what the other setting costs per month, and what the dearer side buys):"]
+        for ch in options:
+            lines.append(f"  {ch.lever}: {ch.current} -> {ch.alternative}: {ch.monthly_delta:+,.2f}/mo  [{ch.buys}]")
     lines += ["", "assumptions:"] + [f"  - {a}" for a in report.assumptions]
     if report.unpriced:
         lines += ["", "registered but not priced (no pricer in tools/cost/cost_lines.py):"]
@@ -155,7 +164,8 @@ def render_report(report: CostReport) -> str:
 
 def report_json(report: CostReport) -> str:
     doc = {**asdict(report), "over_budget": report.over_budget, "by_category": report.by_category(),
-           "price_table": str(PRICES_FILE.relative_to(ROOT))}
+           "price_table": str(PRICES_FILE.relative_to(ROOT)),
+           "choices": [asdict(ch) for ch in choices(report, PriceTable.load())]}
     return json.dumps(doc, indent=2, sort_keys=True)
 
 

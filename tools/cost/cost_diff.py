@@ -1,6 +1,11 @@
 """The pull-request cost comment: each stack's monthly estimate and its difference from the base branch.
 
     python -m tools.cost.cost_diff --head "cost-head-*.json" --base "cost-base-*.json" > comment.md
+    python -m tools.cost.cost_diff --head "cost-head-*.json" --base "cost-base-*.json" --fail-over-budget
+
+With `--fail-over-budget` it exits 1 when this change pushes a stack over its `budget`: over it now, and either
+within it on the base branch (or new) or dearer than the base. A stack already over and not made dearer only warns,
+so one stack's known overrun does not block unrelated changes.
 
 Inputs are `python -m tools.cost --stack <s> --json` documents; a stack without a base document is new (or the base
 predates the cost tool) and is shown without a difference.
@@ -63,16 +68,37 @@ def comment(head: Mapping[str, Report], base: Mapping[str, Report]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pushed_over_budget(head: Mapping[str, Report], base: Mapping[str, Report]) -> list[str]:
+    """Messages for the stacks this change pushes over (or further over) their budget."""
+    found = []
+    for stack, report in head.items():
+        if not report["over_budget"]:
+            continue
+        old, total, budget = base.get(stack), float(report["total"]), float(report["budget"])
+        if old is None or not old["over_budget"] or total > float(old["total"]) + 0.005:
+            was = f"{_money(float(old['total']))} on the base branch" if old else "no base figure"
+            found.append(f"stack {stack}: {_money(total)}/month is over its budget of {_money(budget)} ({was})")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--head", required=True, help="glob of this branch's cost JSON documents")
     parser.add_argument("--base", required=True, help="glob of the base branch's cost JSON documents")
+    parser.add_argument("--fail-over-budget", action="store_true",
+                        help="print nothing but the verdict; exit 1 when the change pushes a stack over its budget")
     args = parser.parse_args(argv)
     head = load(args.head)
     if not head:
         print(f"no cost documents match {args.head!r}", file=sys.stderr)
         return 2
-    print(comment(head, load(args.base)), end="")
+    base = load(args.base)
+    if args.fail_over_budget:
+        pushed = pushed_over_budget(head, base)
+        for message in pushed:
+            print(f"budget check failed: {message}", file=sys.stderr)
+        return 1 if pushed else 0
+    print(comment(head, base), end="")
     return 0
 
 

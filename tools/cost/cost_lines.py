@@ -38,6 +38,14 @@ def _node_group(r: Registration, c: PricingContext) -> None:
              desired * float(disk), "GB-mo", "ebs.gp3.gb")
 
 
+def _ec2_instance(r: Registration, c: PricingContext) -> None:
+    """A stand-alone instance (the NAT instance): on-demand hours and its gp3 root volume."""
+    kind = r.inputs.get("instanceType") or "t3.micro"
+    c.charge("compute", f"EC2 {kind} instance ({r.name})", r.name, c.hours(1), "h", f"ec2.{kind}")
+    size = float(dig(r.inputs, "rootBlockDevice.volumeSize", 8) or 8)  # 8 GiB: the Amazon Linux AMI's root
+    c.charge("storage", f"EBS gp3 instance root volume {size:g} GB ({r.name})", r.name, size, "GB-mo", "ebs.gp3.gb")
+
+
 def _launch_template_disk(r: Registration, plan: Plan) -> float | None:
     for urn in r.dependencies:
         dep = plan.by_urn(urn)
@@ -135,6 +143,17 @@ def _catalog_product(r: Registration, c: PricingContext) -> None:
         _cache(r, c, node_type=klass, nodes=float(p.get("NodeCount") or 1), engine="valkey")
         c.charge("security", "Secrets Manager secret", f"{r.name} (product's credentials)", 1, "secret-mo",
                  "secretsmanager.secret")
+
+
+def _sqs_queue(r: Registration, c: PricingContext) -> None:
+    """A consumed queue: sends, long-poll receives and deletes at the assumed rate; a dead-letter queue (no redrive
+    policy of its own, nobody polls it) costs nothing while empty."""
+    if not r.inputs.get("redrivePolicy"):
+        return
+    m = c.assume.sqs_requests_millions_per_queue
+    c.charge("data", "SQS standard queue requests", r.name, m, "M requests", "sqs.requests_1m",
+             note=f"assumed {m:g} M requests/month per queue (20 s long polling, two pollers); the account's free "
+                  "first million is not subtracted")
 
 
 def _public_ips(c: PricingContext, what: str, resource: str, count: float) -> None:
@@ -285,11 +304,13 @@ PRICERS: Final[dict[str, Callable[[Registration, PricingContext], None]]] = {
     "aws:ec2/natGateway:NatGateway": lambda r, c: c.charge("network", "NAT gateway", r.name, c.hours(1), "h",
                                                           "nat.hour"),
     "aws:ec2/eip:Eip": lambda r, c: _public_ips(c, "Elastic IP", r.name, 1),
+    "aws:ec2/instance:Instance": _ec2_instance,
     "aws:lb/loadBalancer:LoadBalancer": _aws_load_balancer,
     "aws:alb/loadBalancer:LoadBalancer": _aws_load_balancer,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:mq/broker:Broker": _mq_broker,
+    "aws:sqs/queue:Queue": _sqs_queue,
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:elasticache/cluster:Cluster": _cache_cluster,
     "aws:servicecatalog/provisionedProduct:ProvisionedProduct": _catalog_product,
@@ -318,9 +339,11 @@ for _bucket in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
 # group, launch template -> its node group, secret version -> its secret, Ingress -> `_ingresses`).
 FREE_PREFIXES: Final = (
     "pulumi:providers:", "random:", "tls:", "pulumi-python:dynamic:", "kubernetes:", "aws:iam/", "aws:kms/alias:",
+    "aws:sqs/queuePolicy:",
     "aws:s3/bucket", "aws:ec2/vpc:", "aws:ec2/subnet:", "aws:ec2/routeTable", "aws:ec2/route:",
     "aws:ec2/internetGateway:", "aws:ec2/securityGroup", "aws:ec2/defaultSecurityGroup:", "aws:vpc/securityGroup",
-    "aws:ec2/launchTemplate:", "aws:ec2/flowLog:", "aws:eks/addon:", "aws:eks/accessEntry:", "aws:eks/accessPolicy",
+    "aws:ec2/launchTemplate:", "aws:ec2/flowLog:", "aws:ec2/eipAssociation:",
+    "aws:eks/addon:", "aws:eks/accessEntry:", "aws:eks/accessPolicy",
     "aws:secretsmanager/secretVersion:", "aws:secretsmanager/secretPolicy:", "aws:rds/parameterGroup:",
     "aws:rds/subnetGroup:", "aws:elasticache/subnetGroup:", "aws:cloudwatch/logResourcePolicy:",
     "aws:ec2/vpcEndpointRouteTableAssociation:", "aws:lb/listener", "aws:lb/targetGroup", "aws:acm/",

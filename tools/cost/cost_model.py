@@ -71,6 +71,9 @@ class Assumptions:
     no_retention_months: float = 12.0  # storage horizon for log groups that never expire
     s3_gb_per_bucket: float = 5.0  # Vault snapshots, access logs
     mq_storage_gb: float = 5.0  # messages at rest on the broker's storage
+    # Per consumed SQS queue: two pollers long-polling (20 s) make ~0.26 M receives a month, plus sends and deletes
+    # at the customer's traffic (5,000 requests a day at peak): about half a million requests.
+    sqs_requests_millions_per_queue: float = 0.5
     lb_lcu: float = 1.0  # average LCUs per load balancer
     vault_storage_class: str = "gp3"  # Vault PVCs; priced at EBS gp3
     s3_replication_gb_per_month: float = 1.5  # Vault snapshots copied to the DR region: ~50 MB a day

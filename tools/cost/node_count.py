@@ -22,7 +22,7 @@ from tools.engine.plan_facts import dig
 
 # CPU requests (millicores) of the pods the stack's releases render, summed over replicas (measured 2026-12-07 from
 # the real Helm renders of the four plans; the test re-measures them and fails when a release grows past the figure).
-PLATFORM_CPU_M: Final = {"sandbox": 1100, "dev": 1800, "staging": 4225, "prod": 4225}
+PLATFORM_CPU_M: Final = {"sandbox": 1050, "dev": 1800, "staging": 4225, "prod": 4225}
 # Per node: the releases' DaemonSets (Linkerd CNI, node-exporter where monitoring runs: measured as above) plus EKS's
 # own agents, an assumption: kube-proxy 100m and aws-node 25m (EKS add-on defaults) and the EBS CSI node pod and
 # the CloudWatch agent / Fluent Bit, ~75m together.

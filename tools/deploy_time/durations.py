@@ -150,6 +150,8 @@ JUSTIFIED: Final[dict[tuple[str, str], str]] = {
     ("kubernetes:helm.sh/v3:Release", "kubernetes:cert-manager.io/v1:Certificate"):
         "the chart mounts the Secret the Certificate creates",
     ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Release"): "CRDs, CNI or webhooks from the earlier chart",
+    ("kubernetes:helm.sh/v3:Release", "aws:eks/addon:Addon"):
+        "Vault's PVCs bind only once the EBS CSI driver runs (on the sandbox's critical path without a public entry)",
     # Public entry.
     ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:helm.sh/v3:Release"):
         "the IngressClass `alb` and the controller's validating webhook come with the controller's chart",

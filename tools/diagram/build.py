@@ -48,6 +48,10 @@ def build_model(plan: Plan) -> DiagramModel:
     for nat in plan.of_type("aws:ec2/natGateway:NatGateway"):
         zone = zone_of(nat.inputs.get("subnetId"))
         m.node(Node(f"nat:{nat.name}", "NAT gateway + EIP", "nat", f"subnet:public:{zone}"))
+    for nat in plan.of_type("aws:ec2/instance:Instance"):  # network.egress natInstance
+        zone = zone_of(nat.inputs.get("subnetId"))
+        m.node(Node(f"nat:{nat.name}", f"NAT instance {nat.inputs.get('instanceType')} + EIP", "nat",
+                    f"subnet:public:{zone}"))
     _cluster(m, plan, zone_of)
     _data_services(m, plan, zones)
     _regional(m, plan)

@@ -160,6 +160,7 @@ def _eks_cluster(name: str, inputs: dict[str, Any], region: str) -> dict[str, An
 _TypeOutputs = Callable[[str, dict[str, Any], str], dict[str, Any]]
 _TYPE_OUTPUTS: dict[str, _TypeOutputs] = {
     "eks:index:Cluster": _eks_cluster,
+    "aws:ec2/instance:Instance": lambda n, i, r: {"primaryNetworkInterfaceId": f"eni-{n}"},
     "aws:kms/key:Key": lambda n, i, r: {"keyId": f"{n}-key-id", "arn": f"arn:aws:kms:{r}:{ACCOUNT}:key/{n}"},
     "aws:s3/bucket:Bucket": lambda n, i, r: {"bucket": i.get("bucket", f"{n}-bucket"),
                                              "arn": f"arn:aws:s3:::{i.get('bucket', f'{n}-bucket')}"},
@@ -216,6 +217,9 @@ _INVOKES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
         "issuerName": "deployer", "sessionName": "session", "id": a["arn"]},
     "aws:index/getPartition:getPartition": lambda a, r: {
         "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"},
+    "aws:ssm/getParameter:getParameter": lambda a, r: {
+        "name": a["name"], "value": "ami-0123456789abcdef0", "type": "String", "id": a["name"], "arn": "",
+        "insecureValue": "", "version": 1, "withDecryption": False, "region": r},
     "aws:index/getRegion:getRegion": lambda a, r: {"name": r, "region": r, "id": r, "endpoint": "", "description": ""},
     # Ref: https://docs.aws.amazon.com/general/latest/gr/elb.html (us-east-1: ALB zone Z35SXDOTRQ7X7K) and
     # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html (127311923021)

@@ -123,9 +123,26 @@ def test_network_policies_mirror_the_graph(stack: str) -> None:
     policies = app_objects(plan, NETPOL)
     isolated = {s.inputs["cidrBlock"] for s in plan.of_type("aws:ec2/subnet:Subnet") if "isolated" in s.name}
     for svc in catalog(stack):
-        blocks = {peer["ipBlock"]["cidr"] for rule in policies[svc.name].inputs["spec"]["egress"]
-                  for peer in rule["to"] if "ipBlock" in peer}
-        assert blocks == (isolated if svc.data_services else set()), svc.name
+        egress = policies[svc.name].inputs["spec"]["egress"]
+        blocks = {peer["ipBlock"]["cidr"] for rule in egress for peer in rule["to"] if "ipBlock" in peer
+                  and peer["ipBlock"]["cidr"] != "0.0.0.0/0"}
+        # SQS messaging: `mq` is no isolated-subnet port; the queues' API is reached on 443 outside private ranges.
+        assert blocks == (isolated if set(svc.data_services) - {"mq"} else set()), svc.name
+        api = [rule for rule in egress for peer in rule["to"] if peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"]
+        assert len(api) == ("mq" in svc.data_services), svc.name
+        for rule in api:
+            assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+            assert set(rule["to"][0]["ipBlock"]["except"]) == set(specs.PRIVATE_RANGES)
+        # The ServiceAccount carries the service's own queue role, and only an `mq` service has one.
+        sa = next(r for r in plan.resources if r.type == "kubernetes:core/v1:ServiceAccount"
+                  and r.inputs["metadata"]["name"] == svc.name and r.inputs["metadata"].get("namespace") ==
+                  policies[svc.name].inputs["metadata"]["namespace"])
+        annotations = sa.inputs["metadata"].get("annotations", {})
+        if "mq" in svc.data_services:
+            role = plan.one("aws:iam/role:Role", f"data-queues-{svc.name}")
+            assert annotations == {specs.IRSA_ROLE_ANNOTATION: role.outputs["arn"]}, svc.name
+        else:
+            assert specs.IRSA_ROLE_ANNOTATION not in annotations, svc.name
 
 
 @pytest.mark.parametrize("stack", STACKS)

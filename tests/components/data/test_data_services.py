@@ -1,11 +1,13 @@
 """Data layer: PostgreSQL, ActiveMQ and Valkey private to the cluster, encrypted with the CMK, credentials in secrets.
 
 Pure builders are tested directly; the rest asserts on each stack's real program run once on the mock engine
-(`tests.conftest.plan_of`), plus one run of the dev stack switched to Service Catalog mode.
+(`tests.conftest.plan_of`, SQS messaging: the profiles' default), plus the prod stack switched to
+`data.messaging: activemq` (the broker stays a supported choice) and one run of dev in Service Catalog mode.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from functools import cache as memoize
 from typing import Any
@@ -19,6 +21,7 @@ from components.data.placement import BROKER_PORTS
 from components.shared.aws_context import AwsContext
 from config.model import StackConfig
 from tests.conftest import HA, STACKS, build_config, plan_of
+from tests.helpers.shared_cache import shared
 from tools.engine.mock_engine import Plan, Registration, load_stack_settings, run_stack
 
 DATA = "mtls-platform:data:DataServices"
@@ -32,7 +35,10 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-STATEFUL = (INSTANCE, BROKER, CACHE, SECRET, PASSWORD)
+QUEUE = "aws:sqs/queue:Queue"
+STATEFUL = (INSTANCE, BROKER, CACHE, SECRET, PASSWORD, QUEUE)
+# One extra plan (active/standby); the single-instance shape is the pure builders' test above.
+BROKER_STACKS = ("prod",)
 CATALOG_IDS = {
     "rds": {"productId": "prod-rdsabcdef0123", "provisioningArtifactId": "pa-rdsabcdef0123"},
     "mq": {"productId": "prod-mqabcdef01234", "provisioningArtifactId": "pa-mqabcdef01234"},
@@ -89,13 +95,23 @@ def config_of(stack: str) -> StackConfig:
     return build_config(stack, load_stack_settings(stack))
 
 
+def with_data(stack: str, **data: Any) -> Plan:
+    settings = load_stack_settings(stack)
+    merged = {**json.loads(settings.get("mtls-platform:data", "{}")), **data}
+    return run_stack(stack, config={**settings, "mtls-platform:data": json.dumps(merged)})
+
+
+@memoize
+def activemq_plan(stack: str) -> Plan:
+    """The stack with `data.messaging: activemq`: the Amazon MQ broker instead of SQS queues (one run per test run,
+    shared by the xdist workers)."""
+    return shared(f"plan-{stack}-activemq", functools.partial(with_data, stack, messaging="activemq"))
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Plan:
-    """The dev stack, switched to Service Catalog mode."""
-    settings = load_stack_settings("dev")
-    data = json.loads(settings.get("mtls-platform:data", "{}"))
-    data.update(mode="serviceCatalog", serviceCatalogProducts=CATALOG_IDS)
-    return run_stack("dev", config={**settings, "mtls-platform:data": json.dumps(data)})
+    """The dev stack, switched to Service Catalog mode with the ActiveMQ broker (so all three products launch)."""
+    return with_data("dev", mode="serviceCatalog", serviceCatalogProducts=CATALOG_IDS, messaging="activemq")
 
 
 # --- pure builders -----------------------------------------------------------------------------------------------
@@ -225,9 +241,9 @@ def test_postgres_deletion_protection_and_final_snapshot(stack: str) -> None:
     assert db.inputs["deleteAutomatedBackups"] is (not protected)
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", BROKER_STACKS)
 def test_broker_private_encrypted_with_the_cmk(stack: str) -> None:
-    plan = plan_of(stack)
+    plan = activemq_plan(stack)
     broker = only(plan, BROKER)
     mq = broker.inputs
     assert mq["engineType"] == "ActiveMQ"
@@ -269,18 +285,19 @@ def test_cache_encrypted_authenticated_and_failover_per_environment(stack: str) 
     assert "slow-log" in {d["logType"] for d in rg["logDeliveryConfigurations"]}
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_generated_credentials_live_in_cmk_encrypted_secrets(stack: str) -> None:
-    plan = plan_of(stack)
+@pytest.mark.parametrize(("stack", "broker"), [*((s, False) for s in STACKS), *((s, True) for s in BROKER_STACKS)])
+def test_generated_credentials_live_in_cmk_encrypted_secrets(stack: str, broker: bool) -> None:
+    plan = activemq_plan(stack) if broker else plan_of(stack)
     secrets = ours(plan, SECRET)
-    assert len(secrets) == 2  # broker and cache; RDS manages its own
+    assert len(secrets) == (2 if broker else 1)  # broker (ActiveMQ only) and cache; RDS manages its own
     assert all(s.inputs["kmsKeyId"] == key_arn(plan, "data") for s in secrets)
     versions = ours(plan, SECRET_VERSION)
-    assert len(versions) == 2 and all(v.secret_inputs for v in versions)
+    assert len(versions) == len(secrets) and all(v.secret_inputs for v in versions)
     assert {tuple(sorted(json.loads(v.inputs["secretString"]))) for v in versions} == {
-        ("password", "username"), ("auth_token",)}
-    for service in SERVICES:
+        ("password", "username"), ("auth_token",)} if broker else {("auth_token",)}
+    for service in SERVICES if broker else ("postgres", "cache"):
         assert plan.outputs[f"{service}_secret_arn"].startswith("arn:aws:secretsmanager:")
+    assert ("broker_secret_arn" in plan.outputs) is broker  # SQS: no password exists
     # Nothing outside a secret-carrying input holds a generated value.
     for r in descendants(plan):
         if r.type not in (PASSWORD, SECRET_VERSION, BROKER, CACHE):
@@ -290,16 +307,21 @@ def test_generated_credentials_live_in_cmk_encrypted_secrets(stack: str) -> None
 @pytest.mark.parametrize("stack", STACKS)
 def test_stateful_resources_protected_in_staging_and_prod(stack: str) -> None:
     stateful = [r for r in descendants(plan_of(stack)) if r.type in STATEFUL]
-    assert len(stateful) == 7  # instance, broker, cache group, 2 secrets, 2 generated passwords
+    # instance, cache group, its secret and generated token, 3 queues + 3 dead-letter queues (SQS messaging)
+    assert len(stateful) == 10
+    assert all(r.protect is (stack in HA) for r in stateful), [(r.name, r.protect) for r in stateful]
+    broker = [r for r in descendants(activemq_plan("prod")) if r.type in STATEFUL]
+    assert len(broker) == 7  # instance, broker, cache group, 2 secrets, 2 generated passwords
     assert all(r.protect is (stack in HA) for r in stateful), [(r.name, r.protect) for r in stateful]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_security_groups_admit_only_the_cluster(stack: str) -> None:
-    plan = plan_of(stack)
+@pytest.mark.parametrize(("stack", "broker"), [*((s, False) for s in STACKS), *((s, True) for s in BROKER_STACKS)])
+def test_security_groups_admit_only_the_cluster(stack: str, broker: bool) -> None:
+    plan = activemq_plan(stack) if broker else plan_of(stack)
+    services = SERVICES if broker else ("postgres", "cache")  # SQS is reached through its API, not the VPC
     cluster_sg = cluster_security_group(plan)
     groups = {g.name.rsplit("-", 1)[-1]: g for g in ours(plan, GROUP)}
-    assert set(groups) == set(SERVICES)
+    assert set(groups) == set(services)
     expected_ports = {"postgres": {5432}, "broker": set(BROKER_PORTS.values()), "cache": {6379}}
     for service, group in groups.items():
         assert group.inputs["description"] and "ingress" not in group.inputs and "egress" not in group.inputs
@@ -315,10 +337,9 @@ def test_security_groups_admit_only_the_cluster(stack: str) -> None:
     assert not any(contains(r.inputs, "0.0.0.0/0") or contains(r.inputs, "::/0") for r in descendants(plan))
     attached = {
         "postgres": only(plan, INSTANCE).inputs["vpcSecurityGroupIds"],
-        "broker": only(plan, BROKER).inputs["securityGroups"],
         "cache": only(plan, CACHE).inputs["securityGroupIds"],
-    }
-    assert all(attached[s] == [f"{groups[s].name}-id"] for s in SERVICES)
+    } | ({"broker": only(plan, BROKER).inputs["securityGroups"]} if broker else {})
+    assert all(attached[s] == [f"{groups[s].name}-id"] for s in services)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -326,7 +347,9 @@ def test_endpoints_exported(stack: str) -> None:
     out = plan_of(stack).outputs
     assert out["postgres_endpoint"].endswith(":5432")
     assert out["cache_endpoint"].endswith(":6379")
-    assert "61617" in out["broker_endpoint"]
+    assert "broker_endpoint" not in out and set(out["queue_urls"]) == {"inventory-management", "order-processing",
+                                                                        "analytics"}
+    assert "61617" in activemq_plan("prod").outputs["broker_endpoint"]
 
 
 # --- Service Catalog mode ----------------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 PUBLIC = sorted(s.name for s in default_catalog("prod") if s.public)
 
+# The sandbox profile has no public entry (ingress.publicEntry: false): tested in test_sandbox_has_no_public_entry.
+ENTRY_STACKS = [s for s in STACKS if s != "sandbox"]
+
 
 def unknown_paths(values: dict[str, Any]) -> list[str]:
     return chart_unknown_paths(values, "aws-load-balancer-controller")
@@ -170,7 +173,7 @@ def test_an_existing_certificate_alone_is_enough_and_no_public_service_needs_not
 
 # --- per stack ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENTRY_STACKS)
 def test_controller_release_is_pinned_with_its_cluster_facts(stack: str) -> None:
     plan = plan_of(stack)
     rel = plan.one(RELEASE, "aws-load-balancer-controller").inputs
@@ -190,7 +193,7 @@ def test_controller_release_is_pinned_with_its_cluster_facts(stack: str) -> None
     assert labels[NAMESPACE]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENTRY_STACKS)
 def test_irsa_role_is_trusted_only_by_the_controller_service_account(stack: str) -> None:
     plan = plan_of(stack)
     role = plan.one("aws:iam/role:Role", "public-entry-alb-controller-irsa")
@@ -202,7 +205,7 @@ def test_irsa_role_is_trusted_only_by_the_controller_service_account(stack: str)
     assert json.loads(policy.inputs["policy"]) == iam_policy()
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENTRY_STACKS)
 def test_edge_pods_are_meshed_restricted_and_run_as_public_ingress(stack: str) -> None:
     plan = plan_of(stack)
     spec = app(plan, "kubernetes:apps/v1:Deployment")["public-ingress"].inputs["spec"]
@@ -227,7 +230,7 @@ def test_edge_pods_are_meshed_restricted_and_run_as_public_ingress(stack: str) -
     assert conf == edge_specs.nginx_conf(edge_specs.routes(default_catalog(stack)), f"{stack}-app")
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENTRY_STACKS)
 def test_only_the_public_subnets_reach_the_edge(stack: str) -> None:
     plan = plan_of(stack)
     subnets = public_subnets(plan)
@@ -253,7 +256,7 @@ def test_only_the_public_subnets_reach_the_edge(stack: str) -> None:
         assert mtls.inputs["spec"]["identityRefs"] == [{"kind": "ServiceAccount", "name": "public-ingress"}]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENTRY_STACKS)
 def test_the_alb_is_https_only_with_the_validated_certificate(stack: str) -> None:
     plan = plan_of(stack)
     ingress = plan.one("kubernetes:networking.k8s.io/v1:Ingress").inputs
@@ -284,7 +287,7 @@ def test_the_alb_is_https_only_with_the_validated_certificate(stack: str) -> Non
     assert {"AlbAccessLogDeliveryLegacyRegions", "AlbAccessLogDelivery"} <= sids
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", ENTRY_STACKS)
 def test_dns_alias_points_the_domain_at_the_alb(stack: str) -> None:
     plan = plan_of(stack)
     alias = plan.one("aws:route53/record:Record", "public-entry-alias").inputs
@@ -312,3 +315,12 @@ def test_edge_pods_leave_the_alb_gracefully() -> None:
     wait = int(annotations["config.alpha.linkerd.io/proxy-wait-before-exit-seconds"])
     assert 0 < sleep < wait < pod["terminationGracePeriodSeconds"]
 
+
+
+def test_sandbox_has_no_public_entry() -> None:
+    """ingress.publicEntry false: no ALB controller, certificate, DNS record or edge; the app's services remain."""
+    plan = plan_of("sandbox")
+    assert not [r for r in plan.resources if r.type.startswith("mtls-platform:ingress:")]
+    assert not plan.of_type("aws:acm/certificate:Certificate") and not plan.of_type("aws:route53/record:Record")
+    assert not [r for r in plan.of_type("kubernetes:networking.k8s.io/v1:Ingress")]
+    assert plan.of_type("kubernetes:apps/v1:Deployment")

@@ -65,9 +65,10 @@ def test_deployments_roll_without_losing_a_ready_pod_under_their_pdbs(stack: str
     deployments = plan.of_type("kubernetes:apps/v1:Deployment")
     pdbs = {r.inputs["metadata"]["name"] for r in plan.of_type("kubernetes:policy/v1:PodDisruptionBudget")}
     app = [d for d in deployments if d.inputs["metadata"].get("namespace") == f"{stack}-app"]
-    # The 8 catalog services, the public edge, and staging's payment-gateway canary (under the stable one's PDB,
-    # whose selector is the service name: tests/components/app/test_app_routes.py).
-    assert len(app) == (10 if stack == "staging" else 9)
+    # The 8 catalog services, the public edge (not in the sandbox: ingress.publicEntry false), and staging's
+    # payment-gateway canary (under the stable one's PDB, whose selector is the service name:
+    # tests/components/app/test_app_routes.py).
+    assert len(app) == {"staging": 10, "sandbox": 8}.get(stack, 9)
     for d in app:
         strategy = d.inputs["spec"]["strategy"]
         assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}

@@ -41,14 +41,40 @@ def test_stacks_use_distinct_vpc_ranges() -> None:
     assert all(not a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1:])  # peerable later
 
 
-@pytest.mark.parametrize(("stack", "nats"), [("sandbox", 1), ("dev", 1), ("staging", 1), ("prod", 3)])
+@pytest.mark.parametrize(("stack", "nats"), [("staging", 1), ("prod", 3)])
 def test_nat_gateways_per_environment(stack: str, nats: int) -> None:
     plan = plan_of(stack)
     assert len(plan.of_type("aws:ec2/natGateway:NatGateway")) == nats
     assert len(plan.of_type("aws:ec2/eip:Eip")) == nats
+    assert not plan.of_type("aws:ec2/instance:Instance")
     private_routes = [rt for rt in plan.of_type("aws:ec2/routeTable:RouteTable") if "private" in rt.name]
     assert len(private_routes) == 3
     assert len({rt.inputs["routes"][0]["natGatewayId"] for rt in private_routes}) == nats
+
+
+@pytest.mark.parametrize("stack", ["sandbox", "dev"])
+def test_nat_instance_replaces_the_gateway_in_non_ha_stacks(stack: str) -> None:
+    """network.egress natInstance: one forwarding instance, the private subnets only, the stack's one Elastic IP."""
+    plan = plan_of(stack)
+    assert not plan.of_type("aws:ec2/natGateway:NatGateway")
+    nat = plan.one("aws:ec2/instance:Instance", "network-nat-instance")
+    i = nat.inputs
+    assert i["sourceDestCheck"] is False and i["instanceType"] == "t4g.nano"
+    assert i["subnetId"] == "network-public-us-east-1a-id" and not i.get("keyName")
+    assert i["metadataOptions"]["httpTokens"] == "required" and i["rootBlockDevice"]["encrypted"] is True
+    assert i["ami"] == "ami-0123456789abcdef0"  # from the mocked SSM public parameter lookup
+    assert "MASQUERADE" in i["userData"] and "ip_forward = 1" in i["userData"]
+    sg = plan.one("aws:ec2/securityGroup:SecurityGroup", "network-nat-sg").inputs
+    private = [s.inputs["cidrBlock"] for s in plan.of_type("aws:ec2/subnet:Subnet") if "private" in s.name]
+    assert [r["cidrBlocks"] for r in sg["ingress"]] == [private]
+    assert i["vpcSecurityGroupIds"] == ["network-nat-sg-id"]
+    eips = plan.of_type("aws:ec2/eip:Eip")
+    assert [e.name for e in eips] == ["network-nat-us-east-1a"]  # the gateway's address, kept
+    assoc = plan.one("aws:ec2/eipAssociation:EipAssociation", "network-nat-eip").inputs
+    assert (assoc["allocationId"], assoc["instanceId"]) == ("network-nat-us-east-1a-id", "network-nat-instance-id")
+    private_routes = [rt for rt in plan.of_type("aws:ec2/routeTable:RouteTable") if "private" in rt.name]
+    assert len(private_routes) == 3
+    assert {rt.inputs["routes"][0]["networkInterfaceId"] for rt in private_routes} == {"eni-network-nat-instance"}
 
 
 def test_isolated_tier_has_no_route_out(prod: Plan) -> None:

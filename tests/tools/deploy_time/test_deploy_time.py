@@ -138,9 +138,11 @@ def test_real_plans_schedule_every_resource(stack: str) -> None:
 
 def test_prod_critical_path_and_the_cluster_chain() -> None:
     report = model(plan_of("prod"))
-    # With the stated durations prod waits on the active/standby broker (20 min) more than on the cluster chain.
-    assert report.critical_path[-1].type == "aws:mq/broker:Broker"
-    assert report.total_seconds == pytest.approx(20 * 60 + 10)
+    # With SQS messaging (no 20-minute active/standby broker) prod waits on the chain through the cluster to the
+    # public entry's DNS alias.
+    assert report.critical_path[-1].type == "aws:route53/record:Record"
+    assert "eks:index:Cluster" in [s.type for s in report.critical_path]
+    assert report.total_seconds == pytest.approx(19 * 60 + 55)
     chain = report.cluster_chain()
     types = [s.type for s in chain]
     assert "eks:index:Cluster" in types
@@ -159,7 +161,9 @@ def test_sandbox_critical_path_runs_through_the_cluster() -> None:
 
 def test_view_prints_total_path_and_findings() -> None:
     text = render_deploy_time(plan_of("prod"))
-    assert "modelled wall time: 20:10" in text
-    assert "critical path" in text and "aws:mq/broker:Broker data-broker" in text
-    assert "longest chain through the EKS cluster" in text
+    assert "modelled wall time: 19:55" in text
+    assert "critical path" in text and "aws:route53/record:Record public-entry-alias" in text
+    # The critical path is itself the longest chain through the cluster, so it is not printed twice.
+    assert "longest chain through the EKS cluster" not in text
+    assert "eks:index:Cluster" in text
     assert "findings (" in text

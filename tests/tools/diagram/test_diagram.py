@@ -29,23 +29,24 @@ def test_prod_model_has_zones_subnets_node_groups_and_data_services() -> None:
     assert {g.parent for g in m.groups_of("subnet")} == {f"az:{z}" for z in ZONES}
     assert len(m.nodes_of("nat")) == 3  # one per zone in prod
     pools = {n.label: n for n in m.nodes_of("nodegroup")}
-    assert set(pools) == {"system: 5 x t3.large on-demand", "spot: 2 x t3.large spot"}
+    assert set(pools) == {"system: 3 x t3a.large on-demand", "spot: 3 x t3a.large spot"}
     assert all(list(n.zones) == ZONES and n.group == "cluster" for n in pools.values())
     assert {(e.src, e.dst) for e in m.edges if e.kind == "joins"} == {(n.id, "control-plane") for n in pools.values()}
-    # Multi-AZ data services: primary and standby in two isolated subnets.
-    for kind in ("rds", "mq", "cache"):
+    # Multi-AZ data services: primary and standby in two isolated subnets (messaging is SQS: no broker to draw).
+    assert not m.nodes_of("mq")
+    for kind in ("rds", "cache"):
         nodes = m.nodes_of(kind)
         assert len(nodes) == 2, kind
         assert [n.group for n in nodes] == ["subnet:isolated:us-east-1a", "subnet:isolated:us-east-1b"]
     tls = {m.nodes[e.dst].kind: e.label for e in m.edges if e.kind == "tls"}
-    assert tls == {"rds": "TLS 5432", "mq": "TLS 5671/61617", "cache": "TLS 6379"}
+    assert tls == {"rds": "TLS 5432", "cache": "TLS 6379"}
 
 
 def test_sandbox_model_is_the_small_variant() -> None:
     m = build_model(plan_of("sandbox"))
     assert len(m.groups_of("az")) == 3
-    assert len(m.nodes_of("nat")) == 1
-    assert [n.label for n in m.nodes_of("nodegroup")] == ["system: 2 x t3.medium on-demand"]
+    assert [n.label for n in m.nodes_of("nat")] == ["NAT instance t4g.nano + EIP"]
+    assert [n.label for n in m.nodes_of("nodegroup")] == ["system: 2 x t3a.medium spot"]
     assert [n.detail for n in m.nodes_of("rds")] == ["primary · 20 GB"]
     assert not [e for e in m.edges if e.kind == "replication"]
 
