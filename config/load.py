@@ -122,6 +122,10 @@ def merge(stack: str, region: str, raw: RawConfig, profile: Profile) -> StackCon
     base = {f.name: getattr(profile, f.name) for f in dataclasses.fields(Profile)}
     merged: dict[str, Any] = {**base, **overrides}
     merged.setdefault("kubernetes_version", KUBERNETES_VERSION)
+    # The profiles' progressive canaries assume their Prometheus: a stack that turns monitoring off without saying
+    # anything about rollout.progressive gets no canaries (an explicit `true` still meets the rule's error).
+    if "progressive_enabled" not in overrides and not merged["monitoring_enabled"]:
+        merged["progressive_enabled"] = False
     if "availability_zones" in merged and "az_count" not in overrides:
         merged["az_count"] = len(merged["availability_zones"])
     carved = carve_subnets(merged["vpc_cidr"], merged["az_count"])

@@ -195,6 +195,8 @@ _HA = Profile(
     protect_resources=True,
     prometheus_retention_days=15,
     prometheus_storage_gb=20,
+    # Canaries that roll back by themselves were promised wherever Prometheus runs (their analysis is its metrics).
+    progressive_enabled=True,
 )
 
 PROFILES: Final[dict[str, Profile]] = {
@@ -214,6 +216,8 @@ PROFILES: Final[dict[str, Profile]] = {
         rds_backup_retention_days=7,
         cache_snapshot_retention_days=3,
         monitoring_enabled=True,
+        # As in _HA: Prometheus runs here, so canaries are progressive (sandbox has no Prometheus to analyse them).
+        progressive_enabled=True,
     ),
     "staging": _HA,
     "prod": dataclasses.replace(

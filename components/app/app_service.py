@@ -68,9 +68,13 @@ class AppService(pulumi.ComponentResource):
             spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, route_specs.with_track(
                 app_specs.deployment(svc, cast(str, args.image), args.ha, args.spot_ok), route_specs.STABLE)),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.service_account])))
+        # Under a progressive canary Flagger points the Service `<svc>` at `<svc>-primary` (fluxcd/flagger v1.44.0
+        # pkg/router/kubernetes_default.go): a later `pulumi up --refresh` must not put the catalog's selector back.
+        service_opts = (pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["spec.selector"]))
+                        if svc.name in args.progressive else child)
         self.service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(svc.name),
-            spec=cast(k8s.core.v1.ServiceSpecArgsDict, app_specs.service_spec(svc)), opts=child)
+            spec=cast(k8s.core.v1.ServiceSpecArgsDict, app_specs.service_spec(svc)), opts=service_opts)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa", metadata=meta(svc.name),
             spec=cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict,

@@ -10,8 +10,8 @@ second Deployment at a fixed weight that a person changes; a service has one or 
 Traffic: Flagger writes one Gateway API HTTPRoute `<svc>` on the Service `<svc>` and the canaried port, weighted between
 `<svc>-primary` and `<svc>-canary` (fluxcd/flagger v1.44.0 pkg/router/gateway_api.go, `gatewayapi:v1`); Linkerd's
 policy controller applies it as outbound policy like the catalog's own routes, whose catch-all on that port it
-replaces (its timeout and retry annotations travel on the route through `service.apex`). The other ports keep their
-routes and reach the primary only during an analysis.
+replaces (its timeout, and on an HTTP port its retries, travel on the route through `service.apex`). The other
+ports keep their routes and reach the primary only during an analysis.
 Analysis: Flagger's Gateway API observer reads generic HTTP metrics, not Linkerd's, so the two checks are
 MetricTemplates on the proxies' inbound `response_total` (classification) and `response_latency_ms_bucket` of the
 canary Deployment (`deployment` label: the proxy-injector's `linkerd.io/proxy-deployment`, scrape_specs relabelings).

@@ -48,6 +48,17 @@ def test_thresholds_are_checked_only_with_progressive_delivery_on() -> None:
     assert cfg.canary_step_weight == 0 and not cfg.progressive_enabled
 
 
+def test_progressive_delivery_defaults_on_where_prometheus_runs_and_follows_monitoring_off() -> None:
+    # No stack file sets rollout.progressive: these are the profiles' defaults.
+    assert [s for s in STACKS if build_config(s, load_stack_settings(s)).progressive_enabled] == ["dev", "staging",
+                                                                                                  "prod"]
+    # A stack that turns monitoring off loses the profile's canaries with it; asking for them explicitly is an error.
+    cfg = build_config("prod", minimal_settings("prod", monitoring={"enabled": False}))
+    assert not cfg.monitoring_enabled and not cfg.progressive_enabled and not cfg.progressive_services
+    assert any(p.startswith("mtls-platform:rollout.progressive: progressive canaries are analysed on Prometheus")
+               for p in problems("prod", monitoring={"enabled": False}, rollout={"progressive": True}))
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_file_passes_and_keeps_the_band(stack: str) -> None:
     cfg = build_config(stack, load_stack_settings(stack))

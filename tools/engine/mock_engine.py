@@ -51,6 +51,7 @@ class Registration:
     retain_on_delete: bool
     secret_inputs: bool
     dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def is_component(self) -> bool:
@@ -258,6 +259,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom), inputs=inputs, outputs=self.resources[response.urn].state,
                 protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
                 secret_inputs=secret, dependencies=list(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
             ))
         return response
 

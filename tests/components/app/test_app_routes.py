@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.app import app_specs as specs
+from components.app import progressive_specs
 from components.app import route_specs as routes
 from config import catalog as sc
 from config import traffic as tp
@@ -153,23 +154,52 @@ def _routes(stack: str) -> dict[str, tuple[str, dict[str, Any]]]:
             if r.type in ROUTE_TYPES}
 
 
+def _canaries(stack: str) -> dict[str, dict[str, Any]]:
+    """Flagger's Canary objects of a plan, by service name."""
+    return {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan_of(stack).resources
+            if r.type == f"kubernetes:{progressive_specs.API}:Canary"}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_has_every_route_with_its_timeouts_and_retries(stack: str) -> None:
+    """Every catalog route is registered, except the canaried port's catch-all of a progressive service: Flagger's
+    HTTPRoute owns that port, and the Canary's `service.apex` carries the catch-all's timeout (sandbox: none)."""
     found = _routes(stack)
     catalog = sc.default_catalog(stack)
-    assert len(found) == sum(len(s.ports) + len(s.traffic.routes) for s in catalog) == 17
+    progressive = build_config(stack, load_stack_settings(stack)).progressive_services
+    assert bool(progressive) is (stack != "sandbox")
+    handed = {routes.route_name(s, progressive_specs.canary_port(s)): s for s in catalog if s.name in progressive}
+    assert len(handed) == len(progressive)  # one port per progressive service goes to Flagger
+    assert len(found) + len(handed) == sum(len(s.ports) + len(s.traffic.routes) for s in catalog) == 17
+    canaries = _canaries(stack)
+    assert set(canaries) == progressive
     for svc in catalog:
         for name, kind, notes, _ in routes.routes(svc):
+            assert notes["timeout.linkerd.io/request"] == "5s"
+            if name in handed:
+                assert name not in found, name
+                port = progressive_specs.canary_port(svc)
+                service = canaries[svc.name]["service"]
+                assert (kind, service["port"], service["gatewayRefs"][0]["port"]) == ("GRPCRoute", port.port, port.port)
+                # gRPC retry conditions are read on GRPCRoutes only: the apex carries the timeout alone.
+                assert service["apex"]["annotations"] == {"timeout.linkerd.io/request": notes[
+                    "timeout.linkerd.io/request"]}, name
+                continue
             assert found[name][0] == kind, name
             assert found[name][1]["metadata"]["annotations"] == notes, name
-            assert notes["timeout.linkerd.io/request"] == "5s"
     services = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan_of(stack).of_type(
         "kubernetes:core/v1:Service")}
-    for _, inputs in found.values():  # each route's parent is a registered Service port
-        (parent,) = inputs["spec"]["parentRefs"]
+    parents = [inputs["spec"]["parentRefs"] for _, inputs in found.values()] + [
+        canary["service"]["gatewayRefs"] for canary in canaries.values()]
+    for refs in parents:  # each route's parent (ours or Flagger's) is a registered Service port
+        (parent,) = refs
         assert parent["port"] in {p["port"] for p in services[parent["name"]]["ports"]}
-    assert "retry.linkerd.io/grpc" not in found["payment-gateway-grpc"][1]["metadata"]["annotations"]
-    assert found["order-processing-grpc"][1]["metadata"]["annotations"]["retry.linkerd.io/grpc"] == "unavailable"
+    if "payment-gateway-grpc" in found:
+        assert "retry.linkerd.io/grpc" not in found["payment-gateway-grpc"][1]["metadata"]["annotations"]
+    if "order-processing" in progressive:
+        assert "order-processing-grpc" not in found
+    else:
+        assert found["order-processing-grpc"][1]["metadata"]["annotations"]["retry.linkerd.io/grpc"] == "unavailable"
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -10,8 +10,8 @@ import pytest
 from components.app import app_specs as specs
 from config import catalog as sc
 from config.names import PUBLIC_INGRESS
-from tests.conftest import STACKS, plan_of
-from tools.engine.mock_engine import Plan, Registration
+from tests.conftest import STACKS, build_config, plan_of
+from tools.engine.mock_engine import Plan, Registration, load_stack_settings
 
 LINKERD = "kubernetes:policy.linkerd.io"
 SERVER = f"{LINKERD}/v1beta3:Server"
@@ -33,6 +33,26 @@ def app_objects(plan: Plan, type_: str) -> dict[str, Registration]:
 
 def catalog(stack: str) -> sc.Catalog:
     return sc.default_catalog(stack)
+
+
+def pods_of(stack: str) -> dict[str, set[str]]:
+    """The pod names (`app.kubernetes.io/name`) each catalog service runs under: its own, plus Flagger's
+    `<svc>-primary` where the stack delivers it progressively (every stack with Prometheus; sandbox: none)."""
+    progressive = build_config(stack, load_stack_settings(stack)).progressive_services
+    assert bool(progressive) is (stack != "sandbox")
+    return {s.name: {s.name, *((s.name + specs.PRIMARY_SUFFIX,) if s.name in progressive else ())}
+            for s in catalog(stack)}
+
+
+def _selected(selector: dict[str, Any]) -> set[str]:
+    """The pod names a registered selector picks: one `matchLabels` name or one `In` expression on the name label."""
+    if "matchExpressions" in selector:
+        assert "matchLabels" not in selector
+        (expression,) = selector["matchExpressions"]
+        assert (expression["key"], expression["operator"]) == (specs.NAME_LABEL, "In")
+        return set(expression["values"])
+    assert set(selector["matchLabels"]) == {specs.NAME_LABEL}
+    return {selector["matchLabels"][specs.NAME_LABEL]}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -59,17 +79,19 @@ def _authorized(plan: Plan) -> set[tuple[str, str, str]]:
                 continue
             for identity in authn[ref["name"]].inputs["spec"]["identityRefs"]:
                 assert identity["kind"] == "ServiceAccount" and "namespace" not in identity
-                selector = target["podSelector"].get("matchLabels", {})
-                allowed.add((identity["name"], selector.get(specs.NAME_LABEL, "*"), target["port"]))
+                names = _selected(target["podSelector"]) if target["podSelector"] else {"*"}
+                allowed |= {(identity["name"], name, target["port"]) for name in names}
     return allowed
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_linkerd_policy_allows_exactly_the_catalog_edges(stack: str) -> None:
     plan = plan_of(stack)
-    expected = {(caller, s.name, p.name) for s in catalog(stack) for caller in s.callers for p in s.ports}
-    expected |= {(PUBLIC_INGRESS, s.name, p.name) for s in catalog(stack) if s.public for p in s.ports
-                 if p.protocol == "http"}
+    pods = pods_of(stack)  # a progressive service's `-primary` pods get exactly its callers, on the same ports
+    expected = {(caller, pod, p.name) for s in catalog(stack) for caller in s.callers for p in s.ports
+                for pod in pods[s.name]}
+    expected |= {(PUBLIC_INGRESS, pod, p.name) for s in catalog(stack) if s.public for p in s.ports
+                 if p.protocol == "http" for pod in pods[s.name]}
     assert _authorized(plan) == expected
     # An identity outside the catalog (or a caller on a service it does not call) has no path.
     assert not any(client == "intruder" for client, _, _ in _authorized(plan))
@@ -102,25 +124,34 @@ def test_prometheus_may_scrape_only_the_proxy_admin_port(stack: str) -> None:
     assert policy["requiredAuthenticationRefs"][0]["kind"] == "NetworkAuthentication"
 
 
-def _netpol_edges(plan: Plan) -> set[tuple[str, str]]:
+def _netpol_edges(plan: Plan, direction: str = "ingress") -> set[tuple[str, str]]:
+    """(client pod name, server pod name) each registered NetworkPolicy admits (ingress) or lets out (egress)."""
     edges = set()
-    for name, policy in app_objects(plan, NETPOL).items():
+    peers_key = "from" if direction == "ingress" else "to"
+    for policy in app_objects(plan, NETPOL).values():
         spec: dict[str, Any] = policy.inputs["spec"]
         if not spec["podSelector"]:
             continue  # namespace-wide (default-deny, DNS, Linkerd)
-        for rule in spec.get("ingress", []):
-            for peer in rule["from"]:
+        for rule in spec.get(direction, []):
+            for peer in rule[peers_key]:
                 if "podSelector" in peer:
-                    edges.add((peer["podSelector"]["matchLabels"][specs.NAME_LABEL], name))
+                    edges |= {(other, own) if direction == "ingress" else (own, other)
+                              for own in _selected(spec["podSelector"]) for other in _selected(peer["podSelector"])}
     return edges
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_network_policies_mirror_the_graph(stack: str) -> None:
     plan = plan_of(stack)
-    expected = sc.edges(catalog(stack)) | {(PUBLIC_INGRESS, s.name) for s in catalog(stack) if s.public}
+    pods = {**pods_of(stack), PUBLIC_INGRESS: {PUBLIC_INGRESS}}
+    graph = sc.edges(catalog(stack))
+    expected = {(a, b) for caller, callee in graph for a in pods[caller] for b in pods[callee]}
+    expected |= {(PUBLIC_INGRESS, pod) for s in catalog(stack) if s.public for pod in pods[s.name]}
     assert _netpol_edges(plan) == expected
+    assert _netpol_edges(plan, "egress") == expected  # callers (and the edge) reach their callees' `-primary` pods
     policies = app_objects(plan, NETPOL)
+    for svc in catalog(stack):  # one policy per service, covering its primary's pods with the same peers
+        assert _selected(policies[svc.name].inputs["spec"]["podSelector"]) == pods[svc.name]
     isolated = {s.inputs["cidrBlock"] for s in plan.of_type("aws:ec2/subnet:Subnet") if "isolated" in s.name}
     for svc in catalog(stack):
         egress = policies[svc.name].inputs["spec"]["egress"]

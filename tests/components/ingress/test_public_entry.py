@@ -27,7 +27,7 @@ from tests.conftest import FACTS, HA, STACKS, build_config, plan_of, with_ha_def
 from tests.helpers.chart_keys import unanchored_allow_list_entries
 from tests.helpers.chart_keys import unknown_paths as chart_unknown_paths
 from tools.chart_data import chart_keys
-from tools.engine.mock_engine import Plan, Registration
+from tools.engine.mock_engine import Plan, Registration, load_stack_settings
 
 ANNOTATIONS = yaml.safe_load((FACTS / "alb_annotations.yaml").read_text())
 CRD = yaml.safe_load((FACTS / "linkerd_crd_fields.yaml").read_text())
@@ -240,7 +240,21 @@ def test_only_the_public_subnets_reach_the_edge(stack: str) -> None:
     assert {p["ipBlock"]["cidr"] for p in from_alb["from"]} == subnets
     assert {p["port"] for p in from_alb["ports"]} == {8080}  # the ALB is unmeshed: never the proxy port
     assert from_monitoring["ports"] == [{"protocol": "TCP", "port": 4191}]
-    assert {e["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for e in policy["egress"]} == set(PUBLIC)
+    # The edge reaches each public service's pods, and its Flagger primary's where the stack is progressive.
+    progressive = build_config(stack, load_stack_settings(stack)).progressive_services
+    assert (set(PUBLIC) <= progressive) is (stack != "sandbox")
+    reached = {}
+    for rule in policy["egress"]:
+        (peer,) = rule["to"]
+        selector = peer["podSelector"]
+        if stack == "sandbox":
+            names = [selector["matchLabels"]["app.kubernetes.io/name"]]
+        else:
+            (expression,) = selector["matchExpressions"]
+            assert (expression["key"], expression["operator"]) == ("app.kubernetes.io/name", "In")
+            names = expression["values"]
+        reached[names[0]] = names
+    assert reached == {name: [name, *((f"{name}-primary",) if name in progressive else ())] for name in PUBLIC}
     server = app(plan, "kubernetes:policy.linkerd.io/v1beta3:Server")["public-ingress-http"].inputs["spec"]
     assert (server["port"], server["accessPolicy"]) == ("http", "deny")
     authn = app(plan, "kubernetes:policy.linkerd.io/v1alpha1:NetworkAuthentication")["public-ingress-alb"]

@@ -27,10 +27,16 @@ ENTRY_PINS = {"aws-load-balancer-controller": versions.AWS_LOAD_BALANCER_CONTROL
 # Releases of the monitoring layer (components/monitoring/monitoring.py), in every stack whose profile enables it.
 MONITORING_PINS = {"kube-prometheus-stack": versions.KUBE_PROMETHEUS_STACK_CHART, "linkerd-viz": versions.LINKERD_CHART,
                    "prometheus-adapter": versions.PROMETHEUS_ADAPTER_CHART}
+# Flagger's release (components/app/progressive_delivery.py): rollout.progressive, on in every profile with Prometheus.
+PROGRESSIVE_PINS = {"flagger": versions.FLAGGER_CHART}
 
 
 def monitored(stack: str) -> bool:
     return PROFILES[stack].monitoring_enabled
+
+
+def progressive(stack: str) -> bool:
+    return PROFILES[stack].progressive_enabled
 
 
 def release(plan: Plan, name: str) -> Registration:
@@ -45,7 +51,9 @@ def depends(plan: Plan, resource: Registration, *on: Registration) -> bool:
 def test_chart_versions_equal_the_pins(stack: str) -> None:
     plan = plan_of(stack)
     assert {r.name: r.inputs["version"] for r in plan.of_type(RELEASE)} == {
-        **PINS, **(MONITORING_PINS if monitored(stack) else {}), **(ENTRY_PINS if stack != "sandbox" else {})}
+        **PINS, **(MONITORING_PINS if monitored(stack) else {}), **(ENTRY_PINS if stack != "sandbox" else {}),
+        **(PROGRESSIVE_PINS if progressive(stack) else {})}
+    assert progressive(stack) is monitored(stack) is (stack != "sandbox")  # sandbox covers the off path
     assert release(plan, "vault").inputs["repositoryOpts"] == {"repo": versions.VAULT_REPOSITORY}
 
 

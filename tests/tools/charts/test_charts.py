@@ -21,6 +21,7 @@ import helm_python as helm
 import pytest
 import yaml
 
+from config import versions
 from config.versions import HELM_CHARTS, LINKERD_CHART, VAULT_CHART, PinnedChart
 from tests.conftest import ROOT, STACKS, plan_of
 from tests.helpers import helm_render
@@ -36,9 +37,10 @@ def test_the_pinned_chart_list_is_what_the_plans_install() -> None:
     pinned = {tuple(chart) for chart in HELM_CHARTS}
     assert len(pinned) == len(HELM_CHARTS)
     assert installed <= pinned, installed - pinned
-    # Installed only when a stack enables them (backup.veleroEnabled, gitops.argocd, rollout.progressive); none of the
-    # four does today.
-    assert {name for name, _, _ in pinned - installed} == {"velero", "argo-cd", "flagger"}
+    # Installed only when a stack enables them (backup.veleroEnabled, gitops.argocd); none of the four does today.
+    # Flagger (rollout.progressive) is on in every profile with Prometheus: dev, staging and prod install it.
+    assert {name for name, _, _ in pinned - installed} == {"velero", "argo-cd"}
+    assert ("flagger", versions.FLAGGER_CHART, versions.FLAGGER_REPOSITORY) in installed
 
 
 class _Repository:
