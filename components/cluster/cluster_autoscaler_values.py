@@ -73,7 +73,7 @@ def cluster_autoscaler_values(args: ClusterAutoscalerValuesArgs) -> Values:
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                      "capabilities": {"drop": ["ALL"]}},
-        "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
+        "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"cpu": "500m", "memory": "600Mi"}},
     }
     if args.expander == "priority":
         priorities = {SPOT_PRIORITY: [args.pool_patterns["spot"]]} if "spot" in args.pool_patterns else {}

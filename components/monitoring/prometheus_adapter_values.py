@@ -54,7 +54,7 @@ def prometheus_adapter_values(args: PrometheusAdapterValuesArgs) -> Values:
         "replicas": 2 if args.ha else 1,
         "rules": {"default": False, "custom": [request_rate_rule()]},
         "certManager": {"enabled": True},
-        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "podSecurityContext": {"fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
     }
     if args.ha:
