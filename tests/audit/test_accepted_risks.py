@@ -25,7 +25,8 @@ def checkov_ids() -> frozenset[str]:
     packages = list((AUDIT_VENV / "lib").glob("python3*/site-packages/checkov"))
     if not packages:
         pytest.skip("checkov is not installed in .venv-audit/ (make audit or make test creates it)")
-    pattern = re.compile(r"""\bid["']?\s*[=:]\s*["']?(CKV2?_[A-Z0-9]+_\d+)\b""")
+    # `id = "..."` in most checks, `check_id="..."` passed to a shared base class in others (CKV_AWS_382)
+    pattern = re.compile(r"""\b(?:check_)?id["']?\s*[=:]\s*["']?(CKV2?_[A-Z0-9]+_\d+)\b""")
     # the checks live under <framework>/checks/ (Python classes, graph checks as YAML/JSON)
     found = {m for f in packages[0].glob("*/checks/**/*") if f.suffix in {".py", ".yaml", ".json"}
              for m in pattern.findall(f.read_text(errors="ignore"))}
