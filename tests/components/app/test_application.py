@@ -10,6 +10,7 @@ import pytest
 from components.app import app_specs as specs
 from config import catalog as sc
 from config.names import PUBLIC_INGRESS
+from config.profiles import PROFILES
 from tests.conftest import STACKS, build_config, plan_of
 from tools.engine.mock_engine import Plan, Registration, load_stack_settings
 
@@ -152,7 +153,8 @@ def test_network_policies_mirror_the_graph(stack: str) -> None:
     assert _netpol_edges(plan) == expected
     # callers (and the edge) reach their callees' `-primary` pods; services with a Vault role reach Vault's pods
     vault = {(pod, "vault") for s in catalog(stack) if "rds" in s.data_services for pod in pods[s.name]}
-    assert _netpol_edges(plan, "egress") == expected | vault
+    edge_out = set() if PROFILES[stack].public_entry_enabled else {e for e in expected if e[0] == PUBLIC_INGRESS}
+    assert _netpol_edges(plan, "egress") == (expected - edge_out) | vault  # no edge, no egress policy of its own
     policies = app_objects(plan, NETPOL)
     for svc in catalog(stack):  # one policy per service, covering its primary's pods with the same peers
         assert _selected(policies[svc.name].inputs["spec"]["podSelector"]) == pods[svc.name]
