@@ -43,7 +43,7 @@ from components.vault.bootstrap.app_secrets import (
     service_role,
     services_with_credentials,
 )
-from components.vault.bootstrap.configure import _ROLE_DEFAULTS, _drift
+from components.vault.bootstrap.configure import _ROLE_DEFAULTS, _drift, _ensure_policy
 
 Credential = tuple[str, str]  # (user name, password)
 
@@ -78,14 +78,7 @@ def _ensure_identities(client: hvac.Client, spec: AppSecretsSpec, changed: list[
     wanted = {role_name(s.name): s for s in services_with_credentials(spec)}
     with vault_step("application identities", client.url):
         for name, service in wanted.items():
-            policy = service_policy(spec, service)
-            try:
-                current = vault_data(client.sys.read_acl_policy(name=name)).get("policy")
-            except hvac.exceptions.InvalidPath:
-                current = None
-            if current != policy:
-                client.sys.create_or_update_acl_policy(name=name, policy=policy)
-                changed.append(f"{name}-policy")
+            _ensure_policy(client, name, name, service_policy(spec, service), changed)
             payload = service_role(spec, service)
             try:
                 role = vault_data(client.auth.kubernetes.read_role(name=name, mount_point=auth))
