@@ -59,6 +59,7 @@ def export_outputs(layers: Layers) -> None:
         "trust_anchor_pem": mesh.vault.root_ca_pem,
         "vault_recovery_secret_arn": mesh.vault.recovery_secret.arn,
         "vault_listener_ca_pem": mesh.vault.ca_pem,
+        "trust_anchor_rotation_image": mesh.anchor_rotation.image,
         "ecr_repository_urls": layers.app.repository_urls,
         "alarm_topic_arn": layers.observability.topic_arn,
         "vault_snapshot_role_arn": layers.backups.aws.role_arn,

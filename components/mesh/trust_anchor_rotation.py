@@ -81,8 +81,9 @@ class TrustAnchorRotation(pulumi.ComponentResource):
             prometheus_url=args.prometheus_url)
         spec_args = rotation_specs.cronjob_spec(job)
         containers = spec_args["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-        containers[0]["image"] = pulumi.Output.concat(self.repository.repository_url, ":",
-                                                      versions.ANCHOR_ROTATION_IMAGE_TAG)
+        # The image the CronJob runs; deploy.yml builds and pushes it when the tag is not in the repository yet.
+        self.image = pulumi.Output.concat(self.repository.repository_url, ":", versions.ANCHOR_ROTATION_IMAGE_TAG)
+        containers[0]["image"] = self.image
         self.cronjob = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={"name": rotation_specs.JOB_NAME, "namespace": args.namespace,

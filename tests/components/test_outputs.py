@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from config.versions import ANCHOR_ROTATION_IMAGE_TAG
 from tests.conftest import STACKS, plan_of
 
 EXPECTED = {
@@ -13,7 +14,7 @@ EXPECTED = {
     "cluster_autoscaler_role_arn", "vault_irsa", "vault_kms_key_id", "vault_s3_bucket", "alarm_topic_arn",
     "postgres_endpoint", "postgres_secret_arn", "queue_urls", "queue_role_arns", "cache_endpoint",  # SQS messaging
     "cache_secret_arn", "trust_anchor_pem", "vault_recovery_secret_arn",
-    "vault_listener_ca_pem", "ecr_repository_urls", "vault_snapshot_role_arn",
+    "vault_listener_ca_pem", "ecr_repository_urls", "vault_snapshot_role_arn", "trust_anchor_rotation_image",
 }
 ENTRY = {"public_url", "alb_hostname"}  # the default catalog has public services; the sandbox has no public entry
 
@@ -28,6 +29,13 @@ def test_outputs_present_and_kubeconfig_secret(stack: str) -> None:
     assert plan.outputs["vault_irsa"] == plan.one("aws:iam/role:Role", "vault-irsa").outputs["arn"]
     bucket = plan.child("mtls-platform:storage:SecureBucket", "vault-snapshots", "aws:s3/bucket:Bucket")
     assert plan.outputs["vault_s3_bucket"] == bucket.outputs["bucket"]
+    # What deploy.yml builds and pushes: the image the rotation CronJob runs, in the stack's own repository.
+    cronjob = plan.one("kubernetes:batch/v1:CronJob", "trust-anchor-rotation-cronjob").inputs
+    image = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    repository = plan.child("mtls-platform:mesh:TrustAnchorRotation", "trust-anchor-rotation",
+                            "aws:ecr/repository:Repository")
+    assert plan.outputs["trust_anchor_rotation_image"] == image == \
+        f"{repository.outputs['repositoryUrl']}:{ANCHOR_ROTATION_IMAGE_TAG}"
 
 
 @pytest.mark.parametrize("stack", STACKS)
