@@ -35,8 +35,11 @@ def test_verify_runs_after_up_and_can_fail_the_job(jobs: dict[str, Any], env: st
     up = [i for i, s in enumerate(steps)
           if s.get("uses") == "./.github/actions/pulumi" and s["with"] == {**s["with"], "command": "up", "stack": env}]
     verify = [i for i, s in enumerate(steps) if "-m tools.verify " in str(s.get("run", ""))]
-    assert len(up) == 1 and len(verify) == 1
-    assert verify[0] == up[0] + 1
+    push = [i for i, s in enumerate(steps) if s.get("run") == f".github/scripts/push-rotation-image.sh {env}"]
+    assert len(up) == 1 and len(verify) == 1 and len(push) == 1
+    # The rotation controller's image goes up right after `up` (which creates its repository), then the smoke test.
+    assert push[0] == up[0] + 1 and verify[0] == push[0] + 1
+    assert "continue-on-error" not in steps[push[0]]
     step = steps[verify[0]]
     # --settle: right after `up` a Certificate may still be issuing; a real failure still fails after 5 minutes.
     assert step["run"].split() == [".venv/bin/python", "-m", "tools.verify", "--stack", env, "--settle", "300"]
