@@ -55,4 +55,8 @@ PUBLIC_INGRESS: Final = "public-ingress"
 
 # The service account whose audience-bound tokens cert-manager's ClusterIssuer presents to Vault: the mesh layer
 # creates it, the Vault bootstrap binds its Kubernetes auth role to exactly this name.
+# Flagger's primary Deployment of a progressive service labels its pods `app.kubernetes.io/name: <svc>-primary`
+# (fluxcd/flagger v1.44.0 pkg/canary/util.go makePrimaryLabels): the app layer's selectors and the vault namespace's
+# NetworkPolicy (mesh layer) both need it.
+PRIMARY_SUFFIX: Final = "-primary"
 VAULT_ISSUER_SERVICE_ACCOUNT: Final = "vault-issuer"

@@ -57,7 +57,7 @@ class Mesh(pulumi.ComponentResource):
             app_namespace=cfg.app_namespace_name,
             networks=namespace_specs.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
             app_inbound_policy=policy_mode_specs.NAMESPACE_INBOUND_POLICY[cfg.policy_mode],
-            vault_app_clients=self.vault_app_clients,
+            vault_app_clients=self.vault_app_clients, progressive_services=cfg.progressive_services,
         ), child)
         ns = self.namespaces.name_of
         nodes = args.cluster.nodes_ready
