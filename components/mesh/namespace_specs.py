@@ -147,6 +147,12 @@ def allow_vault_to_postgres(net: Networks, port: int = 5432) -> Spec:
             "egress": [{"to": [{"ipBlock": {"cidr": net.vpc_cidr}}], "ports": _ports(port)}]}
 
 
+# The Vault Agent injector's pods and webhook port (components/vault/vault_values.py INJECTOR_POD_LABELS and
+# INJECTOR_PORT, a layer below: a test keeps them equal). Ref: vault-helm v0.34.1 templates/injector-deployment.yaml
+VAULT_INJECTOR_LABELS: Final = {"app.kubernetes.io/name": "vault-agent-injector", "component": "webhook"}
+VAULT_INJECTOR_PORT: Final = 8080
+
+
 # The raft snapshot CronJob's pods (components/backup/snapshot_specs.py POD_LABELS).
 SNAPSHOT_POD_LABELS: Final = {"app.kubernetes.io/name": "vault-snapshot"}
 
@@ -251,5 +257,8 @@ def policies_for(namespace: str, net: Networks, app_namespace: str = "",
     }.get(namespace, {})
     if namespace == VAULT_NAMESPACE and vault_app_clients:
         extra = {**extra, "allow-app-clients": allow_vault_from_apps(app_namespace, vault_app_clients, progressive),
+                 # The API server calls the Vault Agent injector's webhook (vault_values.injector_values).
+                 "allow-injector-webhook": allow_webhook_from_api_server(net, (VAULT_INJECTOR_PORT,),
+                                                                         VAULT_INJECTOR_LABELS),
                  "allow-to-postgres": allow_vault_to_postgres(net)}
     return {**common, **extra}

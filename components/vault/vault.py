@@ -50,6 +50,12 @@ class VaultArgs:
     # PostgreSQL connection is seeded from; "" = none.
     app_secrets: pulumi.Input[str] = ""
     postgres_master_secret_arn: pulumi.Input[str] = ""
+    # The Vault Agent injector (vault_values.injector_values): the app namespace it mutates ("" = off), the Secret and
+    # `<namespace>/<Certificate>` of its cert-manager serving certificate, and what creates them.
+    injector_namespace: str = ""
+    injector_tls_secret: str = ""
+    injector_certificate: str = ""
+    injector_depends_on: Sequence[pulumi.Resource] = ()
 
 
 class Vault(pulumi.ComponentResource):
@@ -63,7 +69,9 @@ class Vault(pulumi.ComponentResource):
             irsa_role_arn=args.vault_aws.role_arn, tls_secret_name=SECRET_NAME, storage_class=STORAGE_CLASS,
             namespace=args.namespace_name,
             # app_secrets is "" unless a service gets PostgreSQL credentials (components.mesh.mesh _app_secrets).
-            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets))
+            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets),
+            injector_namespace=args.injector_namespace, injector_tls_secret=args.injector_tls_secret,
+            injector_certificate=args.injector_certificate)
         storage = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={"name": STORAGE_CLASS},
@@ -87,7 +95,8 @@ class Vault(pulumi.ComponentResource):
         )
         self.release = release("vault", "vault", versions.VAULT_CHART, versions.VAULT_REPOSITORY, args.namespace,
                                vault_values(values_args),
-                               pulumi.ResourceOptions(parent=self, depends_on=[storage, self.tls, *args.depends_on]),
+                               pulumi.ResourceOptions(parent=self, depends_on=[storage, self.tls, *args.depends_on,
+                                                                                  *args.injector_depends_on]),
                                wait=False)
         spec = BootstrapSpec(
             root_common_name=f"{args.name_prefix} trust anchor",
