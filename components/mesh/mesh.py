@@ -70,12 +70,12 @@ class Mesh(pulumi.ComponentResource):
             "cert-manager", CertManagerArgs(ns(CERT_MANAGER_NAMESPACE), cfg.is_ha, nodes), child)
         # The Vault Agent injector runs only where some service has a Vault role; its certificate chain is
         # cert-manager's, like Linkerd's webhooks (webhook_certificates), created once cert-manager runs.
-        injector_certs = webhook_certificates(
-            "vault-injector", ns(VAULT_NAMESPACE), VAULT_NAMESPACE,
-            {"injector": (INJECTOR_CERTIFICATE, INJECTOR_TLS_SECRET, INJECTOR_SERVICE)},
-            "webhook.vault.cluster.local",
-            pulumi.ResourceOptions(parent=self, depends_on=[self.cert_manager.release]),
-        ) if self.vault_app_clients else []
+        if self.vault_app_clients:
+            webhook_certificates(
+                "vault-injector", ns(VAULT_NAMESPACE), VAULT_NAMESPACE,
+                {"injector": (INJECTOR_CERTIFICATE, INJECTOR_TLS_SECRET, INJECTOR_SERVICE)},
+                "webhook.vault.cluster.local",
+                pulumi.ResourceOptions(parent=self, depends_on=[self.cert_manager.release]))
         self.vault = Vault("vault", VaultArgs(
             app_secrets=_app_secrets(cfg, args.data), postgres_master_secret_arn=(
                 args.data.postgres_secret_arn if args.data is not None else ""),
@@ -87,7 +87,7 @@ class Mesh(pulumi.ComponentResource):
             protect=cfg.protect_resources, depends_on=[*nodes, args.cluster.ebs_csi_addon],
             injector_namespace=cfg.app_namespace_name if self.vault_app_clients else "",
             injector_tls_secret=INJECTOR_TLS_SECRET,
-            injector_certificate=f"{VAULT_NAMESPACE}/{INJECTOR_CERTIFICATE}", injector_depends_on=injector_certs,
+            injector_certificate=f"{VAULT_NAMESPACE}/{INJECTOR_CERTIFICATE}",
         ), child)
         spec = self.vault.spec
         self.trust_chain = TrustChain("trust-chain", TrustChainArgs(

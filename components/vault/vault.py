@@ -51,11 +51,12 @@ class VaultArgs:
     app_secrets: pulumi.Input[str] = ""
     postgres_master_secret_arn: pulumi.Input[str] = ""
     # The Vault Agent injector (vault_values.injector_values): the app namespace it mutates ("" = off), the Secret and
-    # `<namespace>/<Certificate>` of its cert-manager serving certificate, and what creates them.
+    # `<namespace>/<Certificate>` of its cert-manager serving certificate. The release does not wait for that
+    # Certificate (it is wait=False, and the injector's pod waits for its Secret), so Vault's start is not delayed by
+    # cert-manager's.
     injector_namespace: str = ""
     injector_tls_secret: str = ""
     injector_certificate: str = ""
-    injector_depends_on: Sequence[pulumi.Resource] = ()
 
 
 class Vault(pulumi.ComponentResource):
@@ -95,8 +96,7 @@ class Vault(pulumi.ComponentResource):
         )
         self.release = release("vault", "vault", versions.VAULT_CHART, versions.VAULT_REPOSITORY, args.namespace,
                                vault_values(values_args),
-                               pulumi.ResourceOptions(parent=self, depends_on=[storage, self.tls, *args.depends_on,
-                                                                                  *args.injector_depends_on]),
+                               pulumi.ResourceOptions(parent=self, depends_on=[storage, self.tls, *args.depends_on]),
                                wait=False)
         spec = BootstrapSpec(
             root_common_name=f"{args.name_prefix} trust anchor",

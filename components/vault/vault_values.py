@@ -335,8 +335,9 @@ def injector_values(args: VaultValuesArgs) -> Values:
     return {
         "enabled": True,
         "image": {"tag": VAULT_K8S_VERSION},
-        "replicas": 2 if args.ha else 1,
-        # HA: one of two replicas may be drained at a time. One replica: a budget would block every drain.
+        # HA: three replicas like every HA control-plane workload, one drained at a time. One replica: a budget would
+        # block every drain; it may be evicted (new app pods with a role wait a restart, running pods are unaffected).
+        "replicas": 3 if args.ha else 1,
         "podDisruptionBudget": {"maxUnavailable": 1} if args.ha else {},
         "webhook": {
             "failurePolicy": "Fail",

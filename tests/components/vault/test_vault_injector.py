@@ -79,7 +79,7 @@ def test_the_injector_is_restricted_ha_where_the_env_is_and_reachable_on_its_por
     deployment = named(objects, "Deployment", "vault-agent-injector")
     template = deployment["spec"]["template"]
     assert violations(template["metadata"], template["spec"], "restricted") == []
-    assert deployment["spec"]["replicas"] == (2 if stack in HA else 1)
+    assert deployment["spec"]["replicas"] == (3 if stack in HA else 1)
     budgets = [o for o in objects if o["kind"] == "PodDisruptionBudget" and "injector" in o["metadata"]["name"]]
     assert [b["spec"].get("maxUnavailable") for b in budgets] == ([1] if stack in HA else [])
     assert INJECTOR_POD_LABELS.items() <= template["metadata"]["labels"].items()
