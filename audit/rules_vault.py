@@ -28,6 +28,7 @@ from audit.model import (
     stack_rule,
     truthy,
 )
+from audit.values import dig
 from config.names import HA_ENVIRONMENTS
 
 STATIC_AWS_CREDENTIALS = frozenset({"access_key", "secret_key", "session_token"})
@@ -151,7 +152,10 @@ def vault_network_policy(stack: Stack) -> Iterator[tuple[Resource | None, Verdic
             ports = _ingress_ports({"ingress": values(release, "server", "networkPolicy", "ingress", default=[])})
         else:
             namespace = namespace_of(release)
-            policies = [p for p in stack.of_type(kinds.NETWORK_POLICY) if namespace_of(p) == namespace]
+            # Policies of other pods of the namespace (the agent injector's webhook port) do not reach Vault's.
+            policies = [p for p in stack.of_type(kinds.NETWORK_POLICY) if namespace_of(p) == namespace
+                        and dig(p.get("spec", default={}) or {}, "podSelector", "matchLabels",
+                                "app.kubernetes.io/name", default="vault") == "vault"]
             ports = set().union(*(_ingress_ports(p.get("spec", default={}) or {}) for p in policies))
         if not ports:
             yield release, failed("no NetworkPolicy admitting Vault's ports (chart networkPolicy off)")

@@ -55,4 +55,11 @@ PUBLIC_INGRESS: Final = "public-ingress"
 
 # The service account whose audience-bound tokens cert-manager's ClusterIssuer presents to Vault: the mesh layer
 # creates it, the Vault bootstrap binds its Kubernetes auth role to exactly this name.
+# Flagger's primary Deployment of a progressive service labels its pods `app.kubernetes.io/name: <svc>-primary`
+# (fluxcd/flagger v1.44.0 pkg/canary/util.go makePrimaryLabels): the app layer's selectors and the vault namespace's
+# NetworkPolicy (mesh layer) both need it.
+PRIMARY_SUFFIX: Final = "-primary"
+# The pod label (a label, not vault-k8s's annotation of the same key: webhook objectSelectors match labels only) that
+# makes the API server call the Vault Agent injector for a pod; the app layer sets it on exactly the pods with a role.
+VAULT_AGENT_LABEL: Final = "vault.hashicorp.com/agent-inject"
 VAULT_ISSUER_SERVICE_ACCOUNT: Final = "vault-issuer"

@@ -69,6 +69,12 @@ VAULT_REPOSITORY: Final = "https://helm.releases.hashicorp.com"
 # Ref: https://github.com/hashicorp/vault-helm/blob/v0.34.1/values.yaml (server.image.tag "2.0.4")
 # renovate: datasource=docker depName=hashicorp/vault
 VAULT_VERSION: Final = "2.0.4"
+# The Vault Agent injector (vault-k8s) image tag; the chart's default (values.yaml injector.image.tag), set explicitly
+# like VAULT_VERSION. The agent it injects runs injector.agentImage, left at the chart's default: the server's version.
+# Ref: https://github.com/hashicorp/vault-helm/blob/v0.34.1/values.yaml (injector.image.tag "1.7.6",
+# injector.agentImage.tag "2.0.4")
+# renovate: datasource=docker depName=hashicorp/vault-k8s
+VAULT_K8S_VERSION: Final = "1.7.6"
 # Linkerd open source publishes edge releases only (the stable chart repository stopped at stable-2.14.10);
 # edge-26.8.3 is chart version 2026.8.3 of linkerd-crds, linkerd-control-plane, linkerd2-cni and linkerd-viz alike.
 # Ref: https://linkerd.io/2-edge/tasks/install-helm/ ; https://github.com/linkerd/linkerd2/releases/tag/edge-26.8.3

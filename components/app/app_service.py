@@ -13,7 +13,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.app import app_specs, route_specs
+from components.app import app_specs, route_specs, vault_agent_specs
 from components.app.app_traffic import AppTraffic, AppTrafficArgs
 from components.app.progressive_specs import CanaryAnalysis
 from config.catalog import Catalog, Service
@@ -36,6 +36,9 @@ class AppServiceArgs:
     namespace_name: str = ""  # the app namespace's literal name (the Canary's template references)
     delivery: tuple[pulumi.Resource, ...] = ()  # Flagger's release and shared objects: the Canary waits for them
     vault_client: bool = False  # it has a Vault role: its pods may reach Vault's API (egress 8200)
+    # With a Vault role: the injector annotations of its pods (vault_agent_specs) and its token's audience.
+    vault_agent: dict[str, str] | None = None
+    vault_audience: str = ""
     role_arn: pulumi.Input[str] | None = None  # IRSA role of its SQS queues (data.messaging sqs, `mq` services)
     sqs: bool = False  # data.messaging sqs: `mq` reaches the SQS API over HTTPS instead of the broker's ports
     spot_ok: bool = False  # nodes.spotForAllServices: tolerate the spot pool even when critical
@@ -63,10 +66,12 @@ class AppService(pulumi.ComponentResource):
             sa_meta["annotations"] = {app_specs.IRSA_ROLE_ANNOTATION: args.role_arn}
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=sa_meta, automount_service_account_token=False, opts=child)
+        deployment = app_specs.deployment(svc, cast(str, args.image), args.ha, args.spot_ok)
+        if args.vault_agent is not None:
+            deployment = vault_agent_specs.with_vault_agent(deployment, args.vault_agent, args.vault_audience)
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=meta(svc.name),
-            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, route_specs.with_track(
-                app_specs.deployment(svc, cast(str, args.image), args.ha, args.spot_ok), route_specs.STABLE)),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, route_specs.with_track(deployment, route_specs.STABLE)),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.service_account])))
         # Under a progressive canary Flagger points the Service `<svc>` at `<svc>-primary` (fluxcd/flagger v1.44.0
         # pkg/router/kubernetes_default.go): a later `pulumi up --refresh` must not put the catalog's selector back.

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from config.catalog import Catalog, Service, callees
 from config.names import MONITORING_NAMESPACE, PUBLIC_INGRESS, VAULT_NAMESPACE
+from config.names import PRIMARY_SUFFIX as PRIMARY_SUFFIX  # re-exported: the app layer's tests read it here
 
 Spec = dict[str, Any]
 
@@ -59,9 +60,8 @@ def selector(name: str) -> dict[str, str]:
 
 
 # Flagger's primary Deployment copies the service's pod template with the selector label's value suffixed
-# (`app.kubernetes.io/name: <svc>-primary`; fluxcd/flagger v1.44.0 pkg/canary/util.go makePrimaryLabels, default
-# -selector-labels "app,name,app.kubernetes.io/name"): policy selectors of a progressive service cover both.
-PRIMARY_SUFFIX: Final = "-primary"
+# (config.names.PRIMARY_SUFFIX; default -selector-labels "app,name,app.kubernetes.io/name"): policy selectors of a
+# progressive service cover both.
 
 
 def workload_selector(name: str, progressive: frozenset[str] = frozenset()) -> Spec:

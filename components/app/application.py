@@ -19,13 +19,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app import app_specs, route_specs
+from components.app import app_specs, route_specs, vault_agent_specs
 from components.app.app_service import AppService, AppServiceArgs, custom_resource
 from components.app.progressive_delivery import ProgressiveDelivery, ProgressiveDeliveryArgs
 from components.app.progressive_specs import CanaryAnalysis
 from components.mesh import policy_mode_specs
 from components.mesh.mesh import Mesh
 from components.shared.encryption_keys import EncryptionKeys
+from components.vault.bootstrap import app_secrets
 from config.catalog import Catalog, Service, image_suffix
 from config.model import StackConfig
 from config.names import MONITORING_NAMESPACE, PROMETHEUS_URL
@@ -98,6 +99,12 @@ class Application(pulumi.ComponentResource):
                 max_latency_ms=cfg.canary_max_latency_ms, slack=cfg.slack_webhook_url is not None)
         self.services: dict[str, AppService] = {}
         self.vault_clients = frozenset(args.mesh.vault_app_clients)
+        audience = app_secrets.audience_for(cfg.name_prefix)
+        if self.vault_clients:
+            # Vault's CA (a public certificate) for the agents' TLS to Vault, mounted by `tls-secret`.
+            k8s.core.v1.Secret(f"{name}-vault-ca", metadata={"name": vault_agent_specs.VAULT_CA_SECRET,
+                                                              "namespace": namespace},
+                               string_data={"ca.crt": args.mesh.vault.ca_pem}, opts=child)
         for svc in catalog:
             svc = route_specs.with_canary(svc, dict(cfg.canaries))
             repo = self.repositories.get(svc.name)
@@ -116,6 +123,11 @@ class Application(pulumi.ComponentResource):
                 namespace_name=cfg.app_namespace_name,
                 delivery=tuple(self.delivery.ready) if self.delivery else (),
                 vault_client=svc.name in self.vault_clients, role_arn=args.queue_role_arns.get(svc.name),
+                # PostgreSQL is the credential Vault issues so far (mesh.vault_app_clients).
+                vault_agent=vault_agent_specs.injector_annotations(
+                    vault_agent_specs.Paths(), app_secrets.AppService(
+                        svc.name, cfg.app_namespace_name, (app_secrets.POSTGRES,)), vault_agent_specs.VAULT_CA_PATH)
+                if svc.name in self.vault_clients else None, vault_audience=audience,
                 sqs=cfg.messaging == "sqs", spot_ok=cfg.spot_for_all_services), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}
         self.register_outputs({"repository_urls": self.repository_urls})

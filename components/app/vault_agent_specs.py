@@ -9,7 +9,8 @@ the Deployments: the injector is not switched on (README "Application secrets fr
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from components.vault.bootstrap.app_secrets import (
     CACHE,
@@ -20,14 +21,41 @@ from components.vault.bootstrap.app_secrets import (
     postgres_role,
     role_name,
 )
+from config.names import VAULT_AGENT_LABEL
 
 SECRETS_DIR: Final = "/vault/secrets"  # the injector's default secret-volume-path (an emptyDir in memory)
-# Ref: https://github.com/hashicorp/vault-k8s/blob/main/agent-inject/agent/annotations.go (annotation keys; the
-# chart pins vault-k8s 1.7.6).
+# Ref: https://github.com/hashicorp/vault-k8s/blob/v1.7.6/agent-inject/agent/annotations.go (annotation keys, the
+# tag the vault chart 0.34.1 pins: values.yaml injector.image.tag).
 _PREFIX: Final = "vault.hashicorp.com"
+# The projected token the agent logs in with (audience-bound, 10 min; the kubelet renews it). vault-k8s v1.7.6
+# agent.go serviceaccount(): a named projected volume not mounted by the app is mounted into the agent only.
+TOKEN_VOLUME: Final = "vault-token"
+TOKEN_SECONDS: Final = 600
+# The Secret (app namespace) holding Vault's CA as ca.crt: `tls-secret` mounts it into the agent at /vault/tls.
+VAULT_CA_SECRET: Final = "vault-ca"
+VAULT_CA_PATH: Final = "/vault/tls/ca.crt"
+VAULT_PORT: Final = 8200
 
 
-def templates(spec: AppSecretsSpec, service: AppService) -> dict[str, str]:
+class VaultPaths(Protocol):
+    """Where the services' auth method and database engine are mounted (AppSecretsSpec carries them)."""
+
+    @property
+    def kubernetes_auth_path(self) -> str: ...
+
+    @property
+    def database_path(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The mounts of AppSecretsSpec's defaults, for the app layer (which never sees the endpoint-bearing spec)."""
+
+    kubernetes_auth_path: str = AppSecretsSpec.kubernetes_auth_path
+    database_path: str = AppSecretsSpec.database_path
+
+
+def templates(spec: VaultPaths, service: AppService) -> dict[str, str]:
     """File name -> agent template (consul-template syntax) for each credential the service has."""
     out: dict[str, str] = {}
     if POSTGRES in service.data_services:
@@ -43,7 +71,7 @@ def templates(spec: AppSecretsSpec, service: AppService) -> dict[str, str]:
     return out
 
 
-def injector_annotations(spec: AppSecretsSpec, service: AppService, vault_ca_path: str) -> dict[str, str]:
+def injector_annotations(spec: VaultPaths, service: AppService, vault_ca_path: str) -> dict[str, str]:
     """The pod annotations that make the injector add the agent (init + sidecar) rendering `templates`."""
     annotations = {
         f"{_PREFIX}/agent-inject": "true",
@@ -53,7 +81,17 @@ def injector_annotations(spec: AppSecretsSpec, service: AppService, vault_ca_pat
         # The agent's init container runs before the Linkerd proxy is up; with the CNI plugin its traffic would be
         # redirected to a proxy not yet listening. Vault is outside the mesh and speaks TLS itself.
         # Ref: https://linkerd.io/2-edge/features/cni/ (init containers and skip-outbound-ports).
-        "config.linkerd.io/skip-outbound-ports": "8200",
+        "config.linkerd.io/skip-outbound-ports": str(VAULT_PORT),
+        # The agent's init container first (before Linkerd's proxy, itself an init container), and the credentials
+        # written before the app starts (pre-populate, vault-k8s's default, stated). Ref: annotations.go v1.7.6
+        # AnnotationAgentInitFirst, AnnotationAgentPrePopulate.
+        f"{_PREFIX}/agent-init-first": "true",
+        f"{_PREFIX}/agent-pre-populate": "true",
+        # vault-k8s's own context (v1.7.6 container_sidecar.go securityContext: uid 100, gid 1000, runAsNonRoot,
+        # read-only root, drop ALL, no privilege escalation) stated on; seccomp comes from the pod's context.
+        f"{_PREFIX}/agent-set-security-context": "true",
+        f"{_PREFIX}/agent-service-account-token-volume-name": TOKEN_VOLUME,
+        f"{_PREFIX}/tls-secret": VAULT_CA_SECRET,
     }
     for name, template in templates(spec, service).items():
         key = name.removesuffix(".env")
@@ -61,3 +99,20 @@ def injector_annotations(spec: AppSecretsSpec, service: AppService, vault_ca_pat
         annotations[f"{_PREFIX}/agent-inject-template-{key}"] = template
         annotations[f"{_PREFIX}/agent-inject-file-{key}"] = name
     return annotations
+
+
+def token_volume(audience: str) -> dict[str, Any]:
+    """The projected service account token the agent presents to Vault: the role's audience, 10 minutes."""
+    return {"name": TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": {
+        "path": "token", "audience": audience, "expirationSeconds": TOKEN_SECONDS}}]}}
+
+
+def with_vault_agent(deployment: dict[str, Any], annotations: dict[str, str], audience: str) -> dict[str, Any]:
+    """A Deployment spec whose pods get the agent: the label the injector's objectSelector matches, the
+    annotations, and the token volume."""
+    # Copied level by level, not deep-copied: the image may be a Pulumi Output.
+    template = deployment["template"]
+    metadata = {**template["metadata"], "labels": {**template["metadata"]["labels"], VAULT_AGENT_LABEL: "true"},
+                "annotations": {**template["metadata"].get("annotations", {}), **annotations}}
+    spec = {**template["spec"], "volumes": [*template["spec"].get("volumes", []), token_volume(audience)]}
+    return {**deployment, "template": {**template, "metadata": metadata, "spec": spec}}

@@ -22,16 +22,21 @@ from components.mesh.linkerd_values import LinkerdValuesArgs
 from components.mesh.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.mesh.trust_anchor_rotation import TrustAnchorRotation, TrustAnchorRotationArgs
 from components.mesh.trust_chain import TrustChain, TrustChainArgs
+from components.mesh.webhook_certificates import webhook_certificates
 from components.shared.encryption_keys import EncryptionKeys
 from components.vault.bootstrap import app_secrets
 from components.vault.vault import Vault, VaultArgs
 from components.vault.vault_aws import VaultAws
+from components.vault.vault_values import INJECTOR_SERVICE
 from config.model import StackConfig
 from config.names import CERT_MANAGER_NAMESPACE, LINKERD_CNI_NAMESPACE, LINKERD_NAMESPACE, VAULT_NAMESPACE
 
 TRUST_DOMAIN = "cluster.local"  # Linkerd's identityTrustDomain default (the cluster domain)
 # kube-prometheus-stack's Prometheus (components/monitoring/monitoring_values.py PROMETHEUS_URL, a layer above: a test
 # keeps the two equal), which the trust-anchor rotation's health gate queries when the stack runs monitoring.
+# The Vault Agent injector's serving certificate (cert-manager, in the vault namespace): Certificate and Secret name.
+INJECTOR_CERTIFICATE = "vault-agent-injector"
+INJECTOR_TLS_SECRET = "vault-agent-injector-tls"
 PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc.cluster.local:9090"
 
 
@@ -57,12 +62,20 @@ class Mesh(pulumi.ComponentResource):
             app_namespace=cfg.app_namespace_name,
             networks=namespace_specs.Networks(cfg.vpc_cidr, cfg.kubernetes_service_cidr),
             app_inbound_policy=policy_mode_specs.NAMESPACE_INBOUND_POLICY[cfg.policy_mode],
-            vault_app_clients=self.vault_app_clients,
+            vault_app_clients=self.vault_app_clients, progressive_services=cfg.progressive_services,
         ), child)
         ns = self.namespaces.name_of
         nodes = args.cluster.nodes_ready
         self.cert_manager = CertManager(
             "cert-manager", CertManagerArgs(ns(CERT_MANAGER_NAMESPACE), cfg.is_ha, nodes), child)
+        # The Vault Agent injector runs only where some service has a Vault role; its certificate chain is
+        # cert-manager's, like Linkerd's webhooks (webhook_certificates), created once cert-manager runs.
+        if self.vault_app_clients:
+            webhook_certificates(
+                "vault-injector", ns(VAULT_NAMESPACE), VAULT_NAMESPACE,
+                {"injector": (INJECTOR_CERTIFICATE, INJECTOR_TLS_SECRET, INJECTOR_SERVICE)},
+                "webhook.vault.cluster.local",
+                pulumi.ResourceOptions(parent=self, depends_on=[self.cert_manager.release]))
         self.vault = Vault("vault", VaultArgs(
             app_secrets=_app_secrets(cfg, args.data), postgres_master_secret_arn=(
                 args.data.postgres_secret_arn if args.data is not None else ""),
@@ -72,6 +85,9 @@ class Mesh(pulumi.ComponentResource):
             identity_issuer_name=cert_specs.identity_issuer_name(TRUST_DOMAIN),
             identity_issuer_duration_hours=cfg.identity_issuer_duration_hours,
             protect=cfg.protect_resources, depends_on=[*nodes, args.cluster.ebs_csi_addon],
+            injector_namespace=cfg.app_namespace_name if self.vault_app_clients else "",
+            injector_tls_secret=INJECTOR_TLS_SECRET,
+            injector_certificate=f"{VAULT_NAMESPACE}/{INJECTOR_CERTIFICATE}",
         ), child)
         spec = self.vault.spec
         self.trust_chain = TrustChain("trust-chain", TrustChainArgs(

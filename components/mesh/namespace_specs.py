@@ -19,6 +19,7 @@ from config.names import (
     LINKERD_CNI_NAMESPACE,
     LINKERD_NAMESPACE,
     MONITORING_NAMESPACE,
+    PRIMARY_SUFFIX,
     VAULT_NAMESPACE,
 )
 
@@ -124,15 +125,18 @@ def allow_vault_clients(client_namespaces: tuple[str, ...]) -> Spec:
             "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API, VAULT_CLUSTER)}]}
 
 
-def allow_vault_from_apps(app_namespace: str, services: tuple[str, ...]) -> Spec:
+def allow_vault_from_apps(app_namespace: str, services: tuple[str, ...],
+                          progressive: frozenset[str] = frozenset()) -> Spec:
     """Ingress to Vault's API from exactly the app pods whose service has a Vault role (zero trust for Vault's port).
 
     Vault is outside the mesh (README "Start-up order"), so no Linkerd Server/AuthorizationPolicy can guard its port:
     this NetworkPolicy is the enforcement point, and the role binding (service account + namespace + audience) is the
-    second gate. The `allow-vault` rule above still admits cert-manager's namespace only."""
+    second gate. The `allow-vault` rule above still admits cert-manager's namespace only. A progressive service's
+    promoted pods are Flagger's `<svc>-primary` (same service account, so the same Vault role): admitted too."""
+    names = sorted({*services, *(s + PRIMARY_SUFFIX for s in services if s in progressive)})
     return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [{**_ns(app_namespace), "podSelector": {"matchExpressions": [
-                {"key": "app.kubernetes.io/name", "operator": "In", "values": sorted(services)}]}}],
+                {"key": "app.kubernetes.io/name", "operator": "In", "values": names}]}}],
                 "ports": _ports(VAULT_API)}]}
 
 
@@ -141,6 +145,12 @@ def allow_vault_to_postgres(net: Networks, port: int = 5432) -> Spec:
     narrows it to the instance). Outside the VPC only 443 is open (allow_aws_apis)."""
     return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": net.vpc_cidr}}], "ports": _ports(port)}]}
+
+
+# The Vault Agent injector's pods and webhook port (components/vault/vault_values.py INJECTOR_POD_LABELS and
+# INJECTOR_PORT, a layer below: a test keeps them equal). Ref: vault-helm v0.34.1 templates/injector-deployment.yaml
+VAULT_INJECTOR_LABELS: Final = {"app.kubernetes.io/name": "vault-agent-injector", "component": "webhook"}
+VAULT_INJECTOR_PORT: Final = 8080
 
 
 # The raft snapshot CronJob's pods (components/backup/snapshot_specs.py POD_LABELS).
@@ -212,9 +222,11 @@ def allow_egress_anywhere_in_cluster() -> Spec:
 
 
 def policies_for(namespace: str, net: Networks, app_namespace: str = "",
-                 vault_app_clients: tuple[str, ...] = ()) -> dict[str, Spec]:
+                 vault_app_clients: tuple[str, ...] = (),
+                 progressive: frozenset[str] = frozenset()) -> dict[str, Spec]:
     """The NetworkPolicies of one system namespace, by name (default-deny first). `vault_app_clients`: the app
-    services with a Vault role (their pods may reach Vault's API, and Vault reaches their database)."""
+    services with a Vault role (their pods may reach Vault's API, and Vault reaches their database); `progressive`:
+    the services Flagger delivers (their `-primary` pods count as theirs)."""
     common = {"default-deny": default_deny(), "allow-dns": allow_dns(), "allow-api-server": allow_api_server(net),
               "allow-within-namespace": allow_within_namespace(),
               "allow-monitoring": allow_scraping_from(MONITORING_NAMESPACE)}
@@ -244,6 +256,9 @@ def policies_for(namespace: str, net: Networks, app_namespace: str = "",
         },
     }.get(namespace, {})
     if namespace == VAULT_NAMESPACE and vault_app_clients:
-        extra = {**extra, "allow-app-clients": allow_vault_from_apps(app_namespace, vault_app_clients),
+        extra = {**extra, "allow-app-clients": allow_vault_from_apps(app_namespace, vault_app_clients, progressive),
+                 # The API server calls the Vault Agent injector's webhook (vault_values.injector_values).
+                 "allow-injector-webhook": allow_webhook_from_api_server(net, (VAULT_INJECTOR_PORT,),
+                                                                         VAULT_INJECTOR_LABELS),
                  "allow-to-postgres": allow_vault_to_postgres(net)}
     return {**common, **extra}

@@ -29,6 +29,8 @@ class PlatformNamespacesArgs:
     app_inbound_policy: str = "deny"
     # The app services with a Vault role: only their pods reach Vault's API (namespace_specs.allow_vault_from_apps).
     vault_app_clients: tuple[str, ...] = ()
+    # The services Flagger delivers progressively: their `<svc>-primary` pods reach Vault too.
+    progressive_services: frozenset[str] = frozenset()
 
 
 def network_policy(ns: str, name: str, spec: np.Spec, parent: pulumi.Resource) -> k8s.networking.v1.NetworkPolicy:
@@ -48,7 +50,8 @@ class PlatformNamespaces(pulumi.ComponentResource):
             level, _why = np.POD_SECURITY[ns]
             namespace = self._namespace(ns, {**np.pod_security_labels(level), **np.EXTRA_LABELS.get(ns, {})}, {})
             for policy, spec in np.policies_for(ns, args.networks, args.app_namespace,
-                                                      args.vault_app_clients).items():
+                                                      args.vault_app_clients,
+                                                      args.progressive_services).items():
                 network_policy(ns, policy, spec, namespace)
             k8s.rbac.v1.RoleBinding(
                 f"{ns}-devops-admin",

@@ -50,6 +50,13 @@ class VaultArgs:
     # PostgreSQL connection is seeded from; "" = none.
     app_secrets: pulumi.Input[str] = ""
     postgres_master_secret_arn: pulumi.Input[str] = ""
+    # The Vault Agent injector (vault_values.injector_values): the app namespace it mutates ("" = off), the Secret and
+    # `<namespace>/<Certificate>` of its cert-manager serving certificate. The release does not wait for that
+    # Certificate (it is wait=False, and the injector's pod waits for its Secret), so Vault's start is not delayed by
+    # cert-manager's.
+    injector_namespace: str = ""
+    injector_tls_secret: str = ""
+    injector_certificate: str = ""
 
 
 class Vault(pulumi.ComponentResource):
@@ -63,7 +70,9 @@ class Vault(pulumi.ComponentResource):
             irsa_role_arn=args.vault_aws.role_arn, tls_secret_name=SECRET_NAME, storage_class=STORAGE_CLASS,
             namespace=args.namespace_name,
             # app_secrets is "" unless a service gets PostgreSQL credentials (components.mesh.mesh _app_secrets).
-            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets))
+            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets),
+            injector_namespace=args.injector_namespace, injector_tls_secret=args.injector_tls_secret,
+            injector_certificate=args.injector_certificate)
         storage = k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata={"name": STORAGE_CLASS},

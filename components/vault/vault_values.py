@@ -17,7 +17,8 @@ import pulumi
 
 from components.shared.chart_values import Values, resources, zone_spread
 from components.vault.bootstrap.app_secrets import RDS_CA_FILE
-from config.versions import AWS_CLI_IMAGE, VAULT_VERSION
+from config.names import VAULT_AGENT_LABEL
+from config.versions import AWS_CLI_IMAGE, VAULT_K8S_VERSION, VAULT_VERSION
 
 # The chart's names are pinned with fullnameOverride (read by templates/_helpers.tpl "vault.fullname") so pods are
 # vault-0..N-1 behind the headless service vault-internal whatever the Helm release is called: the raft retry_join
@@ -60,6 +61,12 @@ class VaultValuesArgs:
     namespace: str = "vault"  # namespace of the release (used in the certificate names)
     # The database secrets engine connects to RDS (verify-full): the pods fetch the region's RDS CA bundle at start.
     rds_ca_bundle: bool = False
+    # The Vault Agent injector, on when some app service has a Vault role: its webhook mutates pods of this namespace
+    # only, and serves the certificate cert-manager keeps in `injector_tls_secret` (`injector_certificate` is that
+    # Certificate as `<namespace>/<name>`, whose CA cainjector copies into the webhook configuration). "" = off.
+    injector_namespace: str = ""
+    injector_tls_secret: str = ""
+    injector_certificate: str = ""
 
     def __post_init__(self) -> None:
         problems = []
@@ -70,6 +77,10 @@ class VaultValuesArgs:
         for name in ("tls_secret_name", "storage_class", "namespace"):
             if not _DNS1123.match(getattr(self, name)):
                 problems.append(f"{name} {getattr(self, name)!r} is not a valid Kubernetes name")
+        if self.injector_namespace and not (_DNS1123.match(self.injector_namespace)
+                                            and _DNS1123.match(self.injector_tls_secret)
+                                            and "/" in self.injector_certificate):
+            problems.append("the injector needs a valid app namespace, TLS Secret and <namespace>/<Certificate>")
         for name in ("storage_size", "audit_storage_size"):
             if not _QUANTITY.match(getattr(self, name)):
                 problems.append(f"{name} {getattr(self, name)!r} is not a size like '10Gi'")
@@ -298,8 +309,57 @@ def vault_values(args: VaultValuesArgs) -> Values:
         "fullnameOverride": VAULT_FULLNAME,
         # https on the listener, the probes (scheme HTTPS) and VAULT_ADDR.
         "global": {"tlsDisable": False},
-        # The platform delivers certificates with cert-manager and secrets through the Kubernetes API / CSI, not Vault
-        # Agent sidecars; the injector would be one more cluster-wide mutating webhook with nothing to do.
-        "injector": {"enabled": False},
+        # Off unless an app service has a Vault role: then Vault Agent delivers its credentials (README "Application
+        # secrets from Vault", delivery comparison), and the injector is scoped to the app namespace.
+        "injector": injector_values(args) if args.injector_namespace else {"enabled": False},
         "server": server,
+    }
+
+
+# The injector's pod labels (templates/injector-deployment.yaml: `<vault.name>-agent-injector`, component webhook;
+# vault.name is the chart name since no nameOverride is set) and the port its webhook listens on (values injector.port).
+INJECTOR_POD_LABELS: Final = {"app.kubernetes.io/name": "vault-agent-injector", "component": "webhook"}
+INJECTOR_PORT: Final = 8080
+INJECTOR_SERVICE: Final = f"{VAULT_FULLNAME}-agent-injector-svc"  # templates/injector-service.yaml
+
+
+def injector_values(args: VaultValuesArgs) -> Values:
+    """`injector.*`: the Vault Agent injector (vault-k8s), every key read in vault-helm v0.34.1 values.yaml and the
+    injector-*.yaml templates.
+
+    failurePolicy Fail, not the chart's Ignore: with Ignore a pod created while the injector is down starts without
+    its agent, so without credentials, and fails later and less clearly; with Fail the ReplicaSet controller retries
+    the create until the injector answers. The blast radius is the app namespace only (namespaceSelector), never a
+    system namespace, so the platform itself can always be repaired; in HA two replicas and a PDB keep it answering.
+    """
+    return {
+        "enabled": True,
+        "image": {"tag": VAULT_K8S_VERSION},
+        # HA: three replicas like every HA control-plane workload, one drained at a time. One replica: a budget would
+        # block every drain; it may be evicted (new app pods with a role wait a restart, running pods are unaffected).
+        "replicas": 3 if args.ha else 1,
+        "podDisruptionBudget": {"maxUnavailable": 1} if args.ha else {},
+        "webhook": {
+            "failurePolicy": "Fail",
+            # Only the app namespace: kubernetes.io/metadata.name is set by the API server on every namespace.
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.injector_namespace}},
+            # Only pods labelled for an agent: the API server never calls the webhook for the others, so Fail cannot
+            # block them (objectSelector matches labels; the chart's default only excludes the injector's own pods).
+            "objectSelector": {"matchLabels": {VAULT_AGENT_LABEL: "true"}},
+            # cainjector copies the CA of this Certificate into caBundle (left empty, injector.certs.caBundle).
+            "annotations": {"cert-manager.io/inject-ca-from": args.injector_certificate},
+        },
+        # A Secret cert-manager renews, instead of the injector's self-generated certificate (AGENT_INJECT_TLS_AUTO,
+        # which needs write access to the webhook configuration): templates/injector-deployment.yaml mounts it.
+        "certs": {"secretName": args.injector_tls_secret, "certName": "tls.crt", "keyName": "tls.key"},
+        # Restricted Pod Security: the chart's defaults lack seccomp and a read-only root; restated whole (the
+        # templates replace the default when set, _helpers.tpl "injector.securityContext.*").
+        "securityContext": {
+            "pod": {"runAsNonRoot": True, "runAsUser": 100, "runAsGroup": 1000, "fsGroup": 1000,
+                    "seccompProfile": {"type": "RuntimeDefault"}},
+            "container": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                          "readOnlyRootFilesystem": True},
+        },
+        "resources": resources("50m", "64Mi", "250m", "128Mi"),
+        **({"topologySpreadConstraints": zone_spread(INJECTOR_POD_LABELS, hard=False)} if args.ha else {}),
     }

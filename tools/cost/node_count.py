@@ -23,7 +23,8 @@ from tools.engine.plan_facts import dig
 # CPU requests (millicores) of the pods the stack's releases render, summed over replicas (measured 2026-12-07 from
 # the real Helm renders of the four plans, Flagger's controller included where rollout.progressive is on: dev 1 x 10m,
 # staging/prod 2 x 10m; the test re-measures them and fails when a release grows past the figure).
-PLATFORM_CPU_M: Final = {"sandbox": 1050, "dev": 1810, "staging": 4245, "prod": 4245}
+# The Vault Agent injector adds 50m per replica (1 outside HA, 3 in HA) where a service has a Vault role.
+PLATFORM_CPU_M: Final = {"sandbox": 1100, "dev": 1860, "staging": 4395, "prod": 4395}
 # Per node: the releases' DaemonSets (Linkerd CNI, node-exporter where monitoring runs: measured as above) plus EKS's
 # own agents, an assumption: kube-proxy 100m and aws-node 25m (EKS add-on defaults) and the EBS CSI node pod and
 # the CloudWatch agent / Fluent Bit, ~75m together.

@@ -127,5 +127,6 @@ def test_vault_and_linkerd_control_plane_keep_their_budgets_under_scale_down(sta
             if stack in HA:
                 assert covering, f"{release} {workload['metadata']['name']}: no PDB"
                 assert replicas >= 3 and all(p["spec"].get("maxUnavailable") == 1 for p in covering)
-            elif release == "vault":
+            elif release == "vault" and workload["kind"] == "StatefulSet":
+                # (The agent injector outside HA is like Linkerd's: evictable, a brief gap for new pods only.)
                 assert annotations.get("cluster-autoscaler.kubernetes.io/safe-to-evict") == "false"

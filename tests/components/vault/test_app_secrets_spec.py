@@ -20,7 +20,8 @@ from components.vault.bootstrap.app_secrets import (
 )
 from components.vault.bootstrap.spec import BootstrapSpec, spec_from_props, spec_hash
 from config.catalog import default_catalog
-from tests.conftest import STACKS, plan_of
+from tests.conftest import STACKS, build_config, plan_of
+from tools.engine.mock_engine import load_stack_settings
 
 PG = PostgresTarget(host="db.example", port=5432, database="app", ca_file="/ca.pem")
 
@@ -99,13 +100,17 @@ def test_vaults_port_admits_exactly_the_services_with_a_role(stack: str) -> None
     plan = plan_of(stack)
     netpol = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
     with_role = sorted(s.name for s in default_catalog(stack) if "rds" in s.data_services)
+    # Flagger's promoted pods of a progressive service (`<svc>-primary`, same service account) are the service too.
+    progressive = build_config(stack, load_stack_settings(stack)).progressive_services
+    pods = sorted({*with_role, *(f"{s}-primary" for s in with_role if s in progressive)})
     ingress = plan.one(netpol, "vault-allow-app-clients").inputs["spec"]
     assert ingress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "vault"}}
     (rule,) = ingress["ingress"]
     (peer,) = rule["from"]
     assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": f"{stack}-app"}}
     assert peer["podSelector"]["matchExpressions"] == [
-        {"key": "app.kubernetes.io/name", "operator": "In", "values": with_role}]
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": pods}]
+    assert (stack == "sandbox") == (pods == with_role), "progressive delivery is on in dev/staging/prod only"
     assert [p["port"] for p in rule["ports"]] == [8200]
     # The other side: only those services' own NetworkPolicies allow egress to Vault.
     to_vault = sorted(
