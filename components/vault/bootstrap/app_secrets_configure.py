@@ -43,7 +43,7 @@ from components.vault.bootstrap.app_secrets import (
     service_role,
     services_with_credentials,
 )
-from components.vault.bootstrap.configure import _ROLE_DEFAULTS, _drift, _ensure_policy
+from components.vault.bootstrap.configure import _ensure_policy, _ensure_role
 
 Credential = tuple[str, str]  # (user name, password)
 
@@ -79,15 +79,7 @@ def _ensure_identities(client: hvac.Client, spec: AppSecretsSpec, changed: list[
     with vault_step("application identities", client.url):
         for name, service in wanted.items():
             _ensure_policy(client, name, name, service_policy(spec, service), changed)
-            payload = service_role(spec, service)
-            try:
-                role = vault_data(client.auth.kubernetes.read_role(name=name, mount_point=auth))
-            except hvac.exceptions.InvalidPath:
-                role = {}
-            if _drift(role, payload, _ROLE_DEFAULTS, f"{name} role"):
-                client.write_data(f"auth/{auth}/role/{name}",
-                                  data={**{k: v for k, v in _ROLE_DEFAULTS.items() if k in role}, **payload})
-                changed.append(f"{name}-role")
+            _ensure_role(client, auth, name, name, service_role(spec, service), changed)
         # A service removed from the catalog (or that no longer uses a data service) loses its identity at once.
         for name in _listed(client, f"auth/{auth}/role"):
             if name.startswith(_PREFIX) and name not in wanted:

@@ -44,11 +44,12 @@ def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log:
     _ensure_pki_urls(client, spec, changed)
     _ensure_kubernetes_auth(client, spec, changed)
     _ensure_policy(client, "cert-manager", spec.cert_manager_policy, cert_manager_policy(spec), changed)
-    _ensure_role(client, spec, "cert-manager", spec.cert_manager_role, role_payload(spec), changed)
+    auth = spec.kubernetes_auth_path
+    _ensure_role(client, auth, "cert-manager", spec.cert_manager_role, role_payload(spec), changed)
     _ensure_policy(client, "snapshot", spec.snapshot_policy, snapshot_policy(spec), changed)
-    _ensure_role(client, spec, "snapshot", spec.snapshot_role, snapshot_role_payload(spec), changed)
+    _ensure_role(client, auth, "snapshot", spec.snapshot_role, snapshot_role_payload(spec), changed)
     _ensure_policy(client, "rotation", spec.rotation_policy, rotation_policy(spec), changed)
-    _ensure_role(client, spec, "rotation", spec.rotation_role, rotation_role_payload(spec), changed)
+    _ensure_role(client, auth, "rotation", spec.rotation_role, rotation_role_payload(spec), changed)
     return root_ca_pem
 
 
@@ -377,15 +378,15 @@ _ROLE_DEFAULTS: dict[str, Any] = {
 
 
 def _ensure_role(
-    client: hvac.Client, spec: BootstrapSpec, who: str, role: str, wanted: dict[str, Any], changed: list[str],
+    client: hvac.Client, auth_path: str, who: str, role: str, wanted: dict[str, Any], changed: list[str],
 ) -> None:
     with vault_step(f"{who} role", client.url):
         try:
-            current = vault_data(client.auth.kubernetes.read_role(name=role, mount_point=spec.kubernetes_auth_path))
+            current = vault_data(client.auth.kubernetes.read_role(name=role, mount_point=auth_path))
         except hvac.exceptions.InvalidPath:
             current = {}
         if _drift(current, wanted, _ROLE_DEFAULTS, f"{who} role"):
             # Written as-is rather than through hvac's create_role, which only knows the deprecated ttl/policies names.
-            client.write_data(f"auth/{spec.kubernetes_auth_path}/role/{role}",
+            client.write_data(f"auth/{auth_path}/role/{role}",
                               data={**{k: v for k, v in _ROLE_DEFAULTS.items() if k in current}, **wanted})
             changed.append(f"{who}-role")
