@@ -63,7 +63,7 @@ data = DataServices("data", DataServicesArgs(network=network, cluster=cluster, k
 vault = VaultAws("vault", VaultAwsArgs(
     cluster=cluster, keys=keys, name_prefix=cfg.name_prefix,
     backup_retention_days=cfg.vault_backup_retention_days, protect=cfg.protect_resources,
-    access_log_bucket=access_logs.name,
+    access_log_bucket=access_logs.name, cache_user_arns=list(data.cache_users.user_arns.values()),
 ), aws_opts)
 k8s_opts = pulumi.ResourceOptions(providers=[provider, cluster.provider])  # in-cluster layers use both
 mesh = Mesh("mesh", MeshArgs(config=cfg, cluster=cluster, vault_aws=vault, keys=keys, data=data), k8s_opts)

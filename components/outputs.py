@@ -55,7 +55,7 @@ def export_outputs(layers: Layers) -> None:
         "postgres_endpoint": data.postgres_endpoint,
         "postgres_secret_arn": data.postgres_secret_arn,
         "cache_endpoint": data.cache_endpoint,
-        "cache_secret_arn": data.cache_secret_arn,
+        "cache_user_group_id": data.cache_users.group_id,
         "trust_anchor_pem": mesh.vault.root_ca_pem,
         "vault_recovery_secret_arn": mesh.vault.recovery_secret.arn,
         "vault_listener_ca_pem": mesh.vault.ca_pem,

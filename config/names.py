@@ -63,3 +63,27 @@ PRIMARY_SUFFIX: Final = "-primary"
 # makes the API server call the Vault Agent injector for a pod; the app layer sets it on exactly the pods with a role.
 VAULT_AGENT_LABEL: Final = "vault.hashicorp.com/agent-inject"
 VAULT_ISSUER_SERVICE_ACCOUNT: Final = "vault-issuer"
+
+# --- the cache's RBAC users: the data layer creates them, Vault's static roles rotate their passwords ---------------
+# Vault's redis-elasticache plugin takes a static role's `username` as the ElastiCache *user id* (DescribeUsers and
+# ModifyUser by UserId) and returns it as the credential's username, which a client AUTHs with: so each service user
+# has user id = user name. User ids are unique per account and region, hence the stack's prefix.
+# Ref: hashicorp/vault-plugin-database-redis-elasticache v0.9.1 redis_elasticache_client.go (UpdateUser).
+CACHE_DEFAULT_USER_NAME: Final = "default"  # every ElastiCache user group must hold a user of this name
+
+
+def cache_user_prefix(name_prefix: str) -> str:
+    """The stack's prefix of its service users' ids."""
+    return f"{name_prefix}-app"
+
+
+def cache_user_id(user_prefix: str, service: str) -> str:
+    """The ElastiCache user (id and name) of one catalog service."""
+    return f"{user_prefix}-{service}"
+
+
+def cache_access_string(service: str) -> str:
+    """The user's access string: its own key and channel prefix, no dangerous or admin commands (ElastiCache and
+    Valkey ACL syntax alike)."""
+    # Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html (access strings).
+    return f"on ~{service}:* &{service}:* +@all -@dangerous -@admin"

@@ -123,10 +123,12 @@ class Application(pulumi.ComponentResource):
                 namespace_name=cfg.app_namespace_name,
                 delivery=tuple(self.delivery.ready) if self.delivery else (),
                 vault_client=svc.name in self.vault_clients, role_arn=args.queue_role_arns.get(svc.name),
-                # PostgreSQL is the credential Vault issues so far (mesh.vault_app_clients).
+                # One agent template per credential Vault issues the service (mesh.vault_app_clients).
                 vault_agent=vault_agent_specs.injector_annotations(
                     vault_agent_specs.Paths(), app_secrets.AppService(
-                        svc.name, cfg.app_namespace_name, (app_secrets.POSTGRES,)), vault_agent_specs.VAULT_CA_PATH)
+                        svc.name, cfg.app_namespace_name,
+                        tuple(d for d in svc.data_services if d in app_secrets.DELIVERED)),
+                    vault_agent_specs.VAULT_CA_PATH)
                 if svc.name in self.vault_clients else None, vault_audience=audience,
                 sqs=cfg.messaging == "sqs", spot_ok=cfg.spot_for_all_services), child)
         self.repository_urls = {n: r.repository_url for n, r in self.repositories.items()}

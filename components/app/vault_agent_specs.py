@@ -3,8 +3,8 @@
 Pure: for a service with a Vault role (components/vault/bootstrap/app_secrets.py), one file per credential in the
 agent's in-memory volume (`/vault/secrets/<name>.env`, `KEY=value` lines a process or a connection pool re-reads when
 the agent re-renders it before the lease ends), and the pod annotations the vault chart's injector reads. The same
-templates are rendered by a real agent in tests/components/vault/test_app_secrets_openbao.py. Not yet applied to
-the Deployments: the injector is not switched on (README "Application secrets from Vault").
+templates are rendered by a real agent in tests/components/vault/test_app_secrets_openbao.py; the app layer applies
+them to every Deployment of a service with a Vault role (`with_vault_agent`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """ElastiCache for Valkey: the platform's cache, a replication group private in the isolated subnets.
 
-Encrypted at rest with the customer data key and in transit with TLS required (no plaintext clients at all),
-protected by a generated AUTH token kept in a Secrets Manager secret under the data key. With Multi-AZ on, a
+Encrypted at rest with the customer data key and in transit with TLS required (no plaintext clients at all), and
+open only to the RBAC users of its user group (`cache_users.py`: one user per service, passwords rotated by Vault;
+no shared AUTH token exists). With Multi-AZ on, a
 replica in another zone is promoted automatically when the primary fails. Slow and engine logs go to a
 KMS-encrypted log group with the stack's retention; daily snapshots are kept for the configured days, plus a
 final one when a protected stack's group is deleted.
@@ -15,12 +16,9 @@ from typing import Final
 import pulumi
 import pulumi_aws as aws
 
-from components.data.placement import CACHE_PORT, PasswordRules, Placement, stored_credential
+from components.data.placement import CACHE_PORT, Placement
 from config.versions import VALKEY_ENGINE_VERSION, VALKEY_PARAMETER_FAMILY
 
-# AUTH tokens: 16-128 printable characters; the only non-alphanumerics allowed are ! & # $ ^ < > -
-# Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html
-AUTH_TOKEN_RULES: Final = PasswordRules(length=64, special="!&#$^<>-")
 # Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Log_Delivery.html
 LOG_TYPES: Final = ("slow-log", "engine-log")
 SNAPSHOT_WINDOW: Final = "02:00-03:00"  # UTC; must not overlap the maintenance window
@@ -46,13 +44,13 @@ class CacheArgs:
     snapshot_retention_days: int  # data.cacheSnapshotRetentionDays
     log_retention_days: int
     protect: bool  # protect + a final snapshot on delete
+    user_group_id: pulumi.Input[str]  # CacheUsers.group_id: the only users the group admits
 
 
 class Cache(pulumi.ComponentResource):
-    """One Valkey replication group (cluster mode off) with its subnet group, log group and AUTH token."""
+    """One Valkey replication group (cluster mode off) with its subnet group and log group, behind a user group."""
 
     endpoint: pulumi.Output[str]  # primary endpoint host:port (TLS)
-    secret_arn: pulumi.Output[str]  # {"auth_token": ...}
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mtls-platform:data:Cache", name, None, opts)
@@ -64,8 +62,6 @@ class Cache(pulumi.ComponentResource):
                                        opts=child)
         subnets = aws.elasticache.SubnetGroup(name, description=f"{args.name_prefix} cache: isolated subnets",
                                               subnet_ids=where.subnet_ids, opts=child)
-        token = stored_credential(f"{name}-auth-token", f"{args.name_prefix} Valkey AUTH token", AUTH_TOKEN_RULES,
-                                  lambda value: {"auth_token": value}, where.data_key_arn, self, protect)
 
         self.replication_group = aws.elasticache.ReplicationGroup(
             name,
@@ -87,7 +83,12 @@ class Cache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             # "required" is valid at creation; only an existing group must pass through "preferred" first.
             transit_encryption_mode="required",
-            auth_token=token.password,
+            # RBAC instead of an AUTH token (the two exclude each other). On a group created with a token, "DELETE"
+            # makes the provider's update drop it while adding the user group: the move to RBAC in one modification.
+            # Ref: terraform-provider-aws internal/service/elasticache/replication_group.go (auth_token ConflictsWith
+            # user_group_ids; Update: UserGroupIdsToAdd with AuthTokenUpdateStrategy DELETE; not used on create).
+            user_group_ids=[args.user_group_id],
+            auth_token_update_strategy="DELETE",
             snapshot_retention_limit=args.snapshot_retention_days,
             snapshot_window=SNAPSHOT_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
@@ -96,5 +97,4 @@ class Cache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         self.endpoint = pulumi.Output.format("{0}:{1}", self.replication_group.primary_endpoint_address, CACHE_PORT)
-        self.secret_arn = token.secret_arn
-        self.register_outputs({"endpoint": self.endpoint, "secret_arn": self.secret_arn})
+        self.register_outputs({"endpoint": self.endpoint})

@@ -3,9 +3,11 @@
 Each service sits in the isolated subnets (no route out of the VPC) behind its own security group, which admits only
 the EKS cluster security group (every managed node, and through the VPC CNI every pod) on the service's TLS
 port(s); the groups have no egress rules, because these managed services answer connections and never open any.
-Everything is encrypted at rest with the customer data key and in transit with TLS, and credentials live only in
-Secrets Manager: RDS manages its master password itself, the broker password and the Valkey AUTH token are
-generated and stored by us. Applications get, per service, an endpoint and the ARN of the secret to read.
+Everything is encrypted at rest with the customer data key and in transit with TLS. The applications' credentials
+come from Vault (README "Application secrets from Vault"): PostgreSQL logins are Vault's dynamic credentials, and the
+cache admits only the per-service RBAC users of `CacheUsers` (created here in both modes), whose passwords Vault
+rotates. What stays in Secrets Manager: the RDS master password (RDS manages and rotates it; break-glass) and, with
+ActiveMQ, the broker password we generate.
 
 Messaging follows `data.messaging`: `activemq` creates the broker below (and its security group); `sqs` creates no
 broker but `MessageQueues` (a queue and dead-letter queue per `mq` service of the catalog, per-service IRSA roles,
@@ -34,10 +36,13 @@ Two ways to provision, chosen by `data.mode` in the stack config:
   BackupRetentionDays  rds                     automated backup retention (days)
   NodeCount            cache                   primary + replicas
   SnapshotRetentionDays cache                  daily snapshot retention (days)
+  UserGroupId          cache                   the ElastiCache user group (our `CacheUsers`) the replication group
+                                               must use instead of an AUTH token
   ==================== ======================= ================================================================
 
   Outputs the product must publish: `Endpoint` (rds and cache: `host:port`; mq: the OpenWire URL, `ssl://...` or
-  `failover:(...)`) and `SecretArn` (the Secrets Manager secret with the service's credentials). The product's
+  `failover:(...)`) and, for rds and mq, `SecretArn` (the Secrets Manager secret with the service's credentials; rds:
+  the RDS-managed master secret Vault is seeded from). The product's
   template is responsible for the same hardening as the direct path (TLS only, logs, no public access).
 """
 
@@ -52,6 +57,7 @@ import pulumi_aws as aws
 
 from components.cluster.cluster import Cluster
 from components.data.cache import Cache, CacheArgs
+from components.data.cache_users import CacheUsers, CacheUsersArgs
 from components.data.message_broker import MessageBroker, MessageBrokerArgs, deployment_mode, subnet_count
 from components.data.message_queues import MessageQueues, MessageQueuesArgs
 from components.data.placement import BROKER_PORTS, CACHE_PORT, POSTGRES_PORT, Placement
@@ -85,6 +91,7 @@ def catalog_parameters(
     subnet_ids: pulumi.Input[str],
     security_group_id: pulumi.Input[str],
     kms_key_arn: pulumi.Input[str],
+    cache_user_group_id: pulumi.Input[str] = "",
 ) -> list[aws.servicecatalog.ProvisionedProductProvisioningParameterArgsDict]:
     """The provisioning parameters of the contract in the module docstring, sorted by key."""
     common: dict[str, pulumi.Input[str]] = {
@@ -113,6 +120,7 @@ def catalog_parameters(
             "MultiAZ": _flag(cfg.cache_multi_az),
             "NodeCount": str(cfg.cache_nodes),
             "SnapshotRetentionDays": str(cfg.cache_snapshot_retention_days),
+            "UserGroupId": cache_user_group_id,
         },
     }
     merged = {**common, **specific[service]}
@@ -142,10 +150,10 @@ class DataServices(pulumi.ComponentResource):
     """PostgreSQL, ActiveMQ and Valkey for the applications, created directly or through Service Catalog.
 
     Outputs per service: `<service>_endpoint` (PostgreSQL and Valkey `host:port`, the broker its OpenWire URL) and
-    `<service>_secret_arn` (the Secrets Manager secret applications read: the RDS-managed master user secret,
-    `{"username", "password"}` for the broker, `{"auth_token"}` for Valkey). `security_group_ids` maps each service
-    to its security group. In `serviceCatalog` mode the products receive the parameters and must publish the
-    `Endpoint` and `SecretArn` outputs documented in this module's docstring.
+    `postgres_secret_arn` / `broker_secret_arn` (the RDS-managed master user secret, Vault's seed; `{"username",
+    "password"}` for the broker). The cache has no secret: `cache_users` holds its per-service users, whose ARNs
+    Vault's IRSA role may modify. `security_group_ids` maps each service to its security group. In `serviceCatalog`
+    mode the products receive the parameters and must publish the outputs documented in this module's docstring.
     """
 
     postgres_endpoint: pulumi.Output[str]
@@ -153,7 +161,7 @@ class DataServices(pulumi.ComponentResource):
     cache_endpoint: pulumi.Output[str]
     postgres_secret_arn: pulumi.Output[str]
     broker_secret_arn: pulumi.Output[str] | None
-    cache_secret_arn: pulumi.Output[str]
+    cache_users: CacheUsers
     security_group_ids: dict[str, pulumi.Output[str]]
     # SQS messaging: per `mq` service, the IRSA role its ServiceAccount is annotated with, and its queue URL.
     queue_role_arns: dict[str, pulumi.Output[str]]
@@ -167,14 +175,25 @@ class DataServices(pulumi.ComponentResource):
         self.security_group_ids = {service: group.id for service, group in groups.items()}
         isolated = args.network.isolated_subnet_ids
 
+        # Account-level ElastiCache objects, outside any product: the same users whichever way the cache is made.
+        # manifests.mode replace: the catalog's services are not created, so only the switched-off default user.
+        catalog = () if cfg.manifests_mode == "replace" else cfg.services
+        self.cache_users = CacheUsers(f"{name}-cache-users", CacheUsersArgs(
+            cfg.name_prefix, tuple(s.name for s in catalog if CATALOG_PRODUCT["cache"] in s.data_services)),
+            pulumi.ResourceOptions(parent=self))
+
         endpoints: dict[Service, pulumi.Output[str]] = {}
         secrets: dict[Service, pulumi.Output[str]] = {}
         if cfg.data_services_mode == "serviceCatalog":
             broker_subnets = subnet_count(deployment_mode(cfg.mq_multi_az))
             for service in services:
                 subnets = isolated.apply(lambda ids: ids[:broker_subnets]) if service == "broker" else isolated
-                endpoints[service], secrets[service] = self._catalog_product(
-                    name, service, cfg, subnets, self.security_group_ids[service], args.keys.data.arn)
+                endpoint, secret = self._catalog_product(
+                    name, service, cfg, subnets, self.security_group_ids[service], args.keys.data.arn,
+                    self.cache_users.group_id)
+                endpoints[service] = endpoint
+                if secret is not None:
+                    secrets[service] = secret
         else:
             def placement(service: Service) -> Placement:
                 return Placement(isolated, self.security_group_ids[service], args.keys.data.arn, args.keys.logs.arn)
@@ -192,14 +211,13 @@ class DataServices(pulumi.ComponentResource):
                 endpoints["broker"], secrets["broker"] = broker.endpoint, broker.secret_arn
             cache = Cache(f"{name}-cache", CacheArgs(
                 placement("cache"), prefix, cfg.cache_node_type, cfg.cache_nodes, cfg.cache_multi_az,
-                cfg.cache_snapshot_retention_days, cfg.log_retention_days, protect), child)
-            for service, component in (("postgres", postgres), ("cache", cache)):
-                endpoints[service], secrets[service] = component.endpoint, component.secret_arn
+                cfg.cache_snapshot_retention_days, cfg.log_retention_days, protect, self.cache_users.group_id), child)
+            endpoints["postgres"], secrets["postgres"] = postgres.endpoint, postgres.secret_arn
+            endpoints["cache"] = cache.endpoint
 
         self.queue_role_arns, self.queue_urls = {}, {}
         if cfg.messaging == "sqs":
-            # manifests.mode replace: the catalog's services are not created, so no queue or role waits for them.
-            catalog = () if cfg.manifests_mode == "replace" else cfg.services
+            # manifests.mode replace (catalog above): no queue or role waits for services that are not created.
             queues = MessageQueues(f"{name}-queues", MessageQueuesArgs(
                 args.cluster, catalog, cfg.app_namespace_name, cfg.name_prefix, args.keys.data.arn,
                 cfg.protect_resources), pulumi.ResourceOptions(parent=self))
@@ -207,10 +225,11 @@ class DataServices(pulumi.ComponentResource):
 
         self.postgres_endpoint, self.postgres_secret_arn = endpoints["postgres"], secrets["postgres"]
         self.broker_endpoint, self.broker_secret_arn = endpoints.get("broker"), secrets.get("broker")
-        self.cache_endpoint, self.cache_secret_arn = endpoints["cache"], secrets["cache"]
+        self.cache_endpoint = endpoints["cache"]
         self.register_outputs({
             **{f"{service}_endpoint": endpoints[service] for service in services},
-            **{f"{service}_secret_arn": secrets[service] for service in services},
+            **{f"{service}_secret_arn": secret for service, secret in secrets.items()},
+            "cache_user_group_id": self.cache_users.group_id,
             "security_group_ids": self.security_group_ids,
             "queue_urls": self.queue_urls,
         })
@@ -249,8 +268,9 @@ class DataServices(pulumi.ComponentResource):
         subnet_ids: pulumi.Output[list[str]],
         security_group_id: pulumi.Output[str],
         kms_key_arn: pulumi.Output[str],
-    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """Launch one service as a provisioned product; return its Endpoint and SecretArn outputs."""
+        cache_user_group_id: pulumi.Output[str],
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
+        """Launch one service as a provisioned product; return its Endpoint and (rds, mq) SecretArn outputs."""
         label = CATALOG_PRODUCT[service]
         product = cfg.service_catalog_products[label]
         protect = cfg.protect_resources
@@ -260,11 +280,13 @@ class DataServices(pulumi.ComponentResource):
             product_id=product.product_id,
             provisioning_artifact_id=product.provisioning_artifact_id,
             provisioning_parameters=catalog_parameters(service, cfg, subnet_ids.apply(",".join), security_group_id,
-                                                       kms_key_arn),
+                                                       kms_key_arn, cache_user_group_id),
             # Deleting a protected stack's product must not take the database, broker or cache with it.
             retain_physical_resources=protect,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         outputs = provisioned.outputs
-        return (outputs.apply(lambda out: catalog_output(out, ENDPOINT_OUTPUT, label)),
-                outputs.apply(lambda out: catalog_output(out, SECRET_OUTPUT, label)))
+        endpoint = outputs.apply(lambda out: catalog_output(out, ENDPOINT_OUTPUT, label))
+        if service == "cache":  # its users are ours (CacheUsers); a SecretArn it may still publish is not used
+            return endpoint, None
+        return endpoint, outputs.apply(lambda out: catalog_output(out, SECRET_OUTPUT, label))

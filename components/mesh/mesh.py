@@ -29,7 +29,13 @@ from components.vault.vault import Vault, VaultArgs
 from components.vault.vault_aws import VaultAws
 from components.vault.vault_values import INJECTOR_SERVICE
 from config.model import StackConfig
-from config.names import CERT_MANAGER_NAMESPACE, LINKERD_CNI_NAMESPACE, LINKERD_NAMESPACE, VAULT_NAMESPACE
+from config.names import (
+    CERT_MANAGER_NAMESPACE,
+    LINKERD_CNI_NAMESPACE,
+    LINKERD_NAMESPACE,
+    VAULT_NAMESPACE,
+    cache_user_prefix,
+)
 
 TRUST_DOMAIN = "cluster.local"  # Linkerd's identityTrustDomain default (the cluster domain)
 # kube-prometheus-stack's Prometheus (components/monitoring/monitoring_values.py PROMETHEUS_URL, a layer above: a test
@@ -77,7 +83,10 @@ class Mesh(pulumi.ComponentResource):
                 "webhook.vault.cluster.local",
                 pulumi.ResourceOptions(parent=self, depends_on=[self.cert_manager.release]))
         self.vault = Vault("vault", VaultArgs(
-            app_secrets=_app_secrets(cfg, args.data), postgres_master_secret_arn=(
+            app_secrets=_app_secrets(cfg, args.data),
+            rds_ca_bundle=any(app_secrets.POSTGRES in s.data_services
+                              for s in cfg.services if s.name in self.vault_app_clients),
+            postgres_master_secret_arn=(
                 args.data.postgres_secret_arn if args.data is not None else ""),
             namespace=ns(VAULT_NAMESPACE), namespace_name=VAULT_NAMESPACE, ha=cfg.is_ha, region=cfg.region,
             name_prefix=cfg.name_prefix, vault_aws=args.vault_aws, keys=args.keys,
@@ -122,18 +131,24 @@ class Mesh(pulumi.ComponentResource):
 
 
 def vault_app_clients(cfg: StackConfig) -> tuple[str, ...]:
-    """The catalog services that get a Vault role (app_secrets.for_stack wires PostgreSQL so far)."""
+    """The catalog services that get a Vault role: those with PostgreSQL or cache credentials (app_secrets)."""
     # manifests.mode "replace": the catalog's services are not created, so they get no Vault identity either.
     if cfg.manifests_mode == "replace":
         return ()
-    return tuple(sorted(s.name for s in cfg.services if app_secrets.POSTGRES in s.data_services))
+    return tuple(sorted(s.name for s in cfg.services if set(app_secrets.DELIVERED) & set(s.data_services)))
 
 
 def _app_secrets(cfg: StackConfig, data: DataServices | None) -> pulumi.Input[str]:
     """The catalog's services and their dataServices, as Vault's application-secrets spec (JSON)."""
-    if data is None or not vault_app_clients(cfg):
+    if data is None:
         return ""
-    services = tuple((s.name, tuple(s.data_services)) for s in cfg.services)
-    return data.postgres_endpoint.apply(lambda endpoint: app_secrets.to_json(app_secrets.for_stack(
-        services, cfg.app_namespace_name, app_secrets.audience_for(cfg.name_prefix), endpoint, DATABASE_NAME,
-        cfg.postgres_credential_ttl_hours, cfg.postgres_credential_max_ttl_hours)))
+    # Even with no client left the spec is written: an empty one makes the bootstrap delete every `app-*` role and
+    # policy, so a stack whose last client dropped its data services revokes that identity on the next `up`.
+    clients = set(vault_app_clients(cfg))
+    services = tuple((s.name, tuple(s.data_services)) for s in cfg.services if s.name in clients)
+    return pulumi.Output.all(data.postgres_endpoint, data.cache_endpoint).apply(
+        lambda endpoints: app_secrets.to_json(app_secrets.for_stack(
+            services, cfg.app_namespace_name, app_secrets.audience_for(cfg.name_prefix), endpoints[0], DATABASE_NAME,
+            cfg.postgres_credential_ttl_hours, cfg.postgres_credential_max_ttl_hours, cache_endpoint=endpoints[1],
+            region=cfg.region, cache_user_prefix=cache_user_prefix(cfg.name_prefix),
+            cache_rotation_days=cfg.cache_rotation_days)))

@@ -49,6 +49,7 @@ class VaultArgs:
     # The services' credentials (components/vault/bootstrap/app_secrets.py to_json) and the RDS master secret Vault's
     # PostgreSQL connection is seeded from; "" = none.
     app_secrets: pulumi.Input[str] = ""
+    rds_ca_bundle: bool = False  # a service gets PostgreSQL credentials: Vault's pods fetch the RDS CA bundle
     postgres_master_secret_arn: pulumi.Input[str] = ""
     # The Vault Agent injector (vault_values.injector_values): the app namespace it mutates ("" = off), the Secret and
     # `<namespace>/<Certificate>` of its cert-manager serving certificate. The release does not wait for that
@@ -69,8 +70,7 @@ class Vault(pulumi.ComponentResource):
             ha=args.ha, region=args.region, kms_key_id=args.vault_aws.unseal_key_id,
             irsa_role_arn=args.vault_aws.role_arn, tls_secret_name=SECRET_NAME, storage_class=STORAGE_CLASS,
             namespace=args.namespace_name,
-            # app_secrets is "" unless a service gets PostgreSQL credentials (components.mesh.mesh _app_secrets).
-            rds_ca_bundle=not (isinstance(args.app_secrets, str) and not args.app_secrets),
+            rds_ca_bundle=args.rds_ca_bundle,
             injector_namespace=args.injector_namespace, injector_tls_secret=args.injector_tls_secret,
             injector_certificate=args.injector_certificate)
         storage = k8s.storage.v1.StorageClass(

@@ -4,10 +4,14 @@ Vault's pods (mesh layer) unseal through the awskms seal with credentials from I
 anywhere. The role is trusted only by the `vault/vault` service account of this cluster and may only call what the
 seal needs on this one key. Raft snapshots go to a versioned, KMS-encrypted, TLS-only bucket, under `raft/`, kept
 `backup_retention_days` as current objects and as long again as noncurrent versions (the writer: `BackupAws`).
+Where services use the cache, the same role rotates their ElastiCache users' passwords (Vault's
+redis-elasticache plugin): ModifyUser on exactly those users, DescribeUsers on the account's users (the plugin's
+connection check lists them all; metadata only, no secret).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -30,6 +34,18 @@ class VaultAwsArgs:
     backup_retention_days: int  # noncurrent snapshot versions expire after this many days
     protect: bool
     access_log_bucket: pulumi.Input[str] | None = None  # where the bucket's S3 server access logs go (CKV_AWS_18)
+    cache_user_arns: Sequence[pulumi.Input[str]] = ()  # CacheUsers.user_arns: the users whose passwords Vault rotates
+
+
+def cache_rotation_statements(user_arns: Sequence[pulumi.Input[str]],
+                              all_users_arn: pulumi.Input[str]) -> list[iam_documents.Document]:
+    """What Vault's redis-elasticache plugin calls: DescribeUsers (its connection check, with no user id, and before
+    each rotation, by id) and ModifyUser (the new password) on the service users only."""
+    # Ref: hashicorp/vault-plugin-database-redis-elasticache v0.9.1 redis_elasticache_client.go (Initialize:
+    # DescribeUsers(nil) when verify_connection; UpdateUser: DescribeUsers + ModifyUser by UserId), and the
+    # repository's own Terraform test fixture, which grants both actions on user ARNs.
+    return [iam_documents.allow(["elasticache:DescribeUsers"], [all_users_arn], sid="CacheUsersDescribe"),
+            iam_documents.allow(["elasticache:ModifyUser"], list(user_arns), sid="CacheUsersRotate")]
 
 
 class VaultAws(pulumi.ComponentResource):
@@ -62,8 +78,17 @@ class VaultAws(pulumi.ComponentResource):
             extra_lifecycle_rules=(snapshot_retention_rule(args.backup_retention_days),),
         ), child)
 
-        # Published only once the policy is attached: a pod using the role earlier would fail to unseal.
-        self.role_arn = pulumi.Output.all(self.role.arn, seal_policy.id).apply(lambda v: str(v[0]))
+        attached: list[pulumi.Input[str]] = [seal_policy.id]
+        if args.cache_user_arns:
+            attached.append(aws.iam.RolePolicy(
+                f"{name}-cache-users",
+                role=self.role.id,
+                policy=pulumi.Output.json_dumps(iam_documents.document(*cache_rotation_statements(
+                    args.cache_user_arns, ctx.arn("elasticache", "user:*")))),
+                opts=pulumi.ResourceOptions(parent=self.role),
+            ).id)
+        # Published only once the policies are attached: a pod using the role earlier would fail to unseal.
+        self.role_arn = pulumi.Output.all(self.role.arn, *attached).apply(lambda v: str(v[0]))
         self.unseal_key_id = self.unseal_key.key_id
         self.bucket_name = self.backup_bucket.name
         self.register_outputs({

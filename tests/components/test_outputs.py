@@ -13,7 +13,7 @@ EXPECTED = {
     "environment", "vpc_id", "cluster_name", "kubeconfig", "oidc_provider_arn", "admin_role_arn", "devops_role_arn",
     "cluster_autoscaler_role_arn", "vault_irsa", "vault_kms_key_id", "vault_s3_bucket", "alarm_topic_arn",
     "postgres_endpoint", "postgres_secret_arn", "queue_urls", "queue_role_arns", "cache_endpoint",  # SQS messaging
-    "cache_secret_arn", "trust_anchor_pem", "vault_recovery_secret_arn",
+    "cache_user_group_id", "trust_anchor_pem", "vault_recovery_secret_arn",
     "vault_listener_ca_pem", "ecr_repository_urls", "vault_snapshot_role_arn", "trust_anchor_rotation_image",
 }
 ENTRY = {"public_url", "alb_hostname"}  # the default catalog has public services; the sandbox has no public entry

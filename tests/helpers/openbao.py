@@ -61,6 +61,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -76,7 +77,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import hvac
 import hvac.exceptions
@@ -106,10 +107,23 @@ def bao_binary() -> str | None:
 needs_bao = pytest.mark.skipif(bao_binary() is None, reason=SKIP_NO_BAO)
 
 
+# Below Linux's default ephemeral range (32768-60999, net.ipv4.ip_local_port_range): a port the kernel hands out
+# picks from that range, and a server restarted "on the same port" (OpenBaoServer.restart) could then find it taken
+# by any process's outgoing connection meanwhile ("bind: address already in use", seen under a parallel run).
+_PORTS: Final = range(20000, 32000)
+_PORT_PICKER: Final = random.Random(os.getpid())  # distinct sequences per xdist worker; not a secret
+
+
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    for _ in range(200):
+        port = _PORT_PICKER.choice(_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 # --- TLS material ----------------------------------------------------------------------------------------------------

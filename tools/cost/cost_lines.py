@@ -345,7 +345,8 @@ FREE_PREFIXES: Final = (
     "aws:ec2/launchTemplate:", "aws:ec2/flowLog:", "aws:ec2/eipAssociation:",
     "aws:eks/addon:", "aws:eks/accessEntry:", "aws:eks/accessPolicy",
     "aws:secretsmanager/secretVersion:", "aws:secretsmanager/secretPolicy:", "aws:rds/parameterGroup:",
-    "aws:rds/subnetGroup:", "aws:elasticache/subnetGroup:", "aws:cloudwatch/logResourcePolicy:",
+    "aws:rds/subnetGroup:", "aws:elasticache/subnetGroup:", "aws:elasticache/user",  # user: RBAC users and groups
+    "aws:cloudwatch/logResourcePolicy:",
     "aws:ec2/vpcEndpointRouteTableAssociation:", "aws:lb/listener", "aws:lb/targetGroup", "aws:acm/",
     # ECR bills only storage (about $0.10/GB-month, not in the reference table): eight services' images, trimmed by
     # the lifecycle policy, stay under a few GB, i.e. well under $1/month in total. Counted as free, said here.

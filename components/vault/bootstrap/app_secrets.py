@@ -22,10 +22,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from config.names import cache_user_id
+
 # The data services a catalog service may name in `dataServices` and what Vault gives it for each.
 POSTGRES: Final = "rds"
 CACHE: Final = "cache"
 BROKER: Final = "mq"
+# Those whose credentials Vault hands out (messaging is SQS through IRSA: no secret at all).
+DELIVERED: Final = (POSTGRES, CACHE)
 # Seconds in the units the config speaks.
 HOUR: Final = 3600
 DAY: Final = 24 * HOUR
@@ -72,6 +76,7 @@ class CacheTarget:
     ca_pem: str = ""  # redis plugin: the server's CA (TLS is always on, as ElastiCache requires)
     admin_username: str = ""  # redis plugin only: the ACL user Vault manages the others with
     rotation_days: int = 30  # the promise: no cache password older than this
+    user_prefix: str = "app"  # the service users are `<user_prefix>-<service>` (config.names.cache_user_id)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,12 @@ def app_secrets_problems(spec: AppSecretsSpec) -> list[str]:
             problems.append("cache rotation_days must be between 1 and 30 (the customer's promise)")
         if spec.cache.plugin == REDIS_PLUGIN and not (spec.cache.admin_username and spec.cache.ca_pem):
             problems.append("the redis plugin needs admin_username and ca_pem")
+        # Without a region the plugin falls back to us-east-1 and would rotate nothing in the stack's region.
+        # Ref: vault-plugin-database-redis-elasticache main (2026-06) Initialize: awsutil.DefaultRegion fallback.
+        if spec.cache.plugin == ELASTICACHE_PLUGIN and not spec.cache.region:
+            problems.append("the redis-elasticache plugin needs the ElastiCache region")
+        if not spec.cache.user_prefix:
+            problems.append("cache user_prefix must not be empty")
     if not 0 < spec.token_ttl_seconds <= spec.token_max_ttl_seconds:
         problems.append("token_ttl_seconds must be > 0 and <= token_max_ttl_seconds")
     return problems
@@ -148,9 +159,10 @@ def cache_role(service: str) -> str:
     return f"cache-{service}"
 
 
-def cache_username(service: str) -> str:
-    """The ElastiCache RBAC user (user name and user id) of one service."""
-    return f"app-{service}"
+def cache_username(spec: AppSecretsSpec, service: str) -> str:
+    """The ElastiCache RBAC user (user id = user name) of one service."""
+    assert spec.cache is not None
+    return cache_user_id(spec.cache.user_prefix, service)
 
 
 def schema_name(service: str) -> str:
@@ -352,14 +364,8 @@ def cache_role_payload(spec: AppSecretsSpec, service: AppService) -> dict[str, A
     # Ref: https://developer.hashicorp.com/vault/api-docs/secret/databases#create-static-role (rotation_period in
     # seconds; Vault rotates the password when the role is created and then every period).
     assert spec.cache is not None
-    return {"db_name": spec.cache_connection, "username": cache_username(service.name),
+    return {"db_name": spec.cache_connection, "username": cache_username(spec, service.name),
             "rotation_period": spec.cache.rotation_days * DAY}
-
-
-def cache_acl_rules(service: str) -> str:
-    """The user's access string: its own key prefix, no dangerous commands (ElastiCache and Valkey ACL syntax)."""
-    # Ref: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html (access strings).
-    return f"on ~{service}:* &{service}:* +@all -@dangerous -@admin"
 
 
 # --- everything, for spec_hash --------------------------------------------------------------------------------------
@@ -411,21 +417,37 @@ def from_json(text: str) -> AppSecretsSpec | None:
 RDS_CA_FILE: Final = "/vault/userconfig/rds-ca/rds-ca-bundle.pem"
 
 
-def for_stack(services: tuple[tuple[str, tuple[str, ...]], ...], namespace: str, audience: str,
-              postgres_endpoint: str, database: str, ttl_hours: int, max_ttl_hours: int) -> AppSecretsSpec:
-    """The spec of one stack from its catalog (name, dataServices) and the RDS endpoint (`host:port`).
-
-    Only PostgreSQL is wired into stacks so far: the cache's per-service ElastiCache users are not created yet, so
-    `cache` is left out of each service here (README "Application secrets from Vault": what is not built)."""
-    host, _, port = postgres_endpoint.rpartition(":")
+def _host_port(endpoint: str, default_port: int) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
     if not port.isdigit():  # a Service Catalog product may publish the host alone
-        host, port = postgres_endpoint, "5432"
+        return endpoint, default_port
+    return host, int(port)
+
+
+def for_stack(services: tuple[tuple[str, tuple[str, ...]], ...], namespace: str, audience: str,
+              postgres_endpoint: str, database: str, ttl_hours: int, max_ttl_hours: int,
+              cache_endpoint: str = "", region: str = "", cache_user_prefix: str = "",
+              cache_rotation_days: int = 30) -> AppSecretsSpec:
+    """The spec of one stack from its catalog (name, dataServices), the RDS endpoint and, where a service uses the
+    cache, the Valkey primary endpoint (`host:port`) whose per-service ElastiCache users
+    (`components/data/cache_users.py`, `cache_user_prefix`) Vault rotates through the ElastiCache API in `region`.
+    `mq` is left out: SQS needs no secret (README "Application secrets from Vault")."""
+    pg_host, pg_port = _host_port(postgres_endpoint, 5432)
+    wants_cache = any(CACHE in wanted for _, wanted in services)
+    wants_postgres = any(POSTGRES in wanted for _, wanted in services)
+    cache = None
+    if wants_cache and cache_endpoint:
+        cache_host, cache_port = _host_port(cache_endpoint, 6379)
+        cache = CacheTarget(host=cache_host, port=cache_port, plugin=ELASTICACHE_PLUGIN, region=region,
+                            rotation_days=cache_rotation_days, user_prefix=cache_user_prefix)
+    delivered = DELIVERED if cache is not None else (POSTGRES,)
     return AppSecretsSpec(
-        services=tuple(AppService(name, namespace, tuple(d for d in wanted if d == POSTGRES))
+        services=tuple(AppService(name, namespace, tuple(d for d in wanted if d in delivered))
                        for name, wanted in services),
         audience=audience,
-        postgres=PostgresTarget(host=host, port=int(port), database=database, ca_file=RDS_CA_FILE,
-                                default_ttl_hours=ttl_hours, max_ttl_hours=max_ttl_hours),
+        postgres=PostgresTarget(host=pg_host, port=pg_port, database=database, ca_file=RDS_CA_FILE,
+                                default_ttl_hours=ttl_hours, max_ttl_hours=max_ttl_hours) if wants_postgres else None,
+        cache=cache,
         token_max_ttl_seconds=max(8, max_ttl_hours) * HOUR,
     )
 

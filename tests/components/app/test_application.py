@@ -152,7 +152,8 @@ def test_network_policies_mirror_the_graph(stack: str) -> None:
     expected |= {(PUBLIC_INGRESS, pod) for s in catalog(stack) if s.public for pod in pods[s.name]}
     assert _netpol_edges(plan) == expected
     # callers (and the edge) reach their callees' `-primary` pods; services with a Vault role reach Vault's pods
-    vault = {(pod, "vault") for s in catalog(stack) if "rds" in s.data_services for pod in pods[s.name]}
+    vault = {(pod, "vault") for s in catalog(stack) if {"rds", "cache"} & set(s.data_services)
+             for pod in pods[s.name]}
     edge_out = set() if PROFILES[stack].public_entry_enabled else {e for e in expected if e[0] == PUBLIC_INGRESS}
     assert _netpol_edges(plan, "egress") == (expected - edge_out) | vault  # no edge, no egress policy of its own
     policies = app_objects(plan, NETPOL)

@@ -27,7 +27,8 @@ def _templates(stack: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_exactly_the_services_with_a_vault_role_get_the_agent(stack: str) -> None:
     cfg = build_config(stack, load_stack_settings(stack))
-    with_role = {s.name for s in cfg.services if "rds" in s.data_services}
+    with_role = {s.name for s in cfg.services if {"rds", "cache"} & set(s.data_services)}
+    data = {s.name: set(s.data_services) for s in cfg.services}
     templates = _templates(stack)
     assert with_role and with_role < set(templates)
     for name, template in templates.items():
@@ -43,7 +44,13 @@ def test_exactly_the_services_with_a_vault_role_get_the_agent(stack: str) -> Non
         assert annotations["vault.hashicorp.com/role"] == role_name(name)
         assert annotations["vault.hashicorp.com/agent-init-first"] == "true"
         assert annotations["config.linkerd.io/skip-outbound-ports"] == "8200"
-        assert annotations["vault.hashicorp.com/agent-inject-file-postgres"] == "postgres.env"
+        # One file per credential: PostgreSQL's dynamic login, the cache's rotated static password.
+        files = {k.removeprefix("vault.hashicorp.com/agent-inject-file-"): v for k, v in annotations.items()
+                 if k.startswith("vault.hashicorp.com/agent-inject-file-")}
+        assert files == {**({"postgres": "postgres.env"} if "rds" in data[name] else {}),
+                         **({"cache": "cache.env"} if "cache" in data[name] else {})}, name
+        if "cache" in data[name]:
+            assert annotations["vault.hashicorp.com/agent-inject-secret-cache"] == f"database/static-creds/cache-{name}"
         assert annotations["vault.hashicorp.com/agent-service-account-token-volume-name"] == va.TOKEN_VOLUME
         (source,) = volumes[va.TOKEN_VOLUME]["projected"]["sources"]
         assert source["serviceAccountToken"] == {"path": "token", "audience": audience_for(cfg.name_prefix),

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from components.data import cache, message_broker, postgres
+from components.data import cache, cache_users, message_broker, postgres
 from components.data.data_services import CATALOG_PRODUCT, SERVICES, Service, catalog_output, catalog_parameters
 from components.data.placement import BROKER_PORTS
 from components.shared.aws_context import AwsContext
@@ -36,6 +36,8 @@ GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 QUEUE = "aws:sqs/queue:Queue"
+CACHE_USER = "aws:elasticache/user:User"
+USER_GROUP = "aws:elasticache/userGroup:UserGroup"
 STATEFUL = (INSTANCE, BROKER, CACHE, SECRET, PASSWORD, QUEUE)
 # One extra plan (active/standby); the single-instance shape is the pure builders' test above.
 BROKER_STACKS = ("prod",)
@@ -149,9 +151,9 @@ def test_openwire_url_single_failover_and_missing() -> None:
 
 
 def test_generated_passwords_obey_each_service() -> None:
-    mq, valkey = message_broker.PASSWORD_RULES, cache.AUTH_TOKEN_RULES
+    mq = message_broker.PASSWORD_RULES
     assert 12 <= mq.length <= 250 and not set(",:=") & set(mq.special)
-    assert 16 <= valkey.length <= 128 and set(valkey.special) <= set("!&#$^<>-")
+    assert 16 <= cache_users.INITIAL_PASSWORD_LENGTH <= 128
 
 
 def test_broker_log_policy_is_scoped_to_this_account() -> None:
@@ -171,10 +173,11 @@ def test_cache_logs_both_types_as_json() -> None:
 @pytest.mark.parametrize(("service", "extra"), [
     ("postgres", {"AllocatedStorageGb", "MaxAllocatedStorageGb", "BackupRetentionDays"}),
     ("broker", set()),
-    ("cache", {"NodeCount", "SnapshotRetentionDays"}),
+    ("cache", {"NodeCount", "SnapshotRetentionDays", "UserGroupId"}),
 ])
 def test_catalog_parameters_follow_the_contract(service: Service, extra: set[str]) -> None:
-    params = catalog_parameters(service, config_of("prod"), "subnet-a,subnet-b", "sg-1", "arn:aws:kms:key")
+    params = catalog_parameters(service, config_of("prod"), "subnet-a,subnet-b", "sg-1", "arn:aws:kms:key",
+                                "mtls-platform-prod-cache")
     values = {p["key"]: p["value"] for p in params}
     common = {"SubnetIds", "SecurityGroupIds", "KmsKeyArn", "MultiAZ", "InstanceClass", "EngineVersion",
               "DeletionProtection"}
@@ -182,6 +185,7 @@ def test_catalog_parameters_follow_the_contract(service: Service, extra: set[str
     assert [p["key"] for p in params] == sorted(values)
     assert values["MultiAZ"] == "true" and values["DeletionProtection"] == "true"
     assert values["SubnetIds"] == "subnet-a,subnet-b" and values["SecurityGroupIds"] == "sg-1"
+    assert values.get("UserGroupId", "mtls-platform-prod-cache") == "mtls-platform-prod-cache"
     assert all(isinstance(v, str) for v in values.values())  # CloudFormation parameters are strings
 
 
@@ -268,7 +272,9 @@ def test_cache_encrypted_authenticated_and_failover_per_environment(stack: str) 
     assert rg["engine"] == "valkey"
     assert rg["atRestEncryptionEnabled"] is True and rg["kmsKeyId"] == key_arn(plan, "data")
     assert rg["transitEncryptionEnabled"] is True and rg["transitEncryptionMode"] == "required"
-    assert rg["authToken"] and group.secret_inputs
+    # RBAC only: the stack's user group, no AUTH token (and "DELETE" drops one an older stack still has).
+    assert "authToken" not in rg and rg["authTokenUpdateStrategy"] == "DELETE"
+    assert rg["userGroupIds"] == [only(plan, USER_GROUP).inputs["userGroupId"]]
     multi = stack in HA
     assert rg["automaticFailoverEnabled"] is multi and rg["multiAzEnabled"] is multi  # CKV2_AWS_50
     assert rg["numCacheClusters"] == config_of(stack).cache_nodes
@@ -289,29 +295,34 @@ def test_cache_encrypted_authenticated_and_failover_per_environment(stack: str) 
 def test_generated_credentials_live_in_cmk_encrypted_secrets(stack: str, broker: bool) -> None:
     plan = activemq_plan(stack) if broker else plan_of(stack)
     secrets = ours(plan, SECRET)
-    assert len(secrets) == (2 if broker else 1)  # broker (ActiveMQ only) and cache; RDS manages its own
+    assert len(secrets) == (1 if broker else 0)  # the broker's (ActiveMQ only); RDS manages its own
     assert all(s.inputs["kmsKeyId"] == key_arn(plan, "data") for s in secrets)
     versions = ours(plan, SECRET_VERSION)
     assert len(versions) == len(secrets) and all(v.secret_inputs for v in versions)
-    assert {tuple(sorted(json.loads(v.inputs["secretString"]))) for v in versions} == {
-        ("password", "username"), ("auth_token",)} if broker else {("auth_token",)}
-    for service in SERVICES if broker else ("postgres", "cache"):
+    assert {tuple(sorted(json.loads(v.inputs["secretString"]))) for v in versions} == (
+        {("password", "username")} if broker else set())
+    for service in ("postgres", "broker") if broker else ("postgres",):
         assert plan.outputs[f"{service}_secret_arn"].startswith("arn:aws:secretsmanager:")
+    assert "cache_secret_arn" not in plan.outputs  # the cache's users are Vault's
     assert ("broker_secret_arn" in plan.outputs) is broker  # SQS: no password exists
     # Nothing outside a secret-carrying input holds a generated value.
     for r in descendants(plan):
-        if r.type not in (PASSWORD, SECRET_VERSION, BROKER, CACHE):
+        if r.type not in (PASSWORD, SECRET_VERSION, BROKER, CACHE_USER):
             assert not contains(r.inputs, "offline-plan-placeholder-secret"), r.name
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stateful_resources_protected_in_staging_and_prod(stack: str) -> None:
-    stateful = [r for r in descendants(plan_of(stack)) if r.type in STATEFUL]
-    # instance, cache group, its secret and generated token, 3 queues + 3 dead-letter queues (SQS messaging)
-    assert len(stateful) == 10
+    stateful = [r for r in descendants(plan_of(stack)) if r.type in STATEFUL and not _cache_user_part(r)]
+    # instance, cache group, 3 queues + 3 dead-letter queues (SQS messaging)
+    assert len(stateful) == 8
     assert all(r.protect is (stack in HA) for r in stateful), [(r.name, r.protect) for r in stateful]
-    broker = [r for r in descendants(activemq_plan("prod")) if r.type in STATEFUL]
-    assert len(broker) == 7  # instance, broker, cache group, 2 secrets, 2 generated passwords
+    broker = [r for r in descendants(activemq_plan("prod")) if r.type in STATEFUL and not _cache_user_part(r)]
+    assert len(broker) == 5  # instance, broker, cache group, the broker's secret and generated password
+    # A service's cache user (and its throw-away initial password) goes with the service: never protected, or
+    # removing a service from a protected stack's catalog would be refused.
+    users = [r for r in descendants(plan_of(stack)) if _cache_user_part(r)]
+    assert users and not any(r.protect for r in users)
     assert all(r.protect is (stack in HA) for r in stateful), [(r.name, r.protect) for r in stateful]
 
 
@@ -366,11 +377,45 @@ def test_catalog_mode_launches_three_products_and_nothing_direct(catalog: Plan) 
         assert params["KmsKeyArn"] == key_arn(catalog, "data")
         assert params["MultiAZ"] == "false" and params["DeletionProtection"] == "false"  # dev
         assert set(params["SubnetIds"].split(",")) <= set(isolated_subnet_ids(catalog))
-    for type_ in (INSTANCE, BROKER, CACHE, SECRET, PASSWORD, "aws:rds/parameterGroup:ParameterGroup"):
+    for type_ in (INSTANCE, BROKER, CACHE, SECRET, "aws:rds/parameterGroup:ParameterGroup"):
         assert not ours(catalog, type_), type_
+    assert all(_cache_user_part(p) for p in ours(catalog, PASSWORD))  # only the cache users' initial ones
     assert len(ours(catalog, GROUP)) == 3  # the security groups stay ours
+    # The cache users and their group stay ours too: the cache product is handed the group instead of a token.
+    cache_params = {p["key"]: p["value"] for p in products[CATALOG_IDS["cache"]["productId"]].inputs[
+        "provisioningParameters"]}
+    assert cache_params["UserGroupId"] == only(catalog, USER_GROUP).inputs["userGroupId"]
+    assert "cache_secret_arn" not in catalog.outputs
 
 
 def test_catalog_mode_reads_endpoint_and_secret_from_product_outputs(catalog: Plan) -> None:
     assert catalog.outputs["postgres_endpoint"] == "data-postgres.catalog.internal"
     assert catalog.outputs["broker_secret_arn"].endswith(":secret:data-broker-credentials")
+
+
+def _cache_user_part(r: Registration) -> bool:
+    return r.type in (CACHE_USER, USER_GROUP) or (r.type == PASSWORD and r.name.endswith("-initial"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cache_users_one_per_cache_service_and_a_switched_off_default(stack: str) -> None:
+    plan = plan_of(stack)
+    cfg = config_of(stack)
+    wanted = sorted(s.name for s in cfg.services if "cache" in s.data_services)
+    users = {r.inputs["userName"]: r for r in ours(plan, CACHE_USER)}
+    prefix = f"{cfg.name_prefix}-app-"
+    assert sorted(u.removeprefix(prefix) for u in users if u != "default") == wanted
+    default = users.pop("default")
+    assert default.inputs["accessString"] == "off -@all"
+    assert default.inputs["authenticationMode"] == {"type": "no-password-required"}
+    for name, user in users.items():
+        service = name.removeprefix(prefix)
+        # Vault's static role names the user by id and clients AUTH by name: the two must be the same.
+        assert user.inputs["userId"] == name and user.inputs["engine"] == "valkey"
+        assert user.inputs["accessString"] == f"on ~{service}:* &{service}:* +@all -@dangerous -@admin"
+        # The initial password only through the write-only field, once (version 1), as a secret.
+        assert user.inputs["passwordsWoVersion"] == 1 and user.inputs["passwordsWo"] and user.secret_inputs
+        assert "passwords" not in user.inputs and "authenticationMode" not in user.inputs
+    group = only(plan, USER_GROUP)
+    assert sorted(group.inputs["userIds"]) == sorted([default.inputs["userId"], *users])
+    assert group.inputs["engine"] == "valkey"

@@ -21,6 +21,7 @@ from components.vault.bootstrap.app_secrets import (
 from components.vault.bootstrap.spec import BootstrapSpec, spec_from_props, spec_hash
 from config.catalog import default_catalog
 from tests.conftest import STACKS, build_config, plan_of
+from tests.helpers.variant_plans import sandbox_with
 from tools.engine.mock_engine import load_stack_settings
 
 PG = PostgresTarget(host="db.example", port=5432, database="app", ca_file="/ca.pem")
@@ -31,14 +32,28 @@ def bootstrap_inputs(stack: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_catalog_service_asking_for_rds_gets_a_vault_role_and_nothing_else_does(stack: str) -> None:
+def test_every_catalog_service_asking_for_rds_or_cache_gets_a_vault_role_and_nothing_else_does(stack: str) -> None:
     inputs = bootstrap_inputs(stack)
     apps = app_secrets.from_json(inputs["app_secrets"])
-    assert apps is not None and apps.postgres is not None
-    wanted = sorted(s.name for s in default_catalog(stack) if "rds" in s.data_services)
+    assert apps is not None and apps.postgres is not None and apps.cache is not None
+    pg = sorted(s.name for s in default_catalog(stack) if "rds" in s.data_services)
+    cached = sorted(s.name for s in default_catalog(stack) if "cache" in s.data_services)
     rendered = app_secrets.rendered(apps)
-    assert sorted(rendered["roles"]) == [f"app-{n}" for n in wanted]
-    assert sorted(rendered["postgres"]["roles"]) == [f"postgres-{n}" for n in wanted]
+    assert sorted(rendered["roles"]) == [f"app-{n}" for n in sorted({*pg, *cached})]
+    assert sorted(rendered["postgres"]["roles"]) == [f"postgres-{n}" for n in pg]
+    # The cache: Vault's redis-elasticache plugin in the stack's region, one static role per cache service naming
+    # the plan's own ElastiCache user (by id), rotated every data.cacheRotationDays.
+    plan = plan_of(stack)
+    user_ids = {r.inputs["userId"] for r in plan.of_type("aws:elasticache/user:User")}
+    connection = rendered["cache"]["connection"]
+    assert connection["plugin_name"] == "redis-elasticache-database-plugin" and connection["region"] == "us-east-1"
+    assert connection["url"] == f"{apps.cache.host}:6379" and connection["allowed_roles"] == [
+        f"cache-{n}" for n in cached]
+    roles = rendered["cache"]["roles"]
+    assert sorted(roles) == [f"cache-{n}" for n in cached]
+    for n in cached:
+        assert roles[f"cache-{n}"]["username"] in user_ids
+        assert roles[f"cache-{n}"]["rotation_period"] == 30 * 24 * 3600
     assert {r["bound_service_account_namespaces"][0] for r in rendered["roles"].values()} == {f"{stack}-app"}
     assert apps.audience == f"vault://mtls-platform-{stack}-apps"
     # TLS verified against the RDS CA bundle, the endpoint is the plan's RDS instance, seeded from its master secret.
@@ -99,7 +114,7 @@ def test_the_stored_form_is_one_json_string() -> None:
 def test_vaults_port_admits_exactly_the_services_with_a_role(stack: str) -> None:
     plan = plan_of(stack)
     netpol = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-    with_role = sorted(s.name for s in default_catalog(stack) if "rds" in s.data_services)
+    with_role = sorted(s.name for s in default_catalog(stack) if {"rds", "cache"} & set(s.data_services))
     # Flagger's promoted pods of a progressive service (`<svc>-primary`, same service account) are the service too.
     progressive = build_config(stack, load_stack_settings(stack)).progressive_services
     pods = sorted({*with_role, *(f"{s}-primary" for s in with_role if s in progressive)})
@@ -132,3 +147,14 @@ def test_the_trust_chain_does_not_wait_for_rds(stack: str) -> None:
     assert platform.inputs["app_secrets"] == "" and platform.inputs["postgres_master_secret_arn"] == ""
     apps = plan.one("pulumi-python:dynamic:Resource", "vault-app-secrets")
     assert platform.urn in apps.dependencies
+
+
+def test_a_stack_without_clients_still_converges_an_empty_spec_so_old_identities_go() -> None:
+    # manifests.mode replace: no catalog service is created, so none has a Vault role, a cache user or a lease.
+    plan = sandbox_with("replace")
+    spec = app_secrets.from_json(plan.one("pulumi-python:dynamic:Resource", "vault-app-secrets").inputs["app_secrets"])
+    assert spec is not None and spec.services == () and spec.postgres is None and spec.cache is None
+    assert app_secrets.rendered(spec) == {"policies": {}, "roles": {}}  # the bootstrap deletes every app-* identity
+    users = plan.of_type("aws:elasticache/user:User")
+    assert [u.inputs["userName"] for u in users] == ["default"]  # only the switched-off default user
+    assert not [r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "vault-cache-users"]
