@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from components.data.cache_users import DEFAULT_USER_ACCESS
 from tests.helpers.openbao import TlsFiles, _free_port, make_tls
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # Debian's layout, newest first
@@ -210,7 +211,7 @@ def start_redis() -> RedisServer:
         "port 0", f"tls-port {port}", "bind 127.0.0.1", f"tls-cert-file {tls.cert_path}",
         f"tls-key-file {tls.key_path}", f"tls-ca-cert-file {tls.ca_path}", "tls-auth-clients no",
         'save ""', "appendonly no", f"dir {directory}",
-        "user default off",
+        f"user default reset nopass {DEFAULT_USER_ACCESS}",  # the project's own default user (cache_users.py)
         f"user {admin} on >{password} ~* &* +@all",
     ]) + "\n"
     (directory / "redis.conf").write_text(config)

@@ -287,6 +287,8 @@ def test_each_service_gets_its_own_cache_user_rotated_by_vault(world: World) -> 
     assert user == "app-order-processing" and password != "initial-password-known-to-the-deployer"
     assert creds["rotation_period"] == 30 * 86400 and 0 < creds["ttl"] <= 30 * 86400
     assert world.cache.cli(["SET", "order-processing:k", "v"], user, password)[1] == "OK"
+    # The group's default user as cache_users.py makes it (off, no password, no command): nobody gets in as it.
+    assert "WRONGPASS" in world.cache.cli(["PING"], "default", "")[1]
     assert world.cache.cli(["GET", "order-processing:k"], user, password)[1] == "v"
     for args in (["GET", "recommendation:k"], ["FLUSHALL"], ["ACL", "LIST"], ["CONFIG", "GET", "*"]):
         out = world.cache.cli(args, user, password)[1]
