@@ -28,6 +28,8 @@ from components.vault.bootstrap.spec import (
     anchor_common_name,
     anchor_generation,
     cert_manager_policy,
+    report_policy,
+    report_role_payload,
     role_payload,
     root_ca_parameters,
     rotation_policy,
@@ -50,6 +52,8 @@ def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log:
     _ensure_role(client, auth, "snapshot", spec.snapshot_role, snapshot_role_payload(spec), changed)
     _ensure_policy(client, "rotation", spec.rotation_policy, rotation_policy(spec), changed)
     _ensure_role(client, auth, "rotation", spec.rotation_role, rotation_role_payload(spec), changed)
+    _ensure_policy(client, "credential-report", spec.report_policy, report_policy(spec), changed)
+    _ensure_role(client, auth, "credential-report", spec.report_role, report_role_payload(spec), changed)
     return root_ca_pem
 
 
