@@ -19,11 +19,12 @@ import pulumi
 
 from components.vault.bootstrap import app_secrets
 from components.vault.bootstrap.spec import BootstrapSpec, spec_to_props
+from components.vault.credential_report import report
 from components.vault.credential_report.report import ServiceTarget, Settings, settings_to_json
 
 Spec = dict[str, Any]
 JOB_NAME: Final = "credential-report"
-STATUS_CONFIGMAP: Final = "credential-report"
+STATUS_CONFIGMAP: Final = report.STATUS_CONFIGMAP  # one name: main.py writes it, `make verify` reads it
 POD_LABELS: Final = {"app.kubernetes.io/name": "credential-report"}
 # Every 15 minutes: `make verify` calls a report older than two intervals stale, the alert fires after an hour of
 # failing runs. A report takes a few requests per service.

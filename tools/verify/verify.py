@@ -37,11 +37,12 @@ MARK = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 def expectations(stack: str, window: str) -> Expectations:
     """The stack's configuration, offline (same settings `make plan` reads): app namespace and Vault size."""
     cfg = build_stack_config(stack, load_stack_settings(stack), today=run_date(stack))
+    # as components.mesh.mesh vault_app_clients: the services with PostgreSQL get Vault roles
+    vault_services = () if cfg.manifests_mode == "replace" else tuple(
+        sorted(s.name for s in cfg.services if POSTGRES in s.data_services))
     return Expectations(stack=stack, app_namespace=cfg.app_namespace_name, vault_replicas=3 if cfg.is_ha else 1,
                         window=window, metrics_required=cfg.monitoring_enabled,
-                        # as components.mesh.mesh vault_app_clients: the services with PostgreSQL get Vault roles
-                        vault_credentials=cfg.manifests_mode != "replace" and any(
-                            POSTGRES in s.data_services for s in cfg.services))
+                        vault_credentials=bool(vault_services), vault_services=vault_services)
 
 
 def render_table(stack: str, rows: Sequence[Row]) -> str:

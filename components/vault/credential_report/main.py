@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import hvac
 
@@ -28,7 +29,13 @@ from components.vault.credential_report.report import (
 from components.vault.credential_report.vault_side import HvacReportVault, login
 
 
-def main(env: Mapping[str, str] = os.environ) -> int:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main(env: Mapping[str, str] = os.environ, core: Callable[[], Any] = in_cluster_core,
+         clock: Callable[[], datetime] = _now) -> int:
+    """One report; `core` and `clock` are the Kubernetes client and the time (tests give their own)."""
     logging.basicConfig(level=logging.INFO, format="credential-report: %(levelname)s %(message)s", stream=sys.stderr)
     log = logging.getLogger("mtls_platform.credential_report")
     spec = spec_from_props(json.loads(env["BOOTSTRAP_SPEC"]))
@@ -36,9 +43,9 @@ def main(env: Mapping[str, str] = os.environ) -> int:
     client = hvac.Client(url=env["VAULT_ADDR"], verify=env["VAULT_CACERT"], token="")  # type: ignore[no-untyped-call]
     with open(env["VAULT_TOKEN_FILE"], encoding="utf-8") as handle:
         login(client, spec, handle.read().strip())
-    kube = KubeReport(in_cluster_core(), env["APP_NAMESPACE"], env["REPORT_NAMESPACE"], env["REPORT_CONFIGMAP"])
+    kube = KubeReport(core(), env["APP_NAMESPACE"], env["REPORT_NAMESPACE"], env["REPORT_CONFIGMAP"])
     report = build_report(settings, HvacReportVault(client, spec), running_pods_by_service_account(kube.pods()),
-                          datetime.now(UTC))
+                          clock())
     kube.write(report.to_json())
     for result in report.services:
         log.log(logging.ERROR if result.status == FAIL else logging.INFO, "%s: %s%s", result.service, result.status,

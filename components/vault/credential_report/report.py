@@ -23,6 +23,7 @@ from typing import Any, Final, Protocol
 
 from components.vault.bootstrap.app_secrets import cache_role, postgres_role
 
+STATUS_CONFIGMAP: Final = "credential-report"  # in `vault`; written by main.py, read by `make verify`
 REPORT_KEY: Final = "report.json"  # the status ConfigMap's one key
 VERSION: Final = 1
 OK: Final = "ok"

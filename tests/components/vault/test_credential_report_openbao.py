@@ -9,20 +9,27 @@ here: module scope).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from components.vault import credential_report_specs
 from components.vault.bootstrap.app_secrets import (
     CACHE,
     POSTGRES,
     cache_role,
     postgres_role,
     services_with_credentials,
+    to_json,
 )
 from components.vault.bootstrap.spec import report_policy
+from components.vault.credential_report import main as report_main
 from components.vault.credential_report.report import (
     FAIL,
     OK,
@@ -55,7 +62,7 @@ class Reporter:
         """The report at `now` = the newest lease's or rotation's time (`anchor`: postgres / cache) + `now_after`."""
         return build_report(self.settings, self.reader, PODS, self.anchor(anchor) + now_after)
 
-    def anchor(self, what: str) -> object:
+    def anchor(self, what: str) -> datetime:
         if what == "cache":
             role = self.reader.static_role(cache_role("recommendation"))
             assert role is not None and role.last_vault_rotation is not None
@@ -182,3 +189,44 @@ def test_each_grant_is_needed_the_listing_needs_sudo(reporter: Reporter) -> None
         assert w.call(reporter.token, "LIST", "sys/leases/lookup/database/creds/").status_code in (200, 404)
     finally:
         admin.sys.delete_acl_policy(name="report-without-sudo")
+
+
+class FakeCore:
+    """The two CoreV1Api calls kube_side makes, recorded (the API server is the one part not run here)."""
+
+    def __init__(self, pods: dict[str, int]) -> None:
+        self.pods = pods
+        self.patches: list[tuple[str, str, dict[str, Any]]] = []
+
+    def list_namespaced_pod(self, namespace: str) -> Any:
+        assert namespace == NAMESPACE
+        return SimpleNamespace(items=[SimpleNamespace(status=SimpleNamespace(phase="Running"),
+                                                      spec=SimpleNamespace(service_account_name=name))
+                                      for name, count in self.pods.items() for _ in range(count)])
+
+    def patch_namespaced_config_map(self, name: str, namespace: str, body: dict[str, Any]) -> None:
+        self.patches.append((name, namespace, body))
+
+
+def test_the_cronjob_entry_point_writes_the_report_and_fails_the_job(reporter: Reporter, tmp_path: Path) -> None:
+    # The CronJob's own environment (credential_report_specs.cronjob_spec), pointed at this OpenBao.
+    w, spec = reporter.world, reporter.world.spec
+    settings = credential_report_specs.report_settings(to_json(w.apps), spec)
+    job = credential_report_specs.cronjob_spec(credential_report_specs.ReportJobArgs(
+        image="rotation:1", spec=spec, app_namespace=NAMESPACE, settings=settings, ca_secret="vault-server-tls"))
+    env = {e["name"]: e["value"] for e in job["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    token = tmp_path / "token"
+    token.write_text(w.reviewer.service_account_token(spec.report_service_account, spec.report_namespace,
+                                                      [spec.report_audience]))
+    env.update(VAULT_ADDR=w.vault.url, VAULT_CACERT=w.vault.ca_path, VAULT_TOKEN_FILE=str(token))
+    w.read(w.token("product-catalog"), "database/creds/postgres-product-catalog")
+    core = FakeCore(PODS)
+    now = reporter.anchor("postgres") + timedelta(minutes=1)
+    assert report_main.main(env, core=lambda: core, clock=lambda: now) == 1  # order-processing holds no credential
+    [(name, namespace, body)] = core.patches
+    assert (name, namespace) == ("credential-report", "vault")
+    doc = json.loads(body["data"]["report.json"])
+    assert doc["status"] == FAIL and doc["intervalSeconds"] == 900
+    assert {s["service"]: s["status"] for s in doc["services"]} == {
+        "order-processing": FAIL, "product-catalog": OK, "recommendation": OK}
+    assert report_main.main(env, core=lambda: FakeCore({"product-catalog": 1}), clock=lambda: now) == 0
