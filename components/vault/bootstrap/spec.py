@@ -3,10 +3,10 @@
 The spec is a frozen dataclass of plain values, validated when built (`spec_problems` names every broken rule), because
 it is also the input of the `VaultBootstrap` dynamic resource (`spec_to_props` / `spec_from_props`, and `spec_hash`,
 which decides whether a `pulumi up` must contact Vault at all). The ACL policies and Kubernetes auth roles of
-cert-manager and of the raft snapshot CronJob are rendered here from the spec, without any hvac call, so they can be
-tested and audited on their own; `configure.py` writes them to Vault. `spec_hash` covers those rendered documents
-(and the root CA's generation parameters) as well as the spec, so a change in how they are rendered makes every
-existing stack converge again on its next `pulumi up`.
+cert-manager and of the raft snapshot, trust-anchor rotation and credential report CronJobs are rendered here from
+the spec, without any hvac call, so they can be tested and audited on their own; `configure.py` writes them to Vault.
+`spec_hash` covers those rendered documents (and the root CA's generation parameters) as well as the spec, so a
+change in how they are rendered makes every existing stack converge again on its next `pulumi up`.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from components.vault.credential_report.report import (
     running_pods_by_service_account,
     settings_from_json,
 )
+from tests.conftest import ROOT
 from tests.helpers.pod_security import violations
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -156,6 +157,14 @@ def test_the_cronjob_runs_the_rotation_image_restricted_with_its_own_audience() 
     assert specs.report_rules() == [{"apiGroups": [""], "resources": ["configmaps"],
                                      "resourceNames": ["credential-report"], "verbs": ["get", "patch"]}]
     assert specs.app_rules() == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+
+
+def test_the_rotation_image_carries_the_report_package() -> None:
+    dockerfile = (ROOT / "components" / "mesh" / "anchor_rotation" / "Dockerfile").read_text().splitlines()
+    assert {"COPY components/ components/", "COPY config/ config/", "COPY requirements.txt ."} <= set(dockerfile)
+    assert (ROOT / "components" / "vault" / "credential_report" / "main.py").is_file()
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert "hvac==" in requirements and "kubernetes==" in requirements  # what the report imports at run time
 
 
 def test_the_policy_never_names_a_credential_path() -> None:
