@@ -9,7 +9,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from components.mesh import namespace_specs as np
+from components.mesh.mesh import vault_app_clients
 from components.monitoring.alert_specs import credential_report_alerts
 from components.vault import credential_report_specs as specs
 from components.vault.bootstrap import app_secrets
@@ -26,8 +29,9 @@ from components.vault.credential_report.report import (
     running_pods_by_service_account,
     settings_from_json,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STACKS, build_config, plan_of
 from tests.helpers.pod_security import violations
+from tools.engine.mock_engine import load_stack_settings
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 SPEC = BootstrapSpec(root_common_name="test", audience=cert_manager_default_audience("vault-issuer"))
@@ -202,3 +206,22 @@ def test_the_alert_reads_the_report_cronjob() -> None:
     [alert] = credential_report_alerts("vault", specs.JOB_NAME)
     assert alert["alert"] == "VaultCredentialReportFailing"
     assert 'cronjob="credential-report"' in alert["expr"] and alert["labels"]["severity"] == "critical"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_with_vault_roles_runs_the_report_with_the_rotation_image(stack: str) -> None:
+    plan = plan_of(stack)
+    services = vault_app_clients(build_config(stack, load_stack_settings(stack)))
+    jobs = {r.name: r for r in plan.of_type("kubernetes:batch/v1:CronJob")}
+    if not services:
+        assert "credential-report-cronjob" not in jobs
+        return
+    pod = jobs["credential-report-cronjob"].inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    rotation = jobs["trust-anchor-rotation-cronjob"].inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["image"] == rotation["containers"][0]["image"]
+    assert container["command"] == list(specs.COMMAND)
+    env = {e["name"]: e["value"] for e in container["env"]}
+    settings = settings_from_json(env["REPORT_SETTINGS"])
+    assert sorted(s.name for s in settings.services) == sorted(services)
+    assert jobs["credential-report-cronjob"].inputs["metadata"]["namespace"] == "vault"
