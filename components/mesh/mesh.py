@@ -25,6 +25,7 @@ from components.mesh.trust_chain import TrustChain, TrustChainArgs
 from components.mesh.webhook_certificates import webhook_certificates
 from components.shared.encryption_keys import EncryptionKeys
 from components.vault.bootstrap import app_secrets
+from components.vault.credential_report_job import CredentialReportJob, CredentialReportJobArgs
 from components.vault.vault import Vault, VaultArgs
 from components.vault.vault_aws import VaultAws
 from components.vault.vault_values import INJECTOR_SERVICE
@@ -127,6 +128,13 @@ class Mesh(pulumi.ComponentResource):
             depends_on=[self.vault.bootstrap, self.trust_chain.trust_roots, self.trust_chain.identity_issuer,
                         self.linkerd.control_plane],
         ), child)
+        # Per-service lease and rotation state into vault/credential-report (`make verify`'s vault-leases rows), run
+        # from the rotation's image; where some service has a Vault role.
+        if self.vault_app_clients:
+            self.credential_report = CredentialReportJob("credential-report", CredentialReportJobArgs(
+                namespace=ns(VAULT_NAMESPACE), app_namespace=ns(cfg.app_namespace_name),
+                app_namespace_name=cfg.app_namespace_name, spec=spec, app_secrets=_app_secrets(cfg, args.data),
+                image=self.anchor_rotation.image, depends_on=[self.vault.bootstrap]), child)
         self.register_outputs({"root_ca_pem": self.vault.root_ca_pem})
 
 

@@ -194,6 +194,31 @@ def allow_vault_from_rotation() -> Spec:
                          "ports": _ports(VAULT_API)}]}
 
 
+# The credential report CronJob's pods in `vault` (components/vault/credential_report_specs.py POD_LABELS, a layer
+# below: a test keeps them equal).
+REPORT_POD_LABELS: Final = {"app.kubernetes.io/name": "credential-report"}
+
+
+def _except(labels: dict[str, str]) -> Spec:
+    """Every pod but those with these labels (a pod without the key matches NotIn as well)."""
+    # Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#set-based-requirement
+    return {"matchExpressions": [{"key": k, "operator": "NotIn", "values": [v]} for k, v in labels.items()]}
+
+
+def allow_report_to_vault() -> Spec:
+    """Egress from the credential report's pods: Vault's API only (DNS and the API server are namespace-wide). The
+    namespace's other allows leave these pods out (policies_for), so nothing else is reachable from them."""
+    vault_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}}
+    return {"podSelector": {"matchLabels": REPORT_POD_LABELS}, "policyTypes": ["Egress"],
+            "egress": [{"to": [vault_pods], "ports": _ports(VAULT_API)}]}
+
+
+def allow_vault_from_report() -> Spec:
+    """Ingress to Vault's API from the credential report's pods (the rotation's pattern, in Vault's own namespace)."""
+    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vault"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": REPORT_POD_LABELS}}], "ports": _ports(VAULT_API)}]}
+
+
 def allow_egress_to(namespace: str, ports: tuple[int, ...]) -> Spec:
     return {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [_ns(namespace)], "ports": _ports(*ports)}]}
 
@@ -260,5 +285,12 @@ def policies_for(namespace: str, net: Networks, app_namespace: str = "",
                  # The API server calls the Vault Agent injector's webhook (vault_values.injector_values).
                  "allow-injector-webhook": allow_webhook_from_api_server(net, (VAULT_INJECTOR_PORT,),
                                                                          VAULT_INJECTOR_LABELS),
-                 "allow-to-postgres": allow_vault_to_postgres(net)}
+                 "allow-to-postgres": allow_vault_to_postgres(net),
+                 "allow-credential-report-to-vault": allow_report_to_vault(),
+                 "allow-vault-from-credential-report": allow_vault_from_report()}
+        # The report's pods reach Vault's API and the API server, nothing else: no other pod of the namespace
+        # (allow-within-namespace), no AWS API (allow-aws-apis).
+        common["allow-within-namespace"] = {**common["allow-within-namespace"],
+                                            "podSelector": _except(REPORT_POD_LABELS)}
+        extra["allow-aws-apis"] = {**extra["allow-aws-apis"], "podSelector": _except(REPORT_POD_LABELS)}
     return {**common, **extra}

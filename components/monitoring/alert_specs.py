@@ -18,7 +18,8 @@ from cryptography import x509
 
 from components.backup.snapshot_specs import JOB_NAME
 from components.mesh import rotation_specs
-from config.names import LINKERD_NAMESPACE
+from components.vault import credential_report_specs
+from config.names import LINKERD_NAMESPACE, VAULT_NAMESPACE
 
 Spec = dict[str, Any]
 TRUST_ANCHOR_EXPIRY: Final = "mtls_platform:trust_anchor_expiry_timestamp_seconds"
@@ -122,6 +123,25 @@ def rotation_alerts(namespace: str, cronjob: str) -> list[Spec]:
                "The trust-anchor rotation's runs have failed for over an hour (a phase stuck or an error)",
                f"kubectl -n {namespace} get configmap {cronjob} -o yaml (phase, message); kubectl -n {namespace} "
                f"logs job/<latest {cronjob}-* job>; pause it with request=pause (README, Trust-anchor rotation)"),
+    ]
+
+
+def credential_report_alerts(namespace: str, cronjob: str) -> list[Spec]:
+    """The credential report CronJob (components/vault/credential_report): a run exits 1 when a service holds no
+    live credential, a lease outlives its max TTL or a static role's rotation is overdue, and on any error (Vault or
+    the API unreachable, a login refused). Same measure as TrustAnchorRotationFailing: with concurrencyPolicy Forbid,
+    last schedule minus last success grows only while runs fail. No CronJob (no service with a Vault role): no
+    series, no alert."""
+    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
+    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
+    failing = f"(kube_cronjob_status_last_schedule_time{{{sel}}} - {last_success}) > 3600"
+    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > 7200))"
+    return [
+        _alert("VaultCredentialReportFailing", f"{failing} or {never}", "15m", "critical",
+               "The credential report has failed for over an hour: a service holds no valid credential, a lease "
+               "outlives its max TTL, a rotation is overdue, or the report cannot run",
+               f"kubectl -n {namespace} get configmap {cronjob} -o jsonpath='{{.data.report\\.json}}'; kubectl -n "
+               f"{namespace} logs job/<latest {cronjob}-* job>; make verify (vault-leases rows)"),
     ]
 
 
@@ -240,4 +260,6 @@ def prometheus_rule_spec(t: AlertThresholds, app_namespace: str, trust_anchor: p
         {"name": "mtls-platform.backups", "rules": backup_alerts(t, "vault", JOB_NAME)},
         {"name": "mtls-platform.trust-anchor-rotation",
          "rules": rotation_alerts(LINKERD_NAMESPACE, rotation_specs.JOB_NAME)},
+        {"name": "mtls-platform.credential-report",
+         "rules": credential_report_alerts(VAULT_NAMESPACE, credential_report_specs.JOB_NAME)},
     ]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.mesh.mesh import vault_app_clients
 from tests.conftest import STACKS, build_config, plan_of
 from tools.engine.mock_engine import load_stack_settings
 
@@ -21,6 +22,8 @@ def _expected(stack: str) -> dict[tuple[str, str], list[str]]:
         ("kubernetes:core/v1:ConfigMap", "trust-chain-trust-roots"): ["data"],
         ("kubernetes:core/v1:ConfigMap", "trust-anchor-rotation-status"): ["data"],
     }
+    if vault_app_clients(cfg):  # the credential report owns its status record (components/vault/credential_report)
+        expected["kubernetes:core/v1:ConfigMap", "credential-report-status"] = ["data"]
     if cfg.egress == "natInstance":
         # A newer Amazon Linux image must not replace the only egress path by surprise (components/network/).
         expected["aws:ec2/instance:Instance", "network-nat-instance"] = ["ami"]

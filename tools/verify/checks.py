@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from config.names import IDENTITY_ISSUER, LINKERD_NAMESPACE, TRUST_ROOTS_CONFIGMAP, VAULT_NAMESPACE
+from tools.verify.leases import check_leases
 from tools.verify.metrics import check_credentials, check_denials, check_edges
 from tools.verify.model import (
     INJECT_ANNOTATION,
@@ -238,6 +239,6 @@ def check_meshed_pods(snap: Snapshot, exp: Expectations) -> list[Row]:
 
 def run_checks(snap: Snapshot, exp: Expectations, checks: Sequence[Check] | None = None) -> list[Row]:
     chosen = checks or (check_trust_anchor, check_identity_issuer, check_certificates, check_vault,
-                        check_meshed_pods, check_edges, check_denials, check_credentials)
+                        check_meshed_pods, check_edges, check_denials, check_credentials, check_leases)
     return [row for check in chosen for row in check(snap, exp)]
 

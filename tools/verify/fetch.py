@@ -4,8 +4,9 @@ The kubeconfig comes from `--kubeconfig` or from the stack's `kubeconfig` output
 the Pulumi CLI logged in to the state backend); it runs `aws eks get-token`, so AWS credentials for the admin or
 DevOps role must be in the environment. Prometheus is reached through the API server's service proxy, so no port is
 exposed and no port-forward is needed. Read-only RBAC needed: list namespaces, pods (meshed namespaces, vault),
-certificates.cert-manager.io; get the ConfigMap and Secret `linkerd-identity-*` in linkerd; get services/proxy of
-Prometheus. Only `tls.crt` and `ca.crt` of the identity issuer Secret are kept; its private key is dropped at once.
+certificates.cert-manager.io; get the ConfigMap and Secret `linkerd-identity-*` in linkerd, the ConfigMap
+`credential-report` in vault (stacks whose services get Vault credentials); get services/proxy of Prometheus.
+Only `tls.crt` and `ca.crt` of the identity issuer Secret are kept; its private key is dropped at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import kubernetes
 import yaml
 
+from components.vault.credential_report.report import STATUS_CONFIGMAP as CREDENTIAL_REPORT
 from config.names import IDENTITY_ISSUER, LINKERD_NAMESPACE, TRUST_ROOTS_CONFIGMAP, VAULT_NAMESPACE
 from tools.verify.metrics import credential_queries, denial_queries, edge_queries
 from tools.verify.model import (
@@ -158,7 +160,9 @@ def fetch_snapshot(source: Source, exp: Expectations) -> Snapshot:
                                 TRUST_ROOTS_CONFIGMAP, LINKERD_NAMESPACE),
         issuer_secret=_public_secret(cluster.get("read the identity issuer Secret",
                                                  cluster.core.read_namespaced_secret, IDENTITY_ISSUER,
-                                                 LINKERD_NAMESPACE)))
+                                                 LINKERD_NAMESPACE)),
+        credential_report=cluster.get("read the credential report ConfigMap", cluster.core.read_namespaced_config_map,
+                                      CREDENTIAL_REPORT, VAULT_NAMESPACE) if exp.vault_credentials else None)
     try:
         edges = [s for q in edge_queries(exp.window) for s in cluster.prometheus(source, q)]
         denials = [s for q in denial_queries(exp.window) for s in cluster.prometheus(source, q)]

@@ -43,6 +43,7 @@ class Expectations:
     window: str = "1h"  # PromQL range of the edge and denial checks
     metrics_required: bool = False  # the stack runs Prometheus (monitoring.enabled): no metrics is a failure
     vault_credentials: bool = False  # some catalog service gets its credentials from Vault's database engine
+    vault_services: tuple[str, ...] = ()  # those services (the credential report must have a row for each)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Snapshot:
     denials: list[Obj] | None = None
     metrics_error: str | None = None
     credential_errors: list[Obj] | None = None  # samples of credential_queries, labelled with `operation`
+    credential_report: Obj | None = None  # ConfigMap vault/credential-report (components/vault/credential_report)
 
 
 Check = Callable[[Snapshot, Expectations], list[Row]]

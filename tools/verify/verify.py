@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from components.vault.bootstrap.app_secrets import POSTGRES
+from components.mesh.mesh import vault_app_clients
 from config.load import build_stack_config, run_date
 from config.model import ConfigError
 from tools.engine.mock_engine import list_stacks, load_stack_settings
@@ -37,11 +37,10 @@ MARK = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 def expectations(stack: str, window: str) -> Expectations:
     """The stack's configuration, offline (same settings `make plan` reads): app namespace and Vault size."""
     cfg = build_stack_config(stack, load_stack_settings(stack), today=run_date(stack))
+    vault_services = vault_app_clients(cfg)  # the services with a Vault role, as the mesh layer admits them
     return Expectations(stack=stack, app_namespace=cfg.app_namespace_name, vault_replicas=3 if cfg.is_ha else 1,
                         window=window, metrics_required=cfg.monitoring_enabled,
-                        # as components.mesh.mesh vault_app_clients: the services with PostgreSQL get Vault roles
-                        vault_credentials=cfg.manifests_mode != "replace" and any(
-                            POSTGRES in s.data_services for s in cfg.services))
+                        vault_credentials=bool(vault_services), vault_services=vault_services)
 
 
 def render_table(stack: str, rows: Sequence[Row]) -> str:

@@ -2,13 +2,14 @@
 
 In order: an audit device (first, so every later write is audited), the PKI mount and the root CA generated inside it
 (the platform's trust anchor, never regenerated once it exists), the PKI URLs written into the certificates Vault
-signs, Kubernetes auth, the cert-manager policy and role that allow only the signing endpoint, and the raft snapshot
-CronJob's policy and role that allow only reading a snapshot. Each step reads the whole object back and compares it
-with what the step writes plus the defaults the server fills in for what it does not write (`_drift`), so a field
-changed by hand - even one the bootstrap never sets, such as a namespace selector added to a role - is restored;
-it writes only on difference and appends its name to `changed` when it wrote. `steps.bootstrap()` calls `configure`
-between obtaining and revoking the privileged token. The trust anchor itself is never regenerated: only its issuer's
-settings and its place as the mount's default issuer are restored.
+signs, Kubernetes auth, the cert-manager policy and role that allow only the signing endpoint, the raft snapshot
+CronJob's policy and role that allow only reading a snapshot, the trust-anchor rotation's, and the credential report's
+(lease and static-role metadata of the database engine, never a credential). Each step reads the whole object back
+and compares it with what the step writes plus the defaults the server fills in for what it does not write
+(`_drift`), so a field changed by hand - even one the bootstrap never sets, such as a namespace selector added to a
+role - is restored; it writes only on difference and appends its name to `changed` when it wrote.
+`steps.bootstrap()` calls `configure` between obtaining and revoking the privileged token. The trust anchor itself is
+never regenerated: only its issuer's settings and its place as the mount's default issuer are restored.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from components.vault.bootstrap.spec import (
     anchor_common_name,
     anchor_generation,
     cert_manager_policy,
+    report_policy,
+    report_role_payload,
     role_payload,
     root_ca_parameters,
     rotation_policy,
@@ -50,6 +53,8 @@ def configure(client: hvac.Client, spec: BootstrapSpec, changed: list[str], log:
     _ensure_role(client, auth, "snapshot", spec.snapshot_role, snapshot_role_payload(spec), changed)
     _ensure_policy(client, "rotation", spec.rotation_policy, rotation_policy(spec), changed)
     _ensure_role(client, auth, "rotation", spec.rotation_role, rotation_role_payload(spec), changed)
+    _ensure_policy(client, "credential-report", spec.report_policy, report_policy(spec), changed)
+    _ensure_role(client, auth, "credential-report", spec.report_role, report_role_payload(spec), changed)
     return root_ca_pem
 
 

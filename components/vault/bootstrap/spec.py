@@ -3,10 +3,10 @@
 The spec is a frozen dataclass of plain values, validated when built (`spec_problems` names every broken rule), because
 it is also the input of the `VaultBootstrap` dynamic resource (`spec_to_props` / `spec_from_props`, and `spec_hash`,
 which decides whether a `pulumi up` must contact Vault at all). The ACL policies and Kubernetes auth roles of
-cert-manager and of the raft snapshot CronJob are rendered here from the spec, without any hvac call, so they can be
-tested and audited on their own; `configure.py` writes them to Vault. `spec_hash` covers those rendered documents
-(and the root CA's generation parameters) as well as the spec, so a change in how they are rendered makes every
-existing stack converge again on its next `pulumi up`.
+cert-manager and of the raft snapshot, trust-anchor rotation and credential report CronJobs are rendered here from
+the spec, without any hvac call, so they can be tested and audited on their own; `configure.py` writes them to Vault.
+`spec_hash` covers those rendered documents (and the root CA's generation parameters) as well as the spec, so a
+change in how they are rendered makes every existing stack converge again on its next `pulumi up`.
 """
 
 from __future__ import annotations
@@ -65,6 +65,14 @@ class BootstrapSpec:
     rotation_policy: str = "trust-anchor-rotation"
     rotation_audience: str = "vault-trust-anchor-rotation"
     rotation_token_ttl_seconds: int = 900  # one CronJob run logs in once per Vault phase it runs
+    # The credential report CronJob (components/vault/credential_report): lease and rotation metadata, no secret.
+    report_role: str = "credential-report"
+    report_service_account: str = "credential-report"
+    report_namespace: str = "vault"
+    report_policy: str = "credential-report"
+    report_audience: str = "vault-credential-report"
+    report_token_ttl_seconds: int = 300  # one run logs in once and takes seconds
+    database_path: str = "database"  # mount of the database secrets engine (AppSecretsSpec.database_path)
     audit_path: str = "file"
     audit_file_path: str = "stdout"  # see vault_configure._ensure_audit_device for why stdout
     recovery_shares: int = 5
@@ -85,7 +93,7 @@ class BootstrapSpec:
 def spec_problems(spec: BootstrapSpec) -> list[str]:
     """Every rule the spec breaks, each naming the field."""
     problems = [f"{f.name} must not be empty" for f in fields(spec) if getattr(spec, f.name) in ("", None)]
-    for name in ("pki_path", "kubernetes_auth_path", "audit_path"):
+    for name in ("pki_path", "kubernetes_auth_path", "audit_path", "database_path"):
         value = str(getattr(spec, name))
         if value.startswith("/") or value.endswith("/"):
             problems.append(f"{name} must not start or end with '/' (got {value!r})")
@@ -112,6 +120,10 @@ def spec_problems(spec: BootstrapSpec) -> list[str]:
                                                                         spec.snapshot_policy) \
             or spec.rotation_role in (spec.cert_manager_role, spec.snapshot_role):
         problems.append("rotation_token_ttl_seconds must be > 0 and the rotation policy/role must be its own")
+    if spec.report_token_ttl_seconds <= 0 or spec.report_policy in (
+            spec.cert_manager_policy, spec.snapshot_policy, spec.rotation_policy) \
+            or spec.report_role in (spec.cert_manager_role, spec.snapshot_role, spec.rotation_role):
+        problems.append("report_token_ttl_seconds must be > 0 and the credential report's policy/role must be its own")
     return problems
 
 
@@ -285,6 +297,36 @@ def rotation_role_payload(spec: BootstrapSpec) -> dict[str, Any]:
                             spec.rotation_policy, spec.rotation_token_ttl_seconds)
 
 
+# --- The credential report: lease and rotation metadata of the application credentials, never a credential -------
+
+def report_policy(spec: BootstrapSpec) -> str:
+    """ACL policy of the credential report CronJob: list and look up the leases of the database engine's dynamic
+    credentials, read the static roles' metadata. No creds/ or static-creds/ path: it can never read a password."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/system/leases (List leases: LIST
+    # /sys/leases/lookup/:prefix, "requires sudo capability in addition to any path-specific capabilities"; Read
+    # lease: PUT /sys/leases/lookup with lease_id, hence "update") and
+    # https://developer.hashicorp.com/vault/api-docs/secret/databases#read-static-role (GET static-roles/:name:
+    # username, rotation_period, last_vault_rotation; the password is only at static-creds/:name).
+    # `*` at the end is a prefix glob, also for an allowed parameter value: the lookup is limited to leases of the
+    # database engine's creds/ (a lease id starts with the path that issued it). The `cache-` prefix is the static
+    # roles' name (app_secrets.cache_role). Checked against OpenBao 2.7.2 in
+    # tests/components/vault/test_credential_report_openbao.py (every path, and the refusals).
+    db = spec.database_path
+    return (
+        "# The credential report: which database credentials are live and how old, when static roles rotated.\n"
+        f'path "sys/leases/lookup/{db}/creds/*" {{\n  capabilities = ["list", "sudo"]\n}}\n'
+        f'path "sys/leases/lookup" {{\n  capabilities = ["update"]\n  required_parameters = ["lease_id"]\n'
+        f'  allowed_parameters = {{\n    "lease_id" = ["{db}/creds/*"]\n  }}\n}}\n'
+        f'path "{db}/static-roles/{app_secrets.cache_role("")}*" {{\n  capabilities = ["read"]\n}}\n'
+    )
+
+
+def report_role_payload(spec: BootstrapSpec) -> dict[str, Any]:
+    """The credential report CronJob's role: its service account in `vault`, its audience, only its policy."""
+    return _kubernetes_role(spec.report_service_account, spec.report_namespace, spec.report_audience,
+                            spec.report_policy, spec.report_token_ttl_seconds)
+
+
 def spec_to_props(spec: BootstrapSpec) -> dict[str, Any]:
     return asdict(spec)
 
@@ -302,9 +344,9 @@ def rendered_documents(spec: BootstrapSpec) -> dict[str, Any]:
     """Everything the bootstrap writes that is derived from the spec by code: a change here must reach Vault."""
     return {
         "policies": {spec.cert_manager_policy: cert_manager_policy(spec), spec.snapshot_policy: snapshot_policy(spec),
-                     spec.rotation_policy: rotation_policy(spec)},
+                     spec.rotation_policy: rotation_policy(spec), spec.report_policy: report_policy(spec)},
         "roles": {spec.cert_manager_role: role_payload(spec), spec.snapshot_role: snapshot_role_payload(spec),
-                  spec.rotation_role: rotation_role_payload(spec)},
+                  spec.rotation_role: rotation_role_payload(spec), spec.report_role: report_role_payload(spec)},
         "root_ca": root_ca_parameters(spec),
     }
 

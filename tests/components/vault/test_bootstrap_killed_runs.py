@@ -231,7 +231,8 @@ FIRST_RUN_STEPS = [
     "POST auth/kubernetes/config", "PUT sys/policies/acl/cert-manager-linkerd-issuer",
     "POST auth/kubernetes/role/cert-manager", "PUT sys/policies/acl/vault-raft-snapshot",
     "POST auth/kubernetes/role/vault-snapshot", "PUT sys/policies/acl/trust-anchor-rotation",
-    "POST auth/kubernetes/role/trust-anchor-rotation", "POST auth/token/revoke-self", "put keys",
+    "POST auth/kubernetes/role/trust-anchor-rotation", "PUT sys/policies/acl/credential-report",
+    "POST auth/kubernetes/role/credential-report", "POST auth/token/revoke-self", "put keys",
 ]
 UPDATE_RUN_STEPS = [
     "PUT sys/generate-root/attempt", "put pending", "PUT sys/generate-root/update", "PUT sys/generate-root/update",

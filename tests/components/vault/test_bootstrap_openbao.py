@@ -61,7 +61,7 @@ pytestmark = [needs_bao, needs_pod_files]
 LOG = logging.getLogger("test.vault_bootstrap.openbao")
 ALL_STEPS = ["initialise", "audit-device", "pki-mount", "root-ca", "pki-urls", "kubernetes-auth",
              "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role", "snapshot-policy", "snapshot-role",
-             "rotation-policy", "rotation-role"]
+             "rotation-policy", "rotation-role", "credential-report-policy", "credential-report-role"]
 
 
 def spec_for(reviewer: TokenReviewer, **changes: Any) -> BootstrapSpec:
@@ -102,9 +102,10 @@ def owned_state(client: hvac.Client, spec: BootstrapSpec) -> dict[str, Any]:
         "auth-mount": without(client.sys.list_auth_methods()["data"][f"{auth}/"], *volatile),
         "auth-config": client.read(f"auth/{auth}/config")["data"],
         "policies": {name: client.sys.read_acl_policy(name)["data"]["policy"]
-                     for name in (spec.cert_manager_policy, spec.snapshot_policy, spec.rotation_policy)},
+                     for name in (spec.cert_manager_policy, spec.snapshot_policy, spec.rotation_policy,
+                                  spec.report_policy)},
         "roles": {name: client.read(f"auth/{auth}/role/{name}")["data"]
-                  for name in (spec.cert_manager_role, spec.snapshot_role, spec.rotation_role)},
+                  for name in (spec.cert_manager_role, spec.snapshot_role, spec.rotation_role, spec.report_role)},
     }
 
 
@@ -234,7 +235,8 @@ DRIFTS: list[tuple[str, Callable[[hvac.Client, BootstrapSpec], None], list[str]]
     ("anchor issuer renamed", _write("pki/issuer/trust-anchor", {"issuer_name": "renamed"}), ["root-ca-issuer"]),
     ("foreign issuer made default", _import_foreign_default_issuer, ["root-ca-default"]),
     ("auth method disabled", lambda admin, _s: admin.sys.disable_auth_method("kubernetes"),
-     ["kubernetes-auth", "kubernetes-auth-config", "cert-manager-role", "snapshot-role", "rotation-role"]),
+     ["kubernetes-auth", "kubernetes-auth-config", "cert-manager-role", "snapshot-role", "rotation-role",
+      "credential-report-role"]),
     ("auth method tuned", _write("sys/auth/kubernetes/tune", {"token_type": "batch", "default_lease_ttl": "10h",
                                                               "description": "changed"}), ["kubernetes-auth-tune"]),
     ("auth config: CA, reviewer JWT, issuer", lambda admin, s: admin.write_data("auth/kubernetes/config", data={

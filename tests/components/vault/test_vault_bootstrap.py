@@ -53,7 +53,7 @@ SPEC = BootstrapSpec(root_common_name="mtls-platform test root", audience=cert_m
 LOG = logging.getLogger("test.vault_bootstrap")
 ALL_STEPS = ["initialise", "audit-device", "pki-mount", "root-ca", "pki-urls", "kubernetes-auth",
              "kubernetes-auth-config", "cert-manager-policy", "cert-manager-role", "snapshot-policy", "snapshot-role",
-             "rotation-policy", "rotation-role"]
+             "rotation-policy", "rotation-role", "credential-report-policy", "credential-report-role"]
 
 
 class RecordingStore(InMemorySecretStore):

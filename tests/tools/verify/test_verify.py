@@ -51,7 +51,8 @@ def snapshot(case: str = "healthy") -> Snapshot:
                     trust_roots=_read(case, "trust-roots.json"),  # type: ignore[arg-type]
                     issuer_secret=_read(case, "issuer-secret.json"),  # type: ignore[arg-type]
                     expected_anchor_pem=str(_read(case, "trust-anchor.pem")),
-                    edges=vectors("edges.json"), denials=vectors("denials.json"), credential_errors=[])
+                    edges=vectors("edges.json"), denials=vectors("denials.json"), credential_errors=[],
+                    credential_report=_read(case, "credential-report.json"))  # type: ignore[arg-type]
 
 
 def failures(rows: list[Row]) -> list[Row]:
