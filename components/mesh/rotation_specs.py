@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from components.mesh.namespace_specs import ROTATION_POD_LABELS
 from components.vault.bootstrap.spec import BootstrapSpec, spec_to_props
+from components.vault.job_pod_specs import CA_DIR, TOKEN_DIR, vault_job_pod
 from config.names import IDENTITY_ISSUER, TRUST_ROOTS_CONFIGMAP
 
 Spec = dict[str, Any]
@@ -24,9 +25,6 @@ JOB_NAME: Final = "trust-anchor-rotation"
 STATUS_CONFIGMAP: Final = "trust-anchor-rotation"
 VAULT_CA_CONFIGMAP: Final = "trust-anchor-rotation-vault-ca"
 POD_LABELS: Final = ROTATION_POD_LABELS
-TOKEN_DIR: Final = "/var/run/secrets/vault"
-CA_DIR: Final = "/etc/vault-ca"
-RUN_AS: Final = 65532
 
 
 def control_plane_rules() -> list[Spec]:
@@ -69,11 +67,6 @@ class RotationJobArgs:
     vault_addr: str = "https://vault-active.vault.svc:8200"  # the active node (vault-helm's vault-active Service)
 
 
-def _container_security() -> Spec:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
-
-
 def cronjob_spec(args: RotationJobArgs) -> Spec:
     """batch/v1 CronJob: one run at a time (a run may wait for rollouts for hours), resumable, history kept."""
     env = {
@@ -84,32 +77,11 @@ def cronjob_spec(args: RotationJobArgs) -> Spec:
         "IDENTITY_ISSUER": IDENTITY_ISSUER, "PROMETHEUS_URL": args.prometheus_url,
         "THRESHOLD_DAYS": str(args.threshold_days), "STUCK_HOURS": str(args.stuck_hours), "HOME": "/tmp",
     }
-    container = {
-        "name": "rotation", "image": args.image, "imagePullPolicy": "Always",  # as the app's containers (CKV_K8S_15)
-        "env": [{"name": k, "value": v} for k, v in env.items()],
-        "volumeMounts": [{"name": "vault-ca", "mountPath": CA_DIR, "readOnly": True},
-                         {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
+    pod = vault_job_pod(
+        container="rotation", image=args.image, env=env, service_account=args.spec.rotation_service_account,
         # A CPU limit like the snapshot job's (CKV_K8S_11): a stuck run cannot take a node's CPU from the mesh.
-        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        "securityContext": _container_security(),
-    }
-    pod = {
-        "serviceAccountName": args.spec.rotation_service_account,
-        # The Kubernetes API token: the client reads it from the standard path (in_cluster_apis).
-        "automountServiceAccountToken": True,
-        "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
-        "volumes": [
-            {"name": "vault-ca", "configMap": {"name": VAULT_CA_CONFIGMAP}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-            # Ref: https://kubernetes.io/docs/concepts/storage/projected-volumes/#serviceaccounttoken
-            {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
-                "audience": args.spec.rotation_audience, "expirationSeconds": 600, "path": "token"}}]}},
-        ],
-    }
+        resources={"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        audience=args.spec.rotation_audience, ca_volume={"configMap": {"name": VAULT_CA_CONFIGMAP}})
     # Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ (concurrencyPolicy, timeZone)
     return {
         "schedule": args.schedule,

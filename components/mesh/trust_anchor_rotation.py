@@ -14,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.mesh import rotation_specs
+from components.shared.rbac import bound_role
 from components.vault.bootstrap.spec import BootstrapSpec
 from config import versions
 
@@ -56,14 +57,8 @@ class TrustAnchorRotation(pulumi.ComponentResource):
                                                     *((n, rotation_specs.meshed_rules())
                                                       for n in args.meshed_namespaces)]):
             suffix = "" if index == 0 else f"-meshed-{index}"
-            role = k8s.rbac.v1.Role(
-                f"{name}-role{suffix}", metadata={"name": rotation_specs.JOB_NAME, "namespace": namespace},
-                rules=cast(list[k8s.rbac.v1.PolicyRuleArgsDict], rules), opts=child)
-            bindings.append(k8s.rbac.v1.RoleBinding(
-                f"{name}-binding{suffix}", metadata={"name": rotation_specs.JOB_NAME, "namespace": namespace},
-                role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": rotation_specs.JOB_NAME},
-                subjects=[{"kind": "ServiceAccount", "name": sa, "namespace": args.namespace_name}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role])))
+            bindings.append(bound_role(name, suffix, rotation_specs.JOB_NAME, namespace, rules, sa,
+                                       args.namespace_name, self))
         self.status = k8s.core.v1.ConfigMap(
             f"{name}-status",
             metadata={"name": rotation_specs.STATUS_CONFIGMAP, "namespace": args.namespace},

@@ -109,17 +109,24 @@ def identity_alerts(t: AlertThresholds, trust_anchor: pulumi.Input[str]) -> list
     ]
 
 
+def _cronjob_failing(namespace: str, cronjob: str) -> str:
+    """A CronJob whose runs have failed for over an hour, or that never succeeded within 2 h of its creation. With
+    concurrencyPolicy Forbid the last schedule time is the latest run's start, so last schedule minus last success
+    grows only while runs fail (a long successful run keeps both equal)."""
+    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
+    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
+    failing = f"(kube_cronjob_status_last_schedule_time{{{sel}}} - {last_success}) > 3600"
+    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > 7200))"
+    return f"{failing} or {never}"
+
+
 def rotation_alerts(namespace: str, cronjob: str) -> list[Spec]:
     """The trust-anchor rotation CronJob (components/mesh/anchor_rotation): its runs fail. A run exits non-zero on an
     error and when a phase has run longer than mesh.anchorRotationStuckHours (exit 3), so a stuck rotation shows up
     as runs that keep failing. With concurrencyPolicy Forbid the last schedule time is the latest run's start, so
     last schedule minus last success grows only while runs fail (a long successful run keeps both equal)."""
-    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
-    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
-    failing = f"(kube_cronjob_status_last_schedule_time{{{sel}}} - {last_success}) > 3600"
-    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > 7200))"
     return [
-        _alert("TrustAnchorRotationFailing", f"{failing} or {never}", "15m", "critical",
+        _alert("TrustAnchorRotationFailing", _cronjob_failing(namespace, cronjob), "15m", "critical",
                "The trust-anchor rotation's runs have failed for over an hour (a phase stuck or an error)",
                f"kubectl -n {namespace} get configmap {cronjob} -o yaml (phase, message); kubectl -n {namespace} "
                f"logs job/<latest {cronjob}-* job>; pause it with request=pause (README, Trust-anchor rotation)"),
@@ -132,12 +139,8 @@ def credential_report_alerts(namespace: str, cronjob: str) -> list[Spec]:
     the API unreachable, a login refused). Same measure as TrustAnchorRotationFailing: with concurrencyPolicy Forbid,
     last schedule minus last success grows only while runs fail. No CronJob (no service with a Vault role): no
     series, no alert."""
-    sel = f'namespace="{namespace}",cronjob="{cronjob}"'
-    last_success = f"kube_cronjob_status_last_successful_time{{{sel}}}"
-    failing = f"(kube_cronjob_status_last_schedule_time{{{sel}}} - {last_success}) > 3600"
-    never = f"(absent({last_success}) and on () (time() - max(kube_cronjob_created{{{sel}}}) > 7200))"
     return [
-        _alert("VaultCredentialReportFailing", f"{failing} or {never}", "15m", "critical",
+        _alert("VaultCredentialReportFailing", _cronjob_failing(namespace, cronjob), "15m", "critical",
                "The credential report has failed for over an hour: a service holds no valid credential, a lease "
                "outlives its max TTL, a rotation is overdue, or the report cannot run",
                f"kubectl -n {namespace} get configmap {cronjob} -o jsonpath='{{.data.report\\.json}}'; kubectl -n "

@@ -13,6 +13,7 @@ from typing import cast
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.shared.rbac import bound_role
 from components.vault import credential_report_specs as specs
 from components.vault.bootstrap.spec import BootstrapSpec
 from components.vault.vault_tls import SECRET_NAME
@@ -42,14 +43,8 @@ class CredentialReportJob(pulumi.ComponentResource):
         bindings: list[pulumi.Resource] = []
         for suffix, namespace, rules in (("", args.namespace, specs.report_rules()),
                                          ("-app", args.app_namespace, specs.app_rules())):
-            role = k8s.rbac.v1.Role(
-                f"{name}-role{suffix}", metadata={"name": specs.JOB_NAME, "namespace": namespace},
-                rules=cast(list[k8s.rbac.v1.PolicyRuleArgsDict], rules), opts=child)
-            bindings.append(k8s.rbac.v1.RoleBinding(
-                f"{name}-binding{suffix}", metadata={"name": specs.JOB_NAME, "namespace": namespace},
-                role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": specs.JOB_NAME},
-                subjects=[{"kind": "ServiceAccount", "name": sa, "namespace": spec.report_namespace}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role])))
+            bindings.append(bound_role(name, suffix, specs.JOB_NAME, namespace, rules, sa, spec.report_namespace,
+                                       self))
         self.status = k8s.core.v1.ConfigMap(
             f"{name}-status", metadata={"name": specs.STATUS_CONFIGMAP, "namespace": args.namespace}, data={},
             # The CronJob owns the content after creation.

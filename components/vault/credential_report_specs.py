@@ -21,6 +21,7 @@ from components.vault.bootstrap import app_secrets
 from components.vault.bootstrap.spec import BootstrapSpec, spec_to_props
 from components.vault.credential_report import report
 from components.vault.credential_report.report import ServiceTarget, Settings, settings_to_json
+from components.vault.job_pod_specs import CA_DIR, TOKEN_DIR, vault_job_pod
 
 Spec = dict[str, Any]
 JOB_NAME: Final = "credential-report"
@@ -31,9 +32,6 @@ POD_LABELS: Final = {"app.kubernetes.io/name": "credential-report"}
 SCHEDULE: Final = "*/15 * * * *"
 INTERVAL_S: Final = 900
 COMMAND: Final = ("python", "-m", "components.vault.credential_report.main")
-TOKEN_DIR: Final = "/var/run/secrets/vault"
-CA_DIR: Final = "/etc/vault-ca"
-RUN_AS: Final = 65532  # the image's USER
 
 
 def report_rules() -> list[Spec]:
@@ -71,11 +69,6 @@ class ReportJobArgs:
     vault_addr: str = "https://vault-active.vault.svc:8200"  # the active node (vault-helm's vault-active Service)
 
 
-def _container_security() -> Spec:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
-
-
 def cronjob_spec(args: ReportJobArgs) -> Spec:
     """batch/v1 CronJob: one run at a time, no retry (the next run is the retry), a short deadline."""
     env: dict[str, pulumi.Input[str]] = {
@@ -84,35 +77,13 @@ def cronjob_spec(args: ReportJobArgs) -> Spec:
         "APP_NAMESPACE": args.app_namespace, "REPORT_NAMESPACE": args.spec.report_namespace,
         "REPORT_CONFIGMAP": STATUS_CONFIGMAP, "HOME": "/tmp",
     }
-    container = {
-        # The rotation image's ENTRYPOINT is its controller; `command` replaces it with this package's main.
-        # Ref: https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/
-        "name": "report", "image": args.image, "command": list(COMMAND),
-        "imagePullPolicy": "Always",  # as the app's containers (CKV_K8S_15)
-        "env": [{"name": k, "value": v} for k, v in env.items()],
-        "volumeMounts": [{"name": "vault-ca", "mountPath": CA_DIR, "readOnly": True},
-                         {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
-        "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
-        "securityContext": _container_security(),
-    }
-    pod = {
-        "serviceAccountName": args.spec.report_service_account,
-        # The Kubernetes API token: the client reads it from the standard path (kube_side.in_cluster_core).
-        "automountServiceAccountToken": True,
-        "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
-        "volumes": [
-            {"name": "vault-ca",
-             "secret": {"secretName": args.ca_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-            # Ref: https://kubernetes.io/docs/concepts/storage/projected-volumes/#serviceaccounttoken
-            {"name": "vault-token", "projected": {"sources": [{"serviceAccountToken": {
-                "audience": args.spec.report_audience, "expirationSeconds": 600, "path": "token"}}]}},
-        ],
-    }
+    # The rotation image's ENTRYPOINT is its controller; COMMAND runs this package's main instead.
+    pod = vault_job_pod(
+        container="report", image=args.image, command=COMMAND, env=env,
+        service_account=args.spec.report_service_account,
+        resources={"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+        audience=args.spec.report_audience,
+        ca_volume={"secret": {"secretName": args.ca_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
     # Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ (concurrencyPolicy, timeZone)
     return {
         "schedule": SCHEDULE,

@@ -19,6 +19,7 @@ import hvac
 from components.mesh.anchor_rotation.kube_side import KubeCluster, KubeTargets, in_cluster_apis
 from components.mesh.anchor_rotation.phases import Rotation, Settings, now
 from components.mesh.anchor_rotation.vault_side import HvacAnchorVault, login
+from components.shared.cli import run
 from components.vault.bootstrap.spec import anchor_generation, spec_from_props
 
 STUCK_EXIT = 3
@@ -57,8 +58,4 @@ def main(env: Mapping[str, str] = os.environ) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as exc:  # one line naming the step (VaultBootstrapError / ApiException carry it), no traceback
-        print(f"trust-anchor-rotation: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run(main, "trust-anchor-rotation")

@@ -15,7 +15,15 @@ import hvac
 import hvac.exceptions
 
 from components.mesh.anchor_rotation.phases import Issuer
-from components.vault.bootstrap.api import VaultBootstrapError, vault_data, vault_list, vault_read, vault_step
+from components.vault.bootstrap.api import (
+    VaultBootstrapError,
+    kubernetes_login,
+    require_only_policy,
+    vault_data,
+    vault_list,
+    vault_read,
+    vault_step,
+)
 from components.vault.bootstrap.spec import BootstrapSpec, anchor_issuer_name, rotation_root_request
 
 
@@ -25,19 +33,12 @@ class RotationVaultError(VaultBootstrapError):
 
 def login(client: hvac.Client, spec: BootstrapSpec, jwt: str) -> None:
     """Kubernetes auth login as the rotation's role; refuses a token with any other policy set."""
-    # Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#login (unauthenticated; answers auth.policies)
-    with vault_step("rotation login", client.url):
-        answer = client.auth.kubernetes.login(spec.rotation_role, jwt, use_token=False,
-                                              mount_point=spec.kubernetes_auth_path)
-    auth = answer.get("auth") or {}
-    require_rotation_token(spec, list(auth.get("policies") or []))
-    client.token = str(auth["client_token"])
+    kubernetes_login(client, "rotation", spec.kubernetes_auth_path, spec.rotation_role, spec.rotation_policy, jwt,
+                     RotationVaultError)
 
 
 def require_rotation_token(spec: BootstrapSpec, policies: list[str]) -> None:
-    if policies != [spec.rotation_policy]:
-        raise RotationVaultError(f"rotation login: the token carries policies {policies}, not exactly "
-                                 f"[{spec.rotation_policy!r}]; refusing to run with it")
+    require_only_policy("rotation", policies, spec.rotation_policy, RotationVaultError)
 
 
 class HvacAnchorVault:

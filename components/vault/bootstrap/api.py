@@ -137,3 +137,22 @@ def vault_read(client: hvac.Client, path: str) -> dict[str, Any]:
 def vault_list(client: hvac.Client, path: str) -> dict[str, Any]:
     """LIST /v1/<path>'s data (`keys`, and `key_info` where the endpoint gives it)."""
     return vault_data(client.list(path))  # type: ignore[no-untyped-call]
+
+
+def require_only_policy(who: str, policies: list[str], policy: str, error: type[VaultBootstrapError]) -> None:
+    """A controller's token must carry exactly its own policy: anything else (root, a broader set) is refused."""
+    if policies != [policy]:
+        raise error(f"{who} login: the token carries policies {policies}, not exactly [{policy!r}]; "
+                    "refusing to run with it")
+
+
+def kubernetes_login(client: hvac.Client, who: str, mount_point: str, role: str, policy: str, jwt: str,
+                     error: type[VaultBootstrapError]) -> None:
+    """Kubernetes auth login as `role` (the in-cluster controllers' own); the client keeps the token only if it
+    carries exactly `policy`."""
+    # Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#login (unauthenticated; answers auth.policies)
+    with vault_step(f"{who} login", client.url):
+        answer = client.auth.kubernetes.login(role, jwt, use_token=False, mount_point=mount_point)
+    auth = answer.get("auth") or {}
+    require_only_policy(who, list(auth.get("policies") or []), policy, error)
+    client.token = str(auth["client_token"])

@@ -18,6 +18,7 @@ from typing import Any
 
 import hvac
 
+from components.shared.cli import run
 from components.vault.bootstrap.spec import spec_from_props
 from components.vault.credential_report.kube_side import KubeReport, in_cluster_core
 from components.vault.credential_report.report import (
@@ -54,8 +55,4 @@ def main(env: Mapping[str, str] = os.environ, core: Callable[[], Any] = in_clust
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as exc:  # one line naming the step (VaultBootstrapError / ApiException carry it), no traceback
-        print(f"credential-report: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run(main, "credential-report")

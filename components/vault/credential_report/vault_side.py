@@ -13,7 +13,14 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from components.vault.bootstrap.api import VaultBootstrapError, vault_data, vault_list, vault_step
+from components.vault.bootstrap.api import (
+    VaultBootstrapError,
+    kubernetes_login,
+    require_only_policy,
+    vault_data,
+    vault_list,
+    vault_step,
+)
 from components.vault.bootstrap.spec import BootstrapSpec
 from components.vault.credential_report.report import Lease, StaticRole, parse_time
 
@@ -24,19 +31,12 @@ class ReportVaultError(VaultBootstrapError):
 
 def login(client: hvac.Client, spec: BootstrapSpec, jwt: str) -> None:
     """Kubernetes auth login as the report's role; refuses a token with any other policy set."""
-    # Ref: https://developer.hashicorp.com/vault/api-docs/auth/kubernetes#login (unauthenticated; answers auth.policies)
-    with vault_step("credential report login", client.url):
-        answer = client.auth.kubernetes.login(spec.report_role, jwt, use_token=False,
-                                              mount_point=spec.kubernetes_auth_path)
-    auth = answer.get("auth") or {}
-    require_report_token(spec, list(auth.get("policies") or []))
-    client.token = str(auth["client_token"])
+    kubernetes_login(client, "credential report", spec.kubernetes_auth_path, spec.report_role, spec.report_policy, jwt,
+                     ReportVaultError)
 
 
 def require_report_token(spec: BootstrapSpec, policies: list[str]) -> None:
-    if policies != [spec.report_policy]:
-        raise ReportVaultError(f"credential report login: the token carries policies {policies}, not exactly "
-                               f"[{spec.report_policy!r}]; refusing to run with it")
+    require_only_policy("credential report", policies, spec.report_policy, ReportVaultError)
 
 
 class HvacReportVault:

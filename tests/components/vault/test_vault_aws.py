@@ -80,3 +80,21 @@ def test_snapshot_bucket_access_is_logged(stack: str) -> None:
     log_bucket = plan.child("mtls-platform:storage:AccessLogBucket", "access-logs", "aws:s3/bucket:Bucket")
     assert logging["targetBucket"] == log_bucket.outputs["bucket"]  # CKV_AWS_18
     assert logging["targetPrefix"] == "vault-snapshots/"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_vault_may_rotate_exactly_the_cache_service_users(stack: str) -> None:
+    plan = plan_of(stack)
+    (policy,) = [r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "vault-cache-users"]
+    assert policy.inputs["role"] == plan.one("aws:iam/role:Role", "vault-irsa").name + "-id"
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert set(statements) == {"CacheUsersDescribe", "CacheUsersRotate"}
+    # DescribeUsers (the plugin's unscoped connection check) on this account's users, metadata only.
+    assert statements["CacheUsersDescribe"]["Action"] == ["elasticache:DescribeUsers"]
+    assert statements["CacheUsersDescribe"]["Resource"] == ["arn:aws:elasticache:us-east-1:123456789012:user:*"]
+    # ModifyUser (a new password) on the service users and nothing else: not the default user, no wildcard.
+    users = [u for u in plan.of_type("aws:elasticache/user:User") if u.inputs["userName"] != "default"]
+    assert statements["CacheUsersRotate"]["Action"] == ["elasticache:ModifyUser"]
+    rotate = statements["CacheUsersRotate"]["Resource"]
+    assert len(rotate) == len(users) == 2 and not any("*" in arn for arn in rotate)
+    assert sorted(arn.rsplit(":", 1)[1] for arn in rotate) == sorted(u.name for u in users)
